@@ -1,0 +1,127 @@
+"""The ASGI application: campaign API, REST API, Meta's webhooks and the dashboard."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from wacast.kit.http import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from wacast.api_keys import service as api_key_service
+from wacast.campaign_api.media import MediaChecker
+from wacast.campaign_api.service import CampaignApiService
+from wacast.campaign_api.service import configure_cache as configure_campaign_cache
+from wacast.config import Settings, get_settings
+from wacast.db.engine import Database
+from wacast.kit.errors import WacastError
+from wacast.messages.dispatcher import Dispatcher
+from wacast.whatsapp.cloud import CloudProvider, GraphClient
+from wacast.whatsapp.sandbox import SandboxProvider
+
+log = logging.getLogger("wacast")
+
+
+def build_providers(settings: Settings) -> dict:
+    return {
+        "sandbox": SandboxProvider(settings.sandbox_delivered_after, settings.sandbox_read_after),
+        "cloud": CloudProvider(GraphClient(settings.graph_api_url, settings.graph_api_version)),
+    }
+
+
+def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    dispatcher_enabled = settings.run_dispatcher if run_dispatcher is None else run_dispatcher
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url)
+        media = MediaChecker(
+            timeout=settings.media_check_timeout,
+            cache_seconds=settings.media_cache_seconds,
+            allow_private_hosts=settings.allow_private_media_hosts,
+        )
+        configure_campaign_cache(settings.cache_seconds)
+        api_key_service.configure_cache(settings.cache_seconds)
+        app.state.settings = settings
+        app.state.db = db
+        app.state.media = media
+        app.state.campaign_api = CampaignApiService(db, media)
+        stop = asyncio.Event()
+        task = None
+        app.state.dispatcher = None
+        app.state.wake_dispatcher = lambda: None
+        if dispatcher_enabled:
+            dispatcher = Dispatcher(db, settings, build_providers(settings))
+            app.state.dispatcher = dispatcher
+            app.state.wake_dispatcher = dispatcher.wake.set
+            task = asyncio.create_task(dispatcher.run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+                for provider in app.state.dispatcher.providers.values():
+                    await provider.close()
+            await media.close()
+            await db.dispose()
+
+    app = FastAPI(
+        title="wacast",
+        version="0.1.0",
+        summary="Self-hosted WhatsApp campaigns: an AiSensy-compatible API campaign endpoint on Meta's Cloud API.",
+        default_response_class=JSONResponse,
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(WacastError)
+    async def on_wacast_error(_request: Request, error: WacastError) -> JSONResponse:
+        return JSONResponse(error.body(), status_code=error.status_code, headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "problem": e.get("msg")}
+            for e in error.errors()
+        ]
+        first = errors[0] if errors else {"field": "", "problem": "invalid"}
+        return JSONResponse(
+            {"message": f"{first['field'] or 'request'}: {first['problem']}", "code": "VALIDATION_ERROR", "details": {"errors": errors}},
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(error.status_code, "HTTP_ERROR")
+        return JSONResponse({"message": str(error.detail), "code": code}, status_code=error.status_code, headers=getattr(error, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(_request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return JSONResponse({"message": "Internal error", "code": "INTERNAL_ERROR"}, status_code=500)
+
+    from wacast.campaign_api.endpoints import router as campaign_router
+    from wacast.messages.endpoints import router as messages_router
+    from wacast.whatsapp.webhook import router as webhook_router
+
+    app.include_router(campaign_router)
+    app.include_router(messages_router)
+    app.include_router(webhook_router)
+
+    @app.get("/healthz", tags=["Operations"], summary="The process is up")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    try:
+        from wacast.dashboard.endpoints import mount_dashboard
+    except ImportError:  # the dashboard is optional while it is being built
+        mount_dashboard = None
+    if mount_dashboard is not None:
+        mount_dashboard(app)
+
+    return app

@@ -1,0 +1,78 @@
+"""SQL for campaigns."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wacast.campaigns.models import Campaign
+from wacast.projects.models import Project
+from wacast.templates.models import Template
+from wacast.templates.params import TemplateNeeds, analyze
+
+
+@dataclass(frozen=True)
+class CampaignSnapshot:
+    """A campaign with its template and project settings: all a send needs, cacheable."""
+
+    campaign_id: uuid.UUID
+    campaign_name: str
+    campaign_status: str
+    project_id: uuid.UUID
+    default_country: str
+    template_id: uuid.UUID
+    template_name: str
+    template_language: str
+    template_category: str
+    template_status: str
+    parameter_format: str
+    components: list
+    needs: TemplateNeeds
+
+
+async def snapshot_by_name(session: AsyncSession, project_id: uuid.UUID, name: str) -> CampaignSnapshot | None:
+    row = (
+        await session.execute(
+            select(
+                Campaign.id, Campaign.name, Campaign.status, Project.default_country,
+                Template.id.label("template_id"), Template.name.label("template_name"), Template.language,
+                Template.category, Template.status.label("template_status"), Template.parameter_format,
+                Template.components,
+            )
+            .join(Template, Template.id == Campaign.template_id)
+            .join(Project, Project.id == Campaign.project_id)
+            .where(Campaign.project_id == project_id, Campaign.name == name)
+        )
+    ).first()
+    if row is None:
+        return None
+    return CampaignSnapshot(
+        campaign_id=row.id, campaign_name=row.name, campaign_status=row.status, project_id=project_id,
+        default_country=row.default_country, template_id=row.template_id, template_name=row.template_name,
+        template_language=row.language, template_category=row.category, template_status=row.template_status,
+        parameter_format=row.parameter_format, components=row.components,
+        needs=analyze(row.components, row.parameter_format),
+    )
+
+
+async def get(session: AsyncSession, project_id: uuid.UUID, campaign_id: uuid.UUID) -> Campaign | None:
+    return (
+        await session.execute(select(Campaign).where(Campaign.project_id == project_id, Campaign.id == campaign_id))
+    ).scalar_one_or_none()
+
+
+async def get_by_name(session: AsyncSession, project_id: uuid.UUID, name: str) -> Campaign | None:
+    return (
+        await session.execute(select(Campaign).where(Campaign.project_id == project_id, Campaign.name == name))
+    ).scalar_one_or_none()
+
+
+async def list_for_project(session: AsyncSession, project_id: uuid.UUID) -> list[Campaign]:
+    return list(
+        (await session.execute(select(Campaign).where(Campaign.project_id == project_id).order_by(Campaign.created_at.desc())))
+        .scalars()
+        .all()
+    )

@@ -1,0 +1,49 @@
+"""API campaigns: a name, an approved template, draft / live / paused."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wacast.campaign_api.service import invalidate_campaigns
+from wacast.campaigns.models import Campaign, CampaignStatus
+from wacast.kit.clock import utcnow
+from wacast.kit.errors import Conflict, NotFound, WacastError
+from wacast.templates import service as templates
+from wacast.templates.models import Template
+
+
+async def create(session: AsyncSession, project_id: uuid.UUID, name: str, template_name: str, language: str | None = None, *, live: bool = False) -> Campaign:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise WacastError("Campaign name is required (at most 200 characters)", "FIELD_REQUIRED", {"field": "name"})
+    if (await session.execute(select(Campaign.id).where(Campaign.project_id == project_id, Campaign.name == name))).first():
+        raise Conflict(f"Campaign {name!r} already exists in this project", "CAMPAIGN_EXISTS")
+    template = await templates.find(session, project_id, template_name, language)
+    campaign = Campaign(id=uuid.uuid4(), project_id=project_id, name=name, template_id=template.id, status=CampaignStatus.draft, type="api")
+    session.add(campaign)
+    await session.flush()
+    if live:
+        await set_status(session, project_id, name, CampaignStatus.live)
+    return campaign
+
+
+async def set_status(session: AsyncSession, project_id: uuid.UUID, name: str, status: CampaignStatus) -> Campaign:
+    campaign = (await session.execute(select(Campaign).where(Campaign.project_id == project_id, Campaign.name == name))).scalar_one_or_none()
+    if campaign is None:
+        raise NotFound(f"Campaign {name!r} does not exist", "CAMPAIGN_NOT_FOUND")
+    if status == CampaignStatus.live:
+        template = await session.get(Template, campaign.template_id)
+        if template is None or template.status != "APPROVED":
+            raise WacastError(
+                f"Campaign cannot go live: template {template.name if template else '?'} is {template.status if template else 'missing'}, not APPROVED",
+                "TEMPLATE_NOT_APPROVED",
+                {"template_status": template.status if template else None},
+            )
+    campaign.status = status
+    campaign.updated_at = utcnow()
+    await session.flush()
+    invalidate_campaigns()
+    return campaign

@@ -1,0 +1,74 @@
+"""All configuration, read once from WACAST_* environment variables.
+
+Every setting is documented in the README ("Configuration"). Keep the two in step.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WACAST_", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+    # Plain URLs are accepted: sqlite:///path.db or postgresql://user@host/db.
+    database_url: str = "sqlite:///./data/wacast.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Meta's Graph API (the Cloud API).
+    graph_api_url: str = "https://graph.facebook.com"
+    graph_api_version: str = "v23.0"
+    meta_verify_token: str = ""
+    meta_app_secret: str = ""
+
+    # Media URL checks on the campaign API.
+    allow_private_media_hosts: bool = False
+    media_check_timeout: float = 3.0
+    media_cache_seconds: int = 300
+
+    # The dispatcher.
+    run_dispatcher: bool = Field(
+        default=True, description="run the dispatcher inside `wacast serve` (the embedded default)"
+    )
+    dispatcher_batch_size: int = 200
+    dispatcher_concurrency: int = 200
+    dispatcher_poll_seconds: float = 0.2
+    message_lease_seconds: int = 60
+    sender_lease_seconds: int = 15
+    max_send_attempts: int = 8
+
+    # Sandbox provider: seconds after the send at which it reports delivered and read.
+    sandbox_delivered_after: float = 1.0
+    sandbox_read_after: float = 3.0
+
+    # How long API keys and campaigns stay cached in a process. A change made by another
+    # process (the CLI, another server) is seen within this time; 0 turns caching off.
+    cache_seconds: float = 2.0
+
+    # Dashboard session cookie signing.
+    secret_key: str = "dev-insecure-secret-change-me"
+
+    log_level: str = "info"
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        from wacast.db.engine import sqlite_path_of
+
+        return sqlite_path_of(self.database_url)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (the CLI and tests change the environment)."""
+    get_settings.cache_clear()

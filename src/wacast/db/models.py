@@ -1,0 +1,15 @@
+"""Imports every table so that Base.metadata is complete (Alembic, tests)."""
+
+from wacast.api_keys.models import ApiKey
+from wacast.campaigns.models import Campaign
+from wacast.contacts.models import AttributeDefinition, Contact, ContactTag, Tag
+from wacast.db.base import Base
+from wacast.messages.models import InboundEvent, Message, MessageEvent, Reply
+from wacast.projects.models import Project, SenderLease, Worker
+from wacast.templates.models import Template
+from wacast.users.models import Membership, User
+
+__all__ = [
+    "ApiKey", "AttributeDefinition", "Base", "Campaign", "Contact", "ContactTag", "InboundEvent",
+    "Membership", "Message", "MessageEvent", "Project", "Reply", "SenderLease", "Tag", "Template", "User", "Worker",
+]

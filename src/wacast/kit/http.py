@@ -1,0 +1,52 @@
+"""Small HTTP helpers shared by the endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+from starlette.responses import Response
+
+from wacast.kit.errors import WacastError
+
+MAX_BODY = 64 * 1024
+
+
+async def read_json(request: Request, max_bytes: int = MAX_BODY) -> Any:
+    """The request's JSON, refusing bodies over `max_bytes` (413) and malformed JSON (400)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise too_large(max_bytes)
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large(max_bytes)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise WacastError("Request body is empty; send a JSON object", "INVALID_JSON")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise WacastError("Request body is not valid JSON", "INVALID_JSON", {"error": str(error)[:200]}) from None
+
+
+def too_large(max_bytes: int) -> WacastError:
+    return WacastError(
+        f"Request body is too large (at most {max_bytes // 1024} KB)",
+        "BODY_TOO_LARGE",
+        {"max_bytes": max_bytes},
+        status_code=413,
+    )
+
+
+class JSONResponse(Response):
+    """JSON rendered with orjson (fast, and UUIDs/datetimes without custom encoders)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)

@@ -1,0 +1,265 @@
+"""SQL for the outbox: insert, claim with a lease, record results, walk the status ladder."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wacast.db.dialect import is_postgres
+from wacast.messages.models import Message, MessageEvent, MessageStatus
+
+# The ladder. `failed` sits apart: final, unless Meta later says delivered or read.
+RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3}
+TIMESTAMP_COLUMN = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "failed": "failed_at"}
+
+
+async def insert_queued(
+    session: AsyncSession,
+    *,
+    message_id: uuid.UUID,
+    project_id: uuid.UUID,
+    campaign_id: uuid.UUID | None,
+    contact_id: uuid.UUID,
+    template_id: uuid.UUID | None,
+    destination: str,
+    payload: dict[str, Any],
+    now: datetime,
+    held_reason: str | None = None,
+    priority: int = 0,
+) -> None:
+    await session.execute(
+        insert(Message).values(
+            id=message_id, project_id=project_id, campaign_id=campaign_id, contact_id=contact_id,
+            template_id=template_id, destination=destination, payload=payload, status=MessageStatus.queued,
+            priority=priority, attempts=0, next_attempt_at=now, held_reason=held_reason, created_at=now,
+        )
+    )
+    await add_event(session, message_id, "queued", now)
+
+
+async def add_event(session: AsyncSession, message_id: uuid.UUID, kind: str, at: datetime, detail: dict | None = None) -> None:
+    await session.execute(insert(MessageEvent).values(message_id=message_id, kind=kind, occurred_at=at, detail=detail))
+
+
+async def claim(
+    session: AsyncSession, project_id: uuid.UUID, worker: str, now: datetime, lease: timedelta, limit: int
+) -> list[Any]:
+    """Take up to `limit` due messages of one project, leased to `worker` until now+lease.
+
+    On PostgreSQL, FOR UPDATE SKIP LOCKED lets several dispatchers claim side by side; on
+    SQLite the write transaction (BEGIN IMMEDIATE) serializes claims.
+    """
+    due = (
+        select(Message.id)
+        .where(
+            Message.project_id == project_id,
+            Message.status == MessageStatus.queued,
+            Message.next_attempt_at <= now,
+            or_(Message.locked_until.is_(None), Message.locked_until < now),
+        )
+        .order_by(Message.priority, Message.next_attempt_at)
+        .limit(limit)
+    )
+    if is_postgres(session):
+        due = due.with_for_update(skip_locked=True)
+    stmt = (
+        update(Message)
+        .where(Message.id.in_(due.scalar_subquery()))
+        .values(locked_until=now + lease, locked_by=worker, attempts=Message.attempts + 1)
+        .returning(
+            Message.id, Message.destination, Message.payload, Message.template_id, Message.contact_id,
+            Message.attempts, Message.created_at,
+        )
+    )
+    rows = (await session.execute(stmt)).all()
+    return sorted(rows, key=lambda r: r.created_at)
+
+
+def _owned(message_id: uuid.UUID, worker: str):  # noqa: ANN202
+    return and_(Message.id == message_id, Message.locked_by == worker, Message.status == MessageStatus.queued)
+
+
+async def mark_sent(session: AsyncSession, message_id: uuid.UUID, worker: str, wamid: str, now: datetime) -> bool:
+    """Record Meta's acceptance. A status webhook may already have moved the row on (it routes
+    by biz_opaque_callback_data): then only the wamid is filled in."""
+    result = await session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(
+            wamid=func.coalesce(Message.wamid, wamid),
+            status=case((Message.status == MessageStatus.queued, MessageStatus.sent), else_=Message.status),
+            sent_at=func.coalesce(Message.sent_at, now),
+            locked_until=None,
+            locked_by=None,
+            held_reason=None,
+            error_code=None,
+            error_title=None,
+            error_detail=None,
+        )
+    )
+    if result.rowcount:
+        await add_event(session, message_id, "sent", now, {"wamid": wamid})
+    return bool(result.rowcount)
+
+
+async def release(
+    session: AsyncSession,
+    message_id: uuid.UUID,
+    worker: str,
+    *,
+    next_attempt_at: datetime,
+    now: datetime,
+    event: str,
+    detail: dict | None,
+    held_reason: str | None = None,
+    refund_attempt: bool = False,
+) -> None:
+    """Give a claimed message back to the queue, to be tried again at `next_attempt_at`."""
+    values: dict[str, Any] = {
+        "locked_until": None,
+        "locked_by": None,
+        "next_attempt_at": next_attempt_at,
+        "held_reason": held_reason,
+    }
+    if detail and "code" in detail:
+        values.update(error_code=detail.get("code"), error_title=detail.get("title"), error_detail=detail.get("details"))
+    if refund_attempt:
+        values["attempts"] = Message.attempts - 1
+    result = await session.execute(update(Message).where(_owned(message_id, worker)).values(**values))
+    if result.rowcount:
+        await add_event(session, message_id, event, now, detail)
+
+
+async def mark_failed(
+    session: AsyncSession, message_id: uuid.UUID, worker: str | None, now: datetime, code: int | None, title: str, details: str | None
+) -> bool:
+    where = _owned(message_id, worker) if worker else and_(Message.id == message_id, Message.status == MessageStatus.queued)
+    result = await session.execute(
+        update(Message)
+        .where(where)
+        .values(
+            status=MessageStatus.failed, failed_at=now, locked_until=None, locked_by=None, held_reason=None,
+            error_code=code, error_title=title[:500], error_detail=details,
+        )
+    )
+    if result.rowcount:
+        await add_event(session, message_id, "failed", now, {"code": code, "title": title, "details": details})
+    return bool(result.rowcount)
+
+
+async def find_for_status(session: AsyncSession, *, message_id: uuid.UUID | None, wamid: str | None) -> Any:
+    conditions = []
+    if message_id is not None:
+        conditions.append(Message.id == message_id)
+    if wamid:
+        conditions.append(Message.wamid == wamid)
+    if not conditions:
+        return None
+    stmt = select(Message.id, Message.project_id, Message.status, Message.wamid, Message.contact_id).where(or_(*conditions))
+    if is_postgres(session):
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).first()
+
+
+async def apply_status(
+    session: AsyncSession,
+    row: Any,
+    status: str,
+    at: datetime,
+    *,
+    wamid: str | None = None,
+    error: dict | None = None,
+    pricing_category: str | None = None,
+) -> bool:
+    """Move a message up the ladder. Returns True when the status changed.
+
+    Never backwards; duplicates and late arrivals only fill in missing timestamps; `failed`
+    is final unless a later delivered/read shows the message did arrive.
+    """
+    current = row.status
+    values: dict[str, Any] = {}
+    column = TIMESTAMP_COLUMN.get(status)
+    changed = False
+    if status == "failed":
+        if current in ("queued", "sent"):
+            values.update(status="failed", failed_at=at, locked_until=None, locked_by=None)
+            if error:
+                values.update(error_code=error.get("code"), error_title=(error.get("title") or "")[:500], error_detail=error.get("details"))
+            changed = True
+    elif status in RANK:
+        if current == "failed" or RANK[status] > RANK.get(current, 0):
+            values["status"] = status
+            changed = True
+        if column:
+            values[column] = func.coalesce(getattr(Message, column), at)
+        if status in ("delivered", "read"):
+            values["sent_at"] = func.coalesce(Message.sent_at, at)
+        if status == "read":
+            values["delivered_at"] = func.coalesce(Message.delivered_at, at)
+        if current == "queued" and status != "queued":
+            values.update(locked_until=None, locked_by=None)
+    if wamid and not row.wamid:
+        values["wamid"] = wamid
+    if pricing_category:
+        values["pricing_category"] = pricing_category
+    if values:
+        await session.execute(update(Message).where(Message.id == row.id).values(**values))
+    if changed or not await _has_event(session, row.id, status):
+        detail = {"error": error} if error else ({"pricing_category": pricing_category} if pricing_category else None)
+        await add_event(session, row.id, status, at, detail)
+    return changed
+
+
+async def _has_event(session: AsyncSession, message_id: uuid.UUID, kind: str) -> bool:
+    found = await session.execute(
+        select(MessageEvent.id).where(MessageEvent.message_id == message_id, MessageEvent.kind == kind).limit(1)
+    )
+    return found.first() is not None
+
+
+async def mark_replied(session: AsyncSession, message_id: uuid.UUID, at: datetime) -> None:
+    await session.execute(update(Message).where(Message.id == message_id, Message.replied_at.is_(None)).values(replied_at=at))
+    await add_event(session, message_id, "replied", at)
+
+
+async def latest_for_contact(session: AsyncSession, contact_id: uuid.UUID, wamid: str | None) -> uuid.UUID | None:
+    if wamid:
+        row = (await session.execute(select(Message.id).where(Message.wamid == wamid))).first()
+        if row:
+            return row[0]
+    row = (
+        await session.execute(
+            select(Message.id)
+            .where(Message.contact_id == contact_id, Message.status.in_(("sent", "delivered", "read")))
+            .order_by(Message.created_at.desc())
+            .limit(1)
+        )
+    ).first()
+    return row[0] if row else None
+
+
+async def get_with_events(session: AsyncSession, project_id: uuid.UUID, message_id: uuid.UUID) -> tuple[Message, list[MessageEvent]] | None:
+    message = (
+        await session.execute(select(Message).where(Message.id == message_id, Message.project_id == project_id))
+    ).scalar_one_or_none()
+    if message is None:
+        return None
+    events = (
+        await session.execute(
+            select(MessageEvent).where(MessageEvent.message_id == message_id).order_by(MessageEvent.id)
+        )
+    ).scalars().all()
+    return message, list(events)
+
+
+async def projects_with_due_messages(session: AsyncSession, now: datetime) -> list[uuid.UUID]:
+    rows = await session.execute(
+        select(Message.project_id)
+        .where(Message.status == MessageStatus.queued, Message.next_attempt_at <= now)
+        .group_by(Message.project_id)
+    )
+    return [r[0] for r in rows.all()]

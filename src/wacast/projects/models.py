@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from wacast.db.base import Base, IdMixin
+from wacast.kit.clock import utcnow
+
+DEFAULT_OPT_OUT_KEYWORDS = ["STOP", "UNSUBSCRIBE"]
+
+
+class Project(IdMixin, Base):
+    __tablename__ = "projects"
+
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    default_country: Mapped[str] = mapped_column(String(2), default="IN")
+    # The business number people see, for display (E.164); Meta identifies it by phone_number_id.
+    sender_number: Mapped[str | None] = mapped_column(String(20))
+    waba_id: Mapped[str | None] = mapped_column(String(64))
+    phone_number_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    access_token: Mapped[str | None] = mapped_column(String(1024))
+    messages_per_second: Mapped[int] = mapped_column(default=80)
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Kolkata")
+    opt_out_keywords: Mapped[list] = mapped_column(default=lambda: list(DEFAULT_OPT_OUT_KEYWORDS))
+    opt_out_payloads: Mapped[list] = mapped_column(default=list)
+    # Set when Meta refuses the sender itself (token expired, account restricted, ...):
+    # nothing is sent for this project until an operator clears it.
+    halted_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def provider(self) -> str:
+        """`cloud` when Meta credentials are configured, else the `sandbox`."""
+        if self.phone_number_id and self.access_token:
+            return "cloud"
+        return "sandbox"
+
+
+class SenderLease(Base):
+    """Which worker serves a project's sender number, until when (one worker per number)."""
+
+    __tablename__ = "sender_leases"
+
+    project_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime]
+
+
+class Worker(Base):
+    """A running dispatcher's heartbeat: used to share sender leases fairly and by /readyz."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]

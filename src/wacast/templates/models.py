@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from wacast.db.base import Base, IdMixin
+from wacast.kit.clock import utcnow
+
+
+class Template(IdMixin, Base):
+    """A WhatsApp message template, in Meta's own shape (components as Meta returns them)."""
+
+    __tablename__ = "templates"
+    __table_args__ = (UniqueConstraint("project_id", "name", "language"),)
+
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    meta_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(512))
+    language: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(30))  # MARKETING | UTILITY | AUTHENTICATION
+    status: Mapped[str] = mapped_column(String(30))  # APPROVED | PENDING | REJECTED | PAUSED | DISABLED ...
+    parameter_format: Mapped[str] = mapped_column(String(20), default="POSITIONAL")  # or NAMED
+    components: Mapped[list] = mapped_column(default=list)
+    quality: Mapped[str | None] = mapped_column(String(20))  # GREEN | YELLOW | RED | UNKNOWN
+    rejected_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,100 @@
+"""Templates: stored in Meta's shape; added from a file, synced from Meta, or created."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wacast.kit.clock import utcnow
+from wacast.kit.errors import NotFound, WacastError
+from wacast.projects.models import Project
+from wacast.templates.models import Template
+
+NAME_RE = re.compile(r"^[a-z0-9_]{1,512}$")
+CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
+
+
+def validate_definition(data: Any) -> dict[str, Any]:
+    """Check a template in Meta's format; returns its normalized fields."""
+    if not isinstance(data, dict):
+        raise WacastError("A template must be a JSON object", "TEMPLATE_INVALID")
+    name = data.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise WacastError("Template name must be lowercase letters, digits and _", "TEMPLATE_INVALID", {"field": "name"})
+    language = data.get("language")
+    if not isinstance(language, str) or not language:
+        raise WacastError("Template language is required (e.g. en, en_US)", "TEMPLATE_INVALID", {"field": "language"})
+    category = str(data.get("category", "UTILITY")).upper()
+    if category not in CATEGORIES:
+        raise WacastError(f"Template category must be one of {', '.join(CATEGORIES)}", "TEMPLATE_INVALID", {"field": "category"})
+    components = data.get("components")
+    if not isinstance(components, list) or not all(isinstance(c, dict) and "type" in c for c in components):
+        raise WacastError("Template components must be a list of Meta components", "TEMPLATE_INVALID", {"field": "components"})
+    if not any(str(c["type"]).upper() == "BODY" for c in components):
+        raise WacastError("A template needs a BODY component", "TEMPLATE_INVALID", {"field": "components"})
+    fmt = str(data.get("parameter_format", "POSITIONAL")).upper()
+    if fmt not in ("POSITIONAL", "NAMED"):
+        raise WacastError("parameter_format must be POSITIONAL or NAMED", "TEMPLATE_INVALID", {"field": "parameter_format"})
+    quality = data.get("quality_score")
+    return {
+        "name": name,
+        "language": language,
+        "category": category,
+        "components": components,
+        "parameter_format": fmt,
+        "status": str(data.get("status") or "").upper() or None,
+        "meta_id": str(data["id"]) if data.get("id") else None,
+        "quality": quality.get("score") if isinstance(quality, dict) else quality,
+        "rejected_reason": data.get("rejected_reason") if data.get("rejected_reason") not in (None, "NONE") else None,
+    }
+
+
+async def upsert(session: AsyncSession, project: Project, definition: dict[str, Any], *, status: str) -> Template:
+    template = (
+        await session.execute(
+            select(Template).where(
+                Template.project_id == project.id,
+                Template.name == definition["name"],
+                Template.language == definition["language"],
+            )
+        )
+    ).scalar_one_or_none()
+    if template is None:
+        template = Template(id=uuid.uuid4(), project_id=project.id, name=definition["name"], language=definition["language"])
+        session.add(template)
+    template.category = definition["category"]
+    template.components = definition["components"]
+    template.parameter_format = definition["parameter_format"]
+    template.status = status
+    template.meta_id = definition.get("meta_id") or template.meta_id
+    template.quality = definition.get("quality") or template.quality
+    template.rejected_reason = definition.get("rejected_reason")
+    template.updated_at = utcnow()
+    await session.flush()
+    return template
+
+
+async def add_from_definition(session: AsyncSession, project: Project, data: Any) -> Template:
+    """`wacast templates add`: a sandbox project approves at once (there is no Meta review)."""
+    definition = validate_definition(data)
+    status = "APPROVED" if project.provider == "sandbox" else (definition["status"] or "PENDING")
+    return await upsert(session, project, definition, status=status)
+
+
+async def find(session: AsyncSession, project_id: uuid.UUID, name: str, language: str | None = None) -> Template:
+    stmt = select(Template).where(Template.project_id == project_id, Template.name == name)
+    if language:
+        stmt = stmt.where(Template.language == language)
+    templates = (await session.execute(stmt.order_by(Template.language))).scalars().all()
+    if not templates:
+        raise NotFound(f"Template {name!r} does not exist" + (f" in language {language}" if language else ""), "TEMPLATE_NOT_FOUND")
+    if len(templates) > 1:
+        raise WacastError(
+            f"Template {name!r} exists in several languages ({', '.join(t.language for t in templates)}); choose one with --language",
+            "TEMPLATE_LANGUAGE_AMBIGUOUS",
+        )
+    return templates[0]

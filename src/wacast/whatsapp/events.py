@@ -1,0 +1,224 @@
+"""Processing stored provider events (Meta's webhook bodies and the sandbox's), once each.
+
+Events are stored first (see whatsapp/webhook.py) and processed here by the dispatcher loop,
+so a crash between the two loses nothing: unprocessed rows are picked up again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import select, update
+
+from wacast.config import Settings
+from wacast.contacts import repository as contacts_repo
+from wacast.db.dialect import insert_ignore, is_postgres
+from wacast.db.engine import Database
+from wacast.kit.clock import utcnow
+from wacast.messages import repository as messages_repo
+from wacast.messages.models import InboundEvent, Reply
+from wacast.projects.models import Project
+from wacast.templates.models import Template
+
+log = logging.getLogger("wacast.events")
+
+SANDBOX_PREFIX = "sandbox:"
+
+
+def dedupe_key(body: Any) -> str:
+    """A stable hash of the event's content: Meta's retries carry the same body."""
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _timestamp(value: Any) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return utcnow()
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+class EventProcessor:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+
+    async def process_due(self, limit: int = 200) -> int:
+        now = utcnow()
+        async with self.db.transaction() as session:
+            stmt = (
+                select(InboundEvent)
+                .where(InboundEvent.processed_at.is_(None), InboundEvent.process_after <= now)
+                .order_by(InboundEvent.process_after, InboundEvent.id)
+                .limit(limit)
+            )
+            if is_postgres(session):
+                stmt = stmt.with_for_update(skip_locked=True)
+            events = (await session.execute(stmt)).scalars().all()
+            for event in events:
+                notes: list[str] = []
+                try:
+                    async with session.begin_nested():
+                        await self.process_body(session, event.body, event.source, notes)
+                except Exception as error:  # one bad event must not block the others
+                    log.exception("event %s could not be processed", event.id)
+                    notes.append(f"processing error: {type(error).__name__}: {error}")
+                event.processed_at = utcnow()
+                event.note = "; ".join(notes)[:2000] or None
+        return len(events)
+
+    async def process_body(self, session, body: dict, source: str, notes: list[str]) -> None:  # noqa: ANN001
+        if not isinstance(body, dict):
+            notes.append("body is not an object")
+            return
+        for entry in body.get("entry") or []:
+            if not isinstance(entry, dict):
+                continue
+            for change in entry.get("changes") or []:
+                if not isinstance(change, dict):
+                    continue
+                field = change.get("field")
+                value = change.get("value") or {}
+                if field == "messages":
+                    await self._messages_change(session, value, source, notes)
+                elif field in ("message_template_status_update", "message_template_quality_update"):
+                    await self._template_change(session, str(entry.get("id", "")), field, value, notes)
+                elif field == "user_preferences":
+                    await self._messages_change(session, value, source, notes)
+                else:
+                    notes.append(f"field {field} ignored")
+
+    async def _project_for(self, session, value: dict, source: str):  # noqa: ANN001, ANN202
+        phone_number_id = str((value.get("metadata") or {}).get("phone_number_id") or "")
+        if phone_number_id.startswith(SANDBOX_PREFIX):
+            if source != "sandbox":
+                return None  # Meta can never speak for a sandbox project.
+            project_id = _uuid(phone_number_id[len(SANDBOX_PREFIX) :])
+            return await session.get(Project, project_id) if project_id else None
+        if not phone_number_id:
+            return None
+        return (await session.execute(select(Project).where(Project.phone_number_id == phone_number_id))).scalars().first()
+
+    async def _messages_change(self, session, value: dict, source: str, notes: list[str]) -> None:  # noqa: ANN001
+        project = await self._project_for(session, value, source)
+        if project is None:
+            notes.append(f"unknown phone_number_id {(value.get('metadata') or {}).get('phone_number_id')!r}")
+            return
+        for status in value.get("statuses") or []:
+            await self._status(session, project, status, notes)
+        names = {c.get("wa_id"): (c.get("profile") or {}).get("name", "") for c in value.get("contacts") or [] if isinstance(c, dict)}
+        for message in value.get("messages") or []:
+            await self._inbound(session, project, message, names, notes)
+        for preference in value.get("user_preferences") or []:
+            await self._preference(session, project, preference, notes)
+
+    async def _status(self, session, project: Project, status: dict, notes: list[str]) -> None:  # noqa: ANN001
+        if not isinstance(status, dict):
+            return
+        kind = status.get("status")
+        wamid = status.get("id")
+        message_id = _uuid(status.get("biz_opaque_callback_data"))
+        row = await messages_repo.find_for_status(session, message_id=message_id, wamid=wamid)
+        if row is None or row.project_id != project.id:
+            notes.append(f"status {kind} for unknown message {wamid}")
+            return
+        if kind not in ("sent", "delivered", "read", "failed"):
+            notes.append(f"status {kind} ignored")
+            return
+        error = None
+        if kind == "failed":
+            first = (status.get("errors") or [{}])[0] or {}
+            error = {
+                "code": first.get("code"),
+                "title": first.get("title") or first.get("message") or "failed",
+                "details": (first.get("error_data") or {}).get("details") if isinstance(first.get("error_data"), dict) else None,
+            }
+            if first.get("code") == 131050:
+                await session.execute(
+                    update(contacts_repo.Contact).where(contacts_repo.Contact.id == row.contact_id).values(opted_in=False)
+                )
+        pricing = (status.get("pricing") or {}).get("category") if isinstance(status.get("pricing"), dict) else None
+        await messages_repo.apply_status(
+            session, row, kind, _timestamp(status.get("timestamp")), wamid=wamid, error=error, pricing_category=pricing
+        )
+
+    async def _inbound(self, session, project: Project, message: dict, names: dict, notes: list[str]) -> None:  # noqa: ANN001
+        if not isinstance(message, dict) or not message.get("from") or not message.get("id"):
+            notes.append("inbound message without sender or id")
+            return
+        phone = "+" + str(message["from"]).lstrip("+")
+        contact_id = await contacts_repo.get_or_create_by_phone(
+            session, project.id, phone, names.get(message["from"], ""), "WhatsApp inbound"
+        )
+        kind = str(message.get("type", "unknown"))
+        text = payload = None
+        if kind == "text":
+            text = (message.get("text") or {}).get("body")
+        elif kind == "button":
+            payload = (message.get("button") or {}).get("payload")
+            text = (message.get("button") or {}).get("text")
+        elif kind == "interactive":
+            reply = (message.get("interactive") or {}).get("button_reply") or {}
+            payload, text = reply.get("id"), reply.get("title")
+        context_wamid = (message.get("context") or {}).get("id")
+        answered = await messages_repo.latest_for_contact(session, contact_id, context_wamid)
+        at = _timestamp(message.get("timestamp"))
+        inserted = await session.execute(
+            insert_ignore(session, Reply, ["wamid"]).values(
+                id=uuid.uuid4(), project_id=project.id, contact_id=contact_id, wamid=str(message["id"]),
+                message_id=answered, type=kind, text=(text or "")[:4096] or None, payload=(payload or "")[:500] or None,
+                received_at=at,
+            )
+        )
+        if not inserted.rowcount:
+            return  # a duplicate delivery of the same inbound message
+        if answered:
+            await messages_repo.mark_replied(session, answered, at)
+        keywords = {k.strip().upper() for k in project.opt_out_keywords or []}
+        if (text and text.strip().upper() in keywords) or (payload and payload in (project.opt_out_payloads or [])):
+            await contacts_repo.set_opted_in(session, project.id, phone, False)
+            notes.append(f"{phone} opted out")
+
+    async def _preference(self, session, project: Project, preference: dict, notes: list[str]) -> None:  # noqa: ANN001
+        if not isinstance(preference, dict) or preference.get("category") != "marketing_messages":
+            return
+        value = preference.get("value")
+        if value not in ("stop", "resume") or not preference.get("wa_id"):
+            return
+        phone = "+" + str(preference["wa_id"]).lstrip("+")
+        if await contacts_repo.set_opted_in(session, project.id, phone, value == "resume") is None:
+            notes.append(f"marketing preference for unknown contact {phone}")
+
+    async def _template_change(self, session, waba_id: str, field: str, value: dict, notes: list[str]) -> None:  # noqa: ANN001
+        projects = (await session.execute(select(Project.id).where(Project.waba_id == waba_id))).scalars().all()
+        if not projects:
+            notes.append(f"template event for unknown WABA {waba_id!r}")
+            return
+        meta_id = str(value.get("message_template_id", ""))
+        conditions = [Template.project_id.in_(projects)]
+        if meta_id:
+            conditions.append(Template.meta_id == meta_id)
+        else:
+            conditions += [Template.name == value.get("message_template_name"), Template.language == value.get("message_template_language")]
+        values: dict[str, Any] = {"updated_at": utcnow()}
+        if field == "message_template_status_update":
+            event = str(value.get("event", "")).upper()
+            values["status"] = "APPROVED" if event in ("REINSTATED", "UNPAUSED") else event
+            if event == "REJECTED":
+                values["rejected_reason"] = str(value.get("reason") or "")[:500]
+        else:
+            values["quality"] = value.get("new_quality_score")
+        result = await session.execute(update(Template).where(*conditions).values(**values))
+        if not result.rowcount:
+            notes.append(f"template event for unknown template {value.get('message_template_name')!r}")

@@ -1,0 +1,64 @@
+"""The provider protocol the dispatcher sends through: the Cloud API or the sandbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ProviderError:
+    """Meta's error envelope, reduced to what handling needs."""
+
+    code: int | None
+    title: str
+    details: str | None = None
+    http_status: int | None = None
+    retry_after: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "title": self.title, "details": self.details}
+
+
+@dataclass
+class SendResult:
+    wamid: str | None = None
+    error: ProviderError | None = None
+    # Webhook bodies (Meta's shape) the provider will "post back", with the delay in seconds
+    # after which each is due. The sandbox uses this; the Cloud API leaves it empty and Meta
+    # calls /webhooks/whatsapp instead.
+    followups: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    message_id: str
+    project_id: str
+    destination: str  # E.164
+    payload: dict[str, Any]  # {"template", "language", "category", "components"}
+
+
+class Provider(Protocol):
+    name: str
+
+    async def send(self, project: Any, message: OutgoingMessage, template: Any) -> SendResult: ...
+
+    async def close(self) -> None: ...
+
+
+def build_message_body(message: OutgoingMessage) -> dict[str, Any]:
+    """The JSON body of POST /{phone-number-id}/messages for a template message."""
+    template: dict[str, Any] = {
+        "name": message.payload["template"],
+        "language": {"code": message.payload["language"], "policy": "deterministic"},
+    }
+    if message.payload.get("components"):
+        template["components"] = message.payload["components"]
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": message.destination,
+        "type": "template",
+        "biz_opaque_callback_data": message.message_id,
+        "template": template,
+    }

@@ -1,0 +1,64 @@
+"""Meta's webhooks at /webhooks/whatsapp: verify, store (deduplicated), acknowledge.
+
+Processing happens afterwards in the dispatcher (whatsapp/events.py): Meta only needs a fast
+200, and an event stored before the 200 is never lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse
+
+from wacast.kit.http import JSONResponse
+
+from wacast.db.dialect import insert_ignore
+from wacast.kit.clock import utcnow
+from wacast.kit.errors import WacastError
+from wacast.messages.models import InboundEvent
+from wacast.whatsapp.events import dedupe_key
+
+router = APIRouter(tags=["Meta webhooks"])
+MAX_WEBHOOK_BODY = 3 * 1024 * 1024  # Meta: payloads up to 3 MB
+
+
+def signature_of(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@router.get("/webhooks/whatsapp", summary="Meta's verification handshake", response_class=PlainTextResponse)
+async def verify(request: Request) -> Any:
+    params = request.query_params
+    expected = request.app.state.settings.meta_verify_token
+    token = params.get("hub.verify_token", "")
+    if params.get("hub.mode") == "subscribe" and expected and hmac.compare_digest(token.encode(), expected.encode()):
+        return PlainTextResponse(params.get("hub.challenge", ""))
+    raise WacastError("Verify token does not match", "WEBHOOK_VERIFY_FAILED", status_code=403)
+
+
+@router.post("/webhooks/whatsapp", summary="Meta's event notifications (signed)")
+async def receive(request: Request) -> Any:
+    settings = request.app.state.settings
+    body = await request.body()
+    if len(body) > MAX_WEBHOOK_BODY:
+        raise WacastError("Webhook body too large", "BODY_TOO_LARGE", status_code=413)
+    given = request.headers.get("x-hub-signature-256", "")
+    if not settings.meta_app_secret or not given or not hmac.compare_digest(given.encode(), signature_of(settings.meta_app_secret, body).encode()):
+        raise WacastError("Missing or invalid X-Hub-Signature-256", "WEBHOOK_SIGNATURE_INVALID", status_code=401)
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise WacastError("Webhook body is not valid JSON", "INVALID_JSON") from None
+    now = utcnow()
+    async with request.app.state.db.transaction() as session:
+        result = await session.execute(
+            insert_ignore(session, InboundEvent, ["dedupe_key"]).values(
+                source="meta", dedupe_key=dedupe_key(payload), body=payload, received_at=now, process_after=now
+            )
+        )
+    request.app.state.wake_dispatcher()
+    return JSONResponse({"received": True, "duplicate": not result.rowcount})
