@@ -1,0 +1,22 @@
+"""cloud_api (placeholder, filled by the work that needs it)
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-27
+"""
+from alembic import op
+import sqlalchemy as sa
+import wacast.db.base
+
+revision = '0002'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,22 @@
+"""broadcasts (placeholder, filled by the work that needs it)
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-27
+"""
+from alembic import op
+import sqlalchemy as sa
+import wacast.db.base
+
+revision = '0005'
+down_revision = '0004'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
