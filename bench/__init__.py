@@ -1,0 +1,1 @@
+"""wacast's benchmark suite: `make bench` (= python -m bench). See docs/benchmarks.md."""
