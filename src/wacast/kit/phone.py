@@ -32,7 +32,7 @@ def normalize(raw: str, default_country: str = "IN") -> str:
         text = "+" + text[2:]
     if text.startswith("+"):
         digits = text[1:]
-        if not digits.isdigit() or not 8 <= len(digits) <= 15:
+        if not digits.isdigit() or not 7 <= len(digits) <= 15:  # Niue and Tokelau: 7 digits
             raise InvalidNumber(raw)
         candidates = [(text, None)]
     else:

@@ -191,7 +191,8 @@ async def apply_status(
                 values.update(error_code=error.get("code"), error_title=(error.get("title") or "")[:500], error_detail=error.get("details"))
             changed = True
     elif status in RANK:
-        if current == "failed" or RANK[status] > RANK.get(current, 0):
+        # Out of failed only by proof of arrival (delivered/read); a late `sent` does not revive it.
+        if (current == "failed" and RANK[status] >= RANK["delivered"]) or (current != "failed" and RANK[status] > RANK.get(current, 0)):
             values["status"] = status
             changed = True
         if column:
