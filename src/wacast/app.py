@@ -20,6 +20,7 @@ from wacast.config import Settings, get_settings
 from wacast.db.engine import Database
 from wacast.kit.errors import WacastError
 from wacast.messages.dispatcher import Dispatcher
+from wacast.ops import endpoints as operations
 from wacast.whatsapp.cloud import CloudProvider, GraphClient
 from wacast.whatsapp.sandbox import SandboxProvider
 
@@ -29,13 +30,14 @@ log = logging.getLogger("wacast")
 def build_providers(settings: Settings) -> dict:
     return {
         "sandbox": SandboxProvider(settings.sandbox_delivered_after, settings.sandbox_read_after),
-        "cloud": CloudProvider(GraphClient(settings.graph_api_url, settings.graph_api_version)),
+        "cloud": CloudProvider(GraphClient(settings.graph_api_url, settings.graph_api_version, timeout=settings.graph_api_timeout)),
     }
 
 
 def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
     dispatcher_enabled = settings.run_dispatcher if run_dispatcher is None else run_dispatcher
+    operations.prepare(settings)  # secrets keys, logging; refuses to start without a secret key in production
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         app.state.db = db
         app.state.media = media
         app.state.campaign_api = CampaignApiService(db, media)
+        operations.start(app.state)
         stop = asyncio.Event()
         task = None
         app.state.dispatcher = None
@@ -60,6 +63,7 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
             app.state.dispatcher = dispatcher
             app.state.wake_dispatcher = dispatcher.wake.set
             task = asyncio.create_task(dispatcher.run(stop))
+            app.state.dispatcher_task = task
         try:
             yield
         finally:
@@ -124,4 +128,5 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
     if mount_dashboard is not None:
         mount_dashboard(app)
 
+    operations.install(app)  # /readyz, /metrics and the request-id middleware (outermost)
     return app

@@ -50,10 +50,27 @@ def _run(work: Callable[[Database], Awaitable[Any]]) -> Any:
         finally:
             await db.dispose()
 
+    from wacast.kit.crypto import SecretKeyError
+
     try:
         return asyncio.run(main())
     except WacastError as error:
         err_console.print(f"[red]error:[/red] {error.message}")
+        raise typer.Exit(2) from None
+    except SecretKeyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
+def _checked_settings() -> Any:
+    """The settings, or every configuration problem on its own line and exit 2."""
+    from wacast.ops.config_check import ConfigError, load
+
+    try:
+        return load()
+    except ConfigError as error:
+        for problem in error.problems:
+            print(f"config error: {problem}", file=sys.stderr)
         raise typer.Exit(2) from None
 
 
@@ -72,7 +89,7 @@ def migrate(as_json: bool = JsonOpt) -> None:
     """Create or upgrade the database schema."""
     from wacast.db.migrate import head_revision, upgrade
 
-    settings = get_settings()
+    settings = _checked_settings()
     upgrade(settings.database_url)
     _emit({"database": _safe_url(settings.database_url), "revision": head_revision()}, as_json,
           f"database migrated to {head_revision()} ({_safe_url(settings.database_url)})")
@@ -95,15 +112,22 @@ def serve(
     """Serve the campaign API, the REST API, Meta's webhooks and the dashboard."""
     import uvicorn
 
-    settings = get_settings()
+    from wacast.kit.logs import configure_from_settings
+
+    settings = _checked_settings()
+    configure_from_settings(settings)
     kwargs: dict[str, Any] = {
         "host": host or settings.host,
         "port": port or settings.port,
         "log_level": settings.log_level,
+        "log_config": None,  # wacast's own logging (kit/logs.py): JSON or text, request ids, redaction
+        "access_log": False,  # one access line per request comes from ops/middleware.py
         "proxy_headers": True,
         "loop": "auto",
         "http": "auto",
-        "timeout_graceful_shutdown": 30,
+        # SIGTERM: stop accepting, finish in-flight requests (up to this), then the lifespan
+        # stops the embedded dispatcher, which finishes or hands back its sends and leases.
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
     }
     if workers > 1:
         uvicorn.run("wacast.app:create_app", factory=True, workers=workers, **kwargs)
@@ -119,7 +143,12 @@ def worker() -> None:
     from wacast.app import build_providers
     from wacast.messages.dispatcher import Dispatcher
 
-    settings = get_settings()
+    from wacast.kit import crypto
+    from wacast.kit.logs import configure_from_settings
+
+    settings = _checked_settings()
+    configure_from_settings(settings)
+    crypto.configure(settings.secret_keys)
 
     async def main(db: Database) -> None:
         stop = asyncio.Event()
@@ -128,12 +157,20 @@ def worker() -> None:
             loop.add_signal_handler(sig, stop.set)
         providers = build_providers(settings)
         dispatcher = Dispatcher(db, settings, providers)
+        ops_server = None
+        if settings.worker_metrics_port:  # /healthz, /readyz and /metrics of this worker
+            from wacast.ops import worker_http
+
+            ops_server, ops_task = await worker_http.serve(worker_http.ops_app(db, settings, dispatcher), settings.host, settings.worker_metrics_port)
         err_console.print(f"worker {dispatcher.worker_id} started on {_safe_url(settings.database_url)}")
         try:
             await dispatcher.run(stop)
         finally:
             for provider in providers.values():
                 await provider.close()
+            if ops_server is not None:
+                ops_server.should_exit = True
+                await ops_task
 
     _run(main)
 
@@ -274,6 +311,30 @@ def templates_add(project: str = ProjectOpt, file: Path = typer.Option(..., "--f
     _emit(_run(work), as_json)
 
 
+@templates_app.command("create")
+def templates_create(project: str = ProjectOpt, file: Path = typer.Option(..., "--file", exists=True, dir_okay=False, help="A template in Meta's JSON format."),
+                     as_json: bool = JsonOpt) -> None:
+    """Create a template and submit it to Meta for review (stored PENDING until Meta decides;
+    a sandbox project approves it at once)."""
+    from wacast.templates.sync import create_template
+
+    try:
+        data = json.loads(file.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        err_console.print(f"[red]error:[/red] {file} is not valid JSON: {error}")
+        raise typer.Exit(2) from None
+    settings = get_settings()
+
+    async def work(db: Database) -> dict:
+        async with db.transaction() as session:
+            p = await _project(session, project)
+            template = await create_template(session, p, data, settings)
+            return {"id": str(template.id), "meta_id": template.meta_id, "name": template.name, "language": template.language,
+                    "category": template.category, "status": template.status}
+
+    _emit(_run(work), as_json)
+
+
 @templates_app.command("sync")
 def templates_sync(project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
     """Fetch every template of the project's WhatsApp Business Account from Meta."""
@@ -377,6 +438,27 @@ def _set_campaign_status(campaign: str, project: str, status: str, as_json: bool
     _emit(_run(work), as_json)
 
 
+@campaigns_app.command("show")
+def campaigns_show(campaign: str, project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
+    """A campaign: its template and status, its messages by status, and why sends are held."""
+    from wacast.campaigns import service
+
+    async def work(db: Database) -> dict:
+        async with db.sessionmaker() as session:
+            p = await _project(session, project)
+            return await service.describe(session, p, campaign)
+
+    data = _run(work)
+    if as_json:
+        print(json.dumps(data, indent=2, default=str))
+        return
+    console.print(f"[bold]{data['name']}[/bold]  {data['status']}  template {data['template']['name']} ({data['template']['language']}) "
+                  f"{data['template']['status']}")
+    if data["hold_reason"]:
+        console.print(f"[yellow]held:[/yellow] {data['hold_reason']} ({data['held_messages']} messages waiting)")
+    console.print("messages: " + ", ".join(f"{k} {v}" for k, v in data["messages"].items()) if data["messages"] else "messages: none")
+
+
 @campaigns_app.command("live")
 def campaigns_live(campaign: str, project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
     """Set a campaign Live: it accepts sends."""
@@ -469,6 +551,63 @@ def demo(as_json: bool = JsonOpt) -> None:
     print(data["curl"])
     console.print(f"\nThen follow it:  curl -s -H 'Authorization: Bearer {data['api_key']}' http://{settings.host}:{settings.port}/api/v1/messages/<submitted_message_id>")
     console.rule()
+
+
+# --- operations: secrets and doctor (ops/) -------------------------------------------------
+
+secrets_app = typer.Typer(help="Secrets at rest (WACAST_SECRET_KEY).", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("generate-key")
+def secrets_generate_key() -> None:
+    """Print a new key for WACAST_SECRET_KEY."""
+    from wacast.kit.crypto import generate_key
+
+    print(generate_key())
+
+
+@secrets_app.command("rotate")
+def secrets_rotate(as_json: bool = JsonOpt) -> None:
+    """Re-encrypt every stored secret with the first key of WACAST_SECRET_KEY.
+
+    To change keys: put the new key first and keep the old one after it
+    (WACAST_SECRET_KEY=new,old), restart, run this, then drop the old key."""
+    from wacast.kit import crypto
+    from wacast.ops.secrets import rotate
+
+    settings = _checked_settings()
+    crypto.configure(settings.secret_keys)
+    done = _run(rotate)
+    _emit({"reencrypted": done}, as_json, "\n".join(f"{column}: {n} re-encrypted with the first key" for column, n in done.items()))
+
+
+@app.command()
+def doctor(project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
+    """Check what stands between a project and delivered messages, and say what to fix."""
+    import os
+
+    from rich.markup import escape
+
+    from wacast.config import Settings
+    from wacast.ops import doctor as checks
+
+    try:
+        settings = Settings()
+    except Exception as error:  # noqa: BLE001 (a setting of the wrong type)
+        print(f"config error: {error}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    results = asyncio.run(checks.run(settings, project, environ=dict(os.environ)))
+    report = checks.as_json(results)
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        marks = {"ok": "[green]ok  [/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]", "skip": "[dim]skip[/dim]"}
+        for check in results:
+            console.print(f"{marks[check.status]} {escape(check.name)}: {escape(check.detail)}", highlight=False, soft_wrap=True)
+            if check.fix and check.status != "ok":
+                console.print(f"     fix: {check.fix}", highlight=False, markup=False, soft_wrap=True)
+    raise typer.Exit(0 if report["ok"] else 1)
 
 
 def main() -> None:  # pragma: no cover

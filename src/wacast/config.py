@@ -13,6 +13,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+DEV_SECRET_KEY = "dev-insecure-secret-change-me"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WACAST_", extra="ignore")
 
@@ -27,6 +30,12 @@ class Settings(BaseSettings):
     graph_api_version: str = "v23.0"
     meta_verify_token: str = ""
     meta_app_secret: str = ""
+    # Seconds to wait for an answer from the Graph API before treating the send as failed and
+    # retrying it (docs/delivery.md: a timed-out send may have reached Meta).
+    graph_api_timeout: float = 20.0
+    # Minutes between automatic template syncs from Meta for each project with credentials
+    # (done by the worker serving its number); 0 turns it off.
+    template_sync_minutes: float = 60
 
     # Media URL checks on the campaign API.
     allow_private_media_hosts: bool = False
@@ -43,6 +52,9 @@ class Settings(BaseSettings):
     message_lease_seconds: int = 60
     sender_lease_seconds: int = 15
     max_send_attempts: int = 8
+    # Retry backoff for transient errors: base * 2^attempt seconds with jitter, at most max.
+    retry_base_seconds: float = 1.0
+    retry_max_seconds: float = 900.0
 
     # Sandbox provider: seconds after the send at which it reports delivered and read.
     sandbox_delivered_after: float = 1.0
@@ -52,10 +64,30 @@ class Settings(BaseSettings):
     # process (the CLI, another server) is seen within this time; 0 turns caching off.
     cache_seconds: float = 2.0
 
-    # Dashboard session cookie signing.
-    secret_key: str = "dev-insecure-secret-change-me"
+    # Dashboard session cookie signing, and the encryption of secrets at rest (Meta access
+    # tokens, webhook secrets). A comma-separated list rotates keys: the first encrypts, all
+    # decrypt. Required outside development and test (see docs/deployment.md).
+    secret_key: str = DEV_SECRET_KEY
 
     log_level: str = "info"
+    # Operations (docs/deployment.md): log format json|text (default text in development,
+    # json otherwise), a bearer token for /metrics, how long the scrape-time queue figures
+    # are reused, the port of a `wacast worker`'s /metrics and /readyz (0: none), the public
+    # URL Meta calls (checked by `wacast doctor`), and how long SIGTERM waits for requests.
+    log_format: Literal["json", "text"] | None = None
+    metrics_token: str = ""
+    metrics_cache_seconds: float = 5.0
+    worker_metrics_port: int = 0
+    public_url: str = ""
+    shutdown_timeout: float = 30.0
+
+    @property
+    def secret_keys(self) -> list[str]:
+        return [k.strip() for k in self.secret_key.split(",") if k.strip()]
+
+    @property
+    def effective_log_format(self) -> str:
+        return self.log_format or ("text" if self.environment == "development" else "json")
 
     @property
     def sqlite_path(self) -> Path | None:

@@ -11,6 +11,7 @@ from wacast.kit.http import JSONResponse
 
 from wacast.kit.errors import WacastError
 from wacast.kit.http import read_json
+from wacast.kit.logs import bind_message
 
 router = APIRouter(tags=["Campaign API (AiSensy-compatible)"])
 
@@ -56,6 +57,7 @@ def _service(request: Request):  # noqa: ANN202
 async def send_v2(slug: str, request: Request) -> Any:
     body = await read_json(request)
     accepted = await _service(request).accept(body)
+    bind_message(accepted.message_id)  # the request's remaining log lines carry submitted_message_id
     out: dict[str, Any] = {"success": "true", "submitted_message_id": str(accepted.message_id)}
     if accepted.ignored:
         out["ignored"] = accepted.ignored
@@ -72,6 +74,7 @@ async def send_v2(slug: str, request: Request) -> Any:
 async def send_v1(slug: str, request: Request) -> Any:
     body = await read_json(request)
     accepted = await _service(request).accept(body)
+    bind_message(accepted.message_id)
     return PlainTextResponse("Success.", headers={"X-Submitted-Message-Id": str(accepted.message_id)})
 
 

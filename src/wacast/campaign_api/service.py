@@ -23,6 +23,7 @@ from wacast.contacts import repository as contacts_repo
 from wacast.db.engine import Database
 from wacast.kit import phone as phones
 from wacast.kit.cache import TTLCache
+from wacast.kit import metrics
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
 from wacast.messages import repository as messages_repo
@@ -34,11 +35,18 @@ BAD_PARAM_TEXT = re.compile(r"[\n\t\r]| {5,}")
 ACCEPTING_TEMPLATE_STATUSES = {"APPROVED", "PAUSED", "DISABLED", "FLAGGED", "IN_APPEAL", "REINSTATED", "UNPAUSED"}
 
 _campaign_cache: TTLCache[CampaignSnapshot | None] = TTLCache(ttl=2)
+# project id -> the names of its defined contact attributes.
+_attribute_cache: TTLCache[set[str]] = TTLCache(ttl=2)
 
 
 def configure_cache(ttl: float) -> None:
+    from wacast.campaign_api import group_commit
+
     _campaign_cache.ttl = ttl
     _campaign_cache.clear()
+    _attribute_cache.ttl = ttl
+    _attribute_cache.clear()
+    group_commit.configure_cache(ttl)
 
 
 def invalidate_campaigns() -> None:
@@ -338,6 +346,10 @@ class CampaignApiService:
     def __init__(self, db: Database, media: MediaChecker) -> None:
         self.db = db
         self.media = media
+        from wacast.campaign_api.group_commit import GroupCommit
+
+        # Accepted requests are written together, one transaction per batch (group_commit.py).
+        self.group = GroupCommit(self)
 
     async def authenticate(self, session: AsyncSession, body: Any):  # noqa: ANN201
         from wacast.api_keys import service as api_keys
@@ -361,7 +373,11 @@ class CampaignApiService:
                 destination = phones.normalize(request.destination, snapshot.default_country)
             except phones.InvalidNumber:
                 raise WacastError("Invalid Number", "INVALID_NUMBER", {"destination": request.destination}) from None
-            existing = await contacts_repo.find_by_phone(session, identity.project_id, destination)
+            # The contact is read ahead only when a `$Variable` parameter needs its attributes;
+            # opt-out and every contact-dependent check run again on the locked row at write time.
+            existing = None
+            if any(VARIABLE_RE.match(raw.strip()) for raw in request.template_params):
+                existing = await contacts_repo.find_by_phone(session, identity.project_id, destination)
             await session.rollback()
         self._check_contact(existing)
         defined_attrs, ignored_attrs = await self._defined_attributes(identity.project_id, request.attributes)
@@ -384,12 +400,21 @@ class CampaignApiService:
     async def _defined_attributes(self, project_id: uuid.UUID, given: dict[str, str]) -> tuple[dict[str, str], list[str]]:
         if not given:
             return {}, []
-        async with self.db.sessionmaker() as session:
-            defined = await contacts_repo.attribute_names(session, project_id, given)
-            await session.rollback()
+        defined = _attribute_cache.get(project_id)
+        if defined is None:
+            async with self.db.sessionmaker() as session:
+                defined = await contacts_repo.all_attribute_names(session, project_id)
+                await session.rollback()
+            _attribute_cache.put(project_id, defined)
         return {k: v for k, v in given.items() if k in defined}, [k for k in given if k not in defined]
 
     async def _write(self, identity, snapshot, request, destination, attributes, ignored_attrs) -> Accepted:  # noqa: ANN001
+        accepted = await self.group.submit(identity, snapshot, request, destination, attributes, ignored_attrs)
+        metrics.message_accepted(identity.project_id)
+        return accepted
+
+    async def _write_one(self, identity, snapshot, request, destination, attributes, ignored_attrs) -> Accepted:  # noqa: ANN001
+        """One request in its own transaction (the group commit's fallback)."""
         now = utcnow()
         message_id = uuid.uuid4()
         async with self.db.transaction() as session:

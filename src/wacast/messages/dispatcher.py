@@ -30,6 +30,7 @@ from wacast.config import Settings
 from wacast.contacts.models import Contact
 from wacast.db.dialect import insert_ignore
 from wacast.db.engine import Database
+from wacast.kit import metrics
 from wacast.kit.clock import utcnow
 from wacast.messages import repository as repo
 from wacast.messages.models import InboundEvent, Message
@@ -48,19 +49,39 @@ PAIR_BURST = 3  # ...with a small burst allowed.
 
 
 class Pacer:
-    """Spaces sends of one sender number at 1/rate seconds, so that no one-second window
-    ever holds more than `rate` sends, across bursts and restarts of the lane."""
+    """The throughput cap of one sender number.
+
+    Sends are spaced at (1 + MARGIN) / rate seconds, and a sliding window is the hard
+    guarantee: a send starts only when fewer than `rate` sends started in the last
+    1 + MARGIN seconds. The margin absorbs network jitter, so that Meta, which counts arrivals,
+    never sees more than `rate` in any one second. Only one worker serves a number at a time
+    (sender leases), so this is exact across workers.
+    """
+
+    WINDOW = 1.0
+    MARGIN = 0.05
 
     def __init__(self, rate: float) -> None:
         self.rate = rate
         self.next_slot = 0.0
         self.slowdown_until = 0.0
+        self.starts: deque[float] = deque()
+
+    @property
+    def slowed(self) -> bool:
+        return time.monotonic() < self.slowdown_until
+
+    @property
+    def cap(self) -> int:
+        # After a 130429 Meta told us we were too fast: half speed for a while.
+        return max(1, int(self.rate // 2) if self.slowed else int(self.rate))
 
     @property
     def interval(self) -> float:
-        # After a 130429 Meta told us we were too fast: half speed for a while.
-        factor = 2.0 if time.monotonic() < self.slowdown_until else 1.0
-        return factor / max(self.rate, 0.1)
+        return (1.0 + self.MARGIN) / max(self.cap, 0.1)
+
+    def slow_down(self, seconds: float = 10.0) -> None:
+        self.slowdown_until = time.monotonic() + seconds
 
     def reserve(self) -> float:
         """The monotonic time at which the next send may start."""
@@ -69,8 +90,22 @@ class Pacer:
         self.next_slot = slot + self.interval
         return slot
 
+    def admit(self, now: float) -> float:
+        """0 and the send is counted if it may start now; else the seconds to wait."""
+        window = self.WINDOW + self.MARGIN
+        while self.starts and self.starts[0] <= now - window:
+            self.starts.popleft()
+        if len(self.starts) < self.cap:
+            self.starts.append(now)
+            return 0.0
+        return max(0.001, self.starts[len(self.starts) - self.cap] + window - now)
+
     def backlog_seconds(self) -> float:
         return max(0.0, self.next_slot - time.monotonic())
+
+    def quiet_after(self) -> float:
+        """Seconds until every reserved slot has passed and left the window (lease hand-over)."""
+        return self.backlog_seconds() + self.WINDOW + self.MARGIN
 
 
 class PairRate:
@@ -89,6 +124,10 @@ class PairRate:
         self.buckets[destination] = (tokens, now)
         return (1 - tokens) * PAIR_INTERVAL
 
+    def block(self, destination: str, seconds: float) -> None:
+        """Meta said 131056 (pair rate hit): no send to this person for `seconds`."""
+        self.buckets[destination] = (1 - seconds / PAIR_INTERVAL, time.monotonic())
+
     def prune(self) -> None:
         if len(self.buckets) > 100_000:
             cutoff = time.monotonic() - PAIR_INTERVAL * PAIR_BURST
@@ -100,6 +139,20 @@ class Lane:
     project: Any
     pacer: Pacer
     in_flight: int = 0
+    held: bool = True  # False once the sender lease is given back: finish, claim no more
+
+
+# Meta's default template time-to-live per category (templates/time-to-live).
+DEFAULT_TTL_SECONDS = {"AUTHENTICATION": 600, "UTILITY": 30 * 86400, "MARKETING": 30 * 86400}
+
+
+def ttl_seconds(template: Any) -> int | None:
+    if template is None:
+        return None
+    ttl = getattr(template, "message_send_ttl_seconds", None)
+    if ttl is None or ttl <= 0:  # -1 is Meta's "the default" (30 days)
+        return DEFAULT_TTL_SECONDS.get(str(template.category).upper(), 30 * 86400)
+    return ttl
 
 
 @dataclass
@@ -134,6 +187,8 @@ class Dispatcher:
         self.last_lease_refresh = 0.0
         self.started_at = utcnow()
         self.sent_total = 0
+        self.sync_tasks: set[asyncio.Task] = set()
+        self.sync_attempted: dict[uuid.UUID, float] = {}
 
     # --- leases -------------------------------------------------------------------------
 
@@ -156,7 +211,15 @@ class Dispatcher:
             # Give back what is above our fair share, so a new worker gets numbers to serve.
             keep = mine[:fair_share] if len(mine) > fair_share else mine
             for project in mine[len(keep):]:
-                await session.execute(delete(SenderLease).where(SenderLease.project_id == project.id, SenderLease.holder == self.worker_id))
+                # Give it back, but let nobody take it before our reserved sends have gone out
+                # and left the one-second window: the cap holds across the hand-over.
+                lane = self.lanes.get(project.id)
+                quiet = lane.pacer.quiet_after() if lane else Pacer.WINDOW + Pacer.MARGIN
+                await session.execute(
+                    update(SenderLease)
+                    .where(SenderLease.project_id == project.id, SenderLease.holder == self.worker_id)
+                    .values(holder="", expires_at=now + timedelta(seconds=quiet))
+                )
             held = {p.id for p in keep}
             for project in projects:
                 if project.id in held:
@@ -187,13 +250,25 @@ class Dispatcher:
                     else:
                         lane.project = project
                         lane.pacer.rate = project.messages_per_second
+                        lane.held = True
             for project_id in list(self.lanes):
-                if project_id not in held and self.lanes[project_id].in_flight == 0:
-                    del self.lanes[project_id]
+                if project_id not in held:
+                    self.lanes[project_id].held = False
+                    if self.lanes[project_id].in_flight == 0:
+                        del self.lanes[project_id]
         self.last_lease_refresh = time.monotonic()
 
     async def release_leases(self) -> None:
+        """Hand the numbers back; another worker may take each once its last sends are a
+        window old (so the cap holds across the hand-over)."""
+        now = utcnow()
         async with self.db.transaction() as session:
+            for project_id, lane in self.lanes.items():
+                await session.execute(
+                    update(SenderLease)
+                    .where(SenderLease.project_id == project_id, SenderLease.holder == self.worker_id)
+                    .values(holder="", expires_at=now + timedelta(seconds=lane.pacer.quiet_after()))
+                )
             await session.execute(delete(SenderLease).where(SenderLease.holder == self.worker_id))
             await session.execute(delete(Worker).where(Worker.id == self.worker_id))
         self.lanes.clear()
@@ -206,7 +281,7 @@ class Dispatcher:
         lease = timedelta(seconds=self.settings.message_lease_seconds)
         for lane in list(self.lanes.values()):
             project = lane.project
-            if project.halted_reason:
+            if project.halted_reason or not lane.held:
                 continue
             room = self.settings.dispatcher_concurrency - sum(l.in_flight for l in self.lanes.values())
             # Claim about one second of sending ahead, never more than we can run at once.
@@ -230,6 +305,13 @@ class Dispatcher:
 
     def _start(self, lane: Lane, row: Any, template: Any) -> None:
         outcome = Outcome(row.id, lane.project.id, row.contact_id, row.destination, row.attempts, row.template_id)
+        ttl = ttl_seconds(template)
+        if ttl is not None and row.created_at + timedelta(seconds=ttl) < utcnow():
+            # Meta drops what is not delivered within the template's time-to-live; so do we.
+            outcome.fail = (None, f"Not sent within the template's time-to-live ({ttl} s)",
+                            f"template {template.name} ({template.category}) allows {ttl} seconds between the request and delivery")
+            self._finish(outcome)
+            return
         if template is not None and template.status in HOLD_TEMPLATE_STATUSES:
             outcome.hold_reason = f"template {template.name} is {template.status}"
             outcome.hold_seconds = 60
@@ -241,6 +323,7 @@ class Dispatcher:
             return
         wait = self.pair.wait_for(row.destination)
         if wait > 0:
+            metrics.rate_limit_wait(lane.project.id, "pair", wait)
             outcome.hold_seconds = wait
             self._finish(outcome)
             return
@@ -254,18 +337,21 @@ class Dispatcher:
         try:
             delay = slot - time.monotonic()
             if delay > 0:
+                metrics.rate_limit_wait(lane.project.id, "throughput", delay)
                 await asyncio.sleep(delay)
+            while (wait := lane.pacer.admit(time.monotonic())) > 0:
+                await asyncio.sleep(wait)
             provider = self.providers[lane.project.provider]
             message = OutgoingMessage(str(row.id), str(lane.project.id), row.destination, row.payload)
             try:
-                outcome.result = await provider.send(lane.project, message, template)
+                outcome.result = await metrics.timed_send(provider, lane.project, message, template)
             except Exception as error:  # a provider bug must not lose the message: retry it
                 log.exception("provider %s failed on message %s", provider.name, row.id)
                 from wacast.whatsapp.provider import ProviderError
 
                 outcome.result = SendResult(error=ProviderError(None, f"internal error: {type(error).__name__}"))
             if outcome.result.error and outcome.result.error.code == 130429:
-                lane.pacer.slowdown_until = time.monotonic() + 10
+                lane.pacer.slow_down(10.0)
         finally:
             lane.in_flight -= 1
             self._finish(outcome)
@@ -283,8 +369,17 @@ class Dispatcher:
             batch.append(self.outcomes.popleft())
         try:
             async with self.db.transaction() as session:
+                sent = [o for o in batch if o.result is not None and o.result.wamid and not o.result.followups and not o.fail]
+                if sent:
+                    # The hot path: one statement for all accepted sends, one for their events.
+                    await repo.mark_sent_many(session, [(o.message_id, o.result.wamid) for o in sent], utcnow())
+                    self.sent_total += len(sent)
+                    for o in sent:
+                        metrics.message_status(o.project_id, "sent")
+                done = {id(o) for o in sent}
                 for outcome in batch:
-                    await self._record(session, outcome)
+                    if id(outcome) not in done:
+                        await self._record(session, outcome)
         except Exception:
             # Nothing is lost: unrecorded messages keep their lease and come back after it.
             log.exception("recording %d outcomes failed", len(batch))
@@ -296,6 +391,7 @@ class Dispatcher:
         if outcome.fail:
             code, title, details = outcome.fail
             await repo.mark_failed(session, outcome.message_id, self.worker_id, now, code, title, details)
+            metrics.message_status(outcome.project_id, "failed", code)
             return
         if outcome.result is None:
             await repo.release(
@@ -309,6 +405,7 @@ class Dispatcher:
         result = outcome.result
         if result.wamid:
             await repo.mark_sent(session, outcome.message_id, self.worker_id, result.wamid, now)
+            metrics.message_status(outcome.project_id, "sent")
             self.sent_total += 1
             for delay, body in result.followups:
                 await session.execute(
@@ -330,9 +427,13 @@ class Dispatcher:
             elif kind == ErrorClass.recipient:
                 wait = 4.0 ** min(outcome.attempts - 1, 6)  # Meta: retry after 4^X seconds
             else:
-                wait = min(2.0 ** outcome.attempts, 900) * random.uniform(0.5, 1.0)
+                # Exponential backoff with jitter; Meta's Retry-After, when given, is a floor.
+                base = self.settings.retry_base_seconds * 2.0 ** (outcome.attempts - 1)
+                wait = min(base, self.settings.retry_max_seconds) * random.uniform(0.5, 1.0)
                 if error.retry_after:
                     wait = max(wait, error.retry_after)
+            if kind == ErrorClass.recipient:
+                self.pair.block(outcome.destination, wait)
             await repo.release(session, outcome.message_id, self.worker_id, next_attempt_at=now + timedelta(seconds=wait), now=now, event="retry", detail={**detail, "retry_in_seconds": round(wait, 1)})
             return
         if kind == ErrorClass.hold_template:
@@ -352,7 +453,11 @@ class Dispatcher:
             return
         if kind == ErrorClass.opt_out:
             await session.execute(update(Contact).where(Contact.id == outcome.contact_id).values(opted_in=False, updated_at=now))
-        await repo.mark_failed(session, outcome.message_id, self.worker_id, now, error.code, error.title, error.details)
+        title = error.title
+        if kind in (ErrorClass.retry, ErrorClass.recipient, ErrorClass.defer):
+            title = f"{title} (gave up after {outcome.attempts} attempts)"
+        await repo.mark_failed(session, outcome.message_id, self.worker_id, now, error.code, title, error.details)
+        metrics.message_status(outcome.project_id, "failed", error.code)
 
     # --- the loop -----------------------------------------------------------------------
 
@@ -363,7 +468,53 @@ class Dispatcher:
         work = await self.fill()
         work += await self.record_outcomes()
         work += await self.events.process_due()
+        self._maybe_sync_templates()
         return work
+
+    # --- periodic template sync ---------------------------------------------------------
+
+    def _maybe_sync_templates(self) -> None:
+        """Every WACAST_TEMPLATE_SYNC_MINUTES, sync the templates of the Cloud API projects
+        this worker serves (in the background: sending does not wait for it)."""
+        minutes = self.settings.template_sync_minutes
+        cloud = self.providers.get("cloud")
+        if minutes <= 0 or cloud is None or self.sync_tasks:
+            return
+        now = utcnow()
+        for lane in self.lanes.values():
+            project = lane.project
+            if not (lane.held and project.provider == "cloud" and project.waba_id):
+                continue
+            last = getattr(project, "templates_synced_at", None)
+            if last is not None and now - last < timedelta(minutes=minutes):
+                continue
+            # After a failed sync, wait before trying again (at most every 5 minutes).
+            if time.monotonic() - self.sync_attempted.get(project.id, -1e9) < min(minutes * 60, 300):
+                continue
+            self.sync_attempted[project.id] = time.monotonic()
+            task = asyncio.create_task(self._sync_templates(project.id))
+            self.sync_tasks.add(task)
+            task.add_done_callback(self.sync_tasks.discard)
+            return
+
+    async def _sync_templates(self, project_id: uuid.UUID) -> dict | None:
+        from wacast.templates.sync import sync_project
+
+        try:
+            async with self.db.transaction() as session:
+                project = await session.get(Project, project_id)
+                if project is None:
+                    return None
+                result = await sync_project(session, project, self.settings, getattr(self.providers["cloud"], "client", None))
+                await repo.release_held_for_templates(session, project_id, utcnow())
+            log.info("templates of %s synced: %s", result["project"], result["synced"])
+            lane = self.lanes.get(project_id)
+            if lane is not None:
+                lane.project.templates_synced_at = utcnow()
+            return result
+        except Exception:
+            log.exception("template sync of project %s failed", project_id)
+            return None
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("dispatcher %s started", self.worker_id)
@@ -386,6 +537,8 @@ class Dispatcher:
 
     async def shutdown(self) -> None:
         """Let in-flight sends finish and record them, then give the leases back."""
+        for task in list(self.sync_tasks):
+            task.cancel()
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=30)
         await self.record_outcomes()

@@ -7,6 +7,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wacast.db.base import Base, IdMixin
+from wacast.kit.crypto import EncryptedString
 from wacast.kit.clock import utcnow
 
 DEFAULT_OPT_OUT_KEYWORDS = ["STOP", "UNSUBSCRIBE"]
@@ -21,7 +22,7 @@ class Project(IdMixin, Base):
     sender_number: Mapped[str | None] = mapped_column(String(20))
     waba_id: Mapped[str | None] = mapped_column(String(64))
     phone_number_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    access_token: Mapped[str | None] = mapped_column(String(1024))
+    access_token: Mapped[str | None] = mapped_column(EncryptedString())  # encrypted at rest (kit/crypto.py)
     messages_per_second: Mapped[int] = mapped_column(default=80)
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Kolkata")
     opt_out_keywords: Mapped[list] = mapped_column(default=lambda: list(DEFAULT_OPT_OUT_KEYWORDS))
@@ -30,6 +31,8 @@ class Project(IdMixin, Base):
     # nothing is sent for this project until an operator clears it.
     halted_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When `wacast templates sync` last fetched the templates from Meta (`wacast doctor` checks it).
+    templates_synced_at: Mapped[datetime | None]
 
     @property
     def provider(self) -> str:

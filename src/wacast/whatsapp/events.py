@@ -19,6 +19,7 @@ from wacast.config import Settings
 from wacast.contacts import repository as contacts_repo
 from wacast.db.dialect import insert_ignore, is_postgres
 from wacast.db.engine import Database
+from wacast.kit import metrics
 from wacast.kit.clock import utcnow
 from wacast.messages import repository as messages_repo
 from wacast.messages.models import InboundEvent, Reply
@@ -113,7 +114,9 @@ class EventProcessor:
     async def _messages_change(self, session, value: dict, source: str, notes: list[str]) -> None:  # noqa: ANN001
         project = await self._project_for(session, value, source)
         if project is None:
-            notes.append(f"unknown phone_number_id {(value.get('metadata') or {}).get('phone_number_id')!r}")
+            phone_number_id = (value.get("metadata") or {}).get("phone_number_id")
+            notes.append(f"unknown phone_number_id {phone_number_id!r}")
+            log.warning("Meta event for unknown phone_number_id %r stored, not applied (no project has this number)", phone_number_id)
             return
         for status in value.get("statuses") or []:
             await self._status(session, project, status, notes)
@@ -149,9 +152,10 @@ class EventProcessor:
                     update(contacts_repo.Contact).where(contacts_repo.Contact.id == row.contact_id).values(opted_in=False)
                 )
         pricing = (status.get("pricing") or {}).get("category") if isinstance(status.get("pricing"), dict) else None
-        await messages_repo.apply_status(
+        changed = await messages_repo.apply_status(
             session, row, kind, _timestamp(status.get("timestamp")), wamid=wamid, error=error, pricing_category=pricing
         )
+        metrics.status_reported(project, kind, changed, error, _timestamp(status.get("timestamp")))
 
     async def _inbound(self, session, project: Project, message: dict, names: dict, notes: list[str]) -> None:  # noqa: ANN001
         if not isinstance(message, dict) or not message.get("from") or not message.get("id"):
@@ -222,3 +226,7 @@ class EventProcessor:
         result = await session.execute(update(Template).where(*conditions).values(**values))
         if not result.rowcount:
             notes.append(f"template event for unknown template {value.get('message_template_name')!r}")
+        elif values.get("status") == "APPROVED":
+            # Messages held while the template was paused can go now.
+            for project_id in projects:
+                await messages_repo.release_held_for_templates(session, project_id, utcnow())

@@ -1,0 +1,1 @@
+"""Operations: health, readiness, metrics, request context, configuration checks, doctor, secrets."""

@@ -1,0 +1,64 @@
+"""SQL for operations: the scrape-time picture of queues, senders, dispatchers and backlogs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wacast.messages.models import InboundEvent, Message, MessageStatus
+from wacast.projects.models import Project, SenderLease, Worker
+
+
+async def ping(session: AsyncSession) -> None:
+    await session.execute(text("SELECT 1"))
+
+
+async def senders(session: AsyncSession, now: datetime) -> list[Any]:
+    """Every project (sender number) with its queue, its lease and why it may not send:
+    one query, the queue aggregated per project over the outbox's dispatch index."""
+    queued = (
+        select(
+            Message.project_id.label("project_id"),
+            func.count().label("queued"),
+            func.sum(case((and_(Message.held_reason.is_(None), Message.next_attempt_at <= now), 1), else_=0)).label("due"),
+            func.sum(case((Message.held_reason.is_not(None), 1), else_=0)).label("held"),
+            func.sum(case((Message.locked_until > now, 1), else_=0)).label("in_flight"),
+            func.min(Message.created_at).label("oldest"),
+            func.max(Message.held_reason).label("held_reason"),
+        )
+        .where(Message.status == MessageStatus.queued)
+        .group_by(Message.project_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            Project.id, Project.name, Project.sender_number, Project.phone_number_id, Project.halted_reason,
+            Project.messages_per_second,
+            and_(Project.phone_number_id.is_not(None), Project.access_token.is_not(None)).label("cloud"),
+            func.coalesce(queued.c.queued, 0).label("queued"), func.coalesce(queued.c.due, 0).label("due"),
+            func.coalesce(queued.c.held, 0).label("held"), func.coalesce(queued.c.in_flight, 0).label("in_flight"),
+            queued.c.oldest, queued.c.held_reason, SenderLease.holder, SenderLease.expires_at,
+        )
+        .outerjoin(queued, queued.c.project_id == Project.id)
+        .outerjoin(SenderLease, SenderLease.project_id == Project.id)
+        .order_by(Project.name)
+    )
+    return list((await session.execute(stmt)).all())
+
+
+async def workers(session: AsyncSession) -> list[Any]:
+    return list((await session.execute(select(Worker.id, Worker.started_at, Worker.heartbeat_at).order_by(Worker.started_at))).all())
+
+
+async def inbound_backlog(session: AsyncSession, now: datetime) -> tuple[int, datetime | None]:
+    row = (
+        await session.execute(
+            select(func.count(), func.min(InboundEvent.received_at)).where(
+                InboundEvent.processed_at.is_(None), InboundEvent.process_after <= now
+            )
+        )
+    ).one()
+    return int(row[0] or 0), row[1]

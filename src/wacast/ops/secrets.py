@@ -1,0 +1,52 @@
+"""`wacast secrets rotate`: re-encrypt every secret at rest with the first key of
+WACAST_SECRET_KEY (and encrypt values stored before encryption was on).
+
+Every column of type EncryptedString in the schema is covered, whoever declared it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Text, select, type_coerce, update
+
+from wacast.db.engine import Database
+from wacast.kit.crypto import EncryptedString, box
+
+
+def encrypted_columns() -> list[tuple[Any, Any]]:
+    import wacast.db.models  # noqa: F401 (every model registered)
+    from wacast.db.base import Base
+
+    found = []
+    for table in Base.metadata.sorted_tables:
+        for column in table.columns:
+            if isinstance(column.type, EncryptedString):
+                found.append((table, column))
+    return found
+
+
+async def rotate(db: Database, batch: int = 500) -> dict[str, int]:
+    """Re-encrypt in batches of `batch` rows per transaction; returns rows per column."""
+    secret_box = box()
+    done: dict[str, int] = {}
+    for table, column in encrypted_columns():
+        key = f"{table.name}.{column.name}"
+        done[key] = 0
+        pk = list(table.primary_key.columns)[0]
+        raw = type_coerce(column, Text)
+        last = None
+        while True:
+            async with db.transaction() as session:
+                stmt = select(pk, raw).where(column.is_not(None)).order_by(pk).limit(batch)
+                if last is not None:
+                    stmt = stmt.where(pk > last)
+                rows = (await session.execute(stmt)).all()
+                for row_id, stored in rows:
+                    if stored:
+                        await session.execute(update(table).where(pk == row_id).values({column.name: type_coerce(secret_box.rotate(stored), Text)}))
+                        done[key] += 1
+            if len(rows) < batch:
+                break
+            last = rows[-1][0]
+    return done

@@ -1,0 +1,215 @@
+"""What is flowing and why not, read from the database: shared by /readyz and /metrics.
+
+Computed at most once every WACAST_METRICS_CACHE_SECONDS per process (a few small queries:
+the queue aggregated per sender number, the dispatchers' heartbeats, the inbound backlog).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily
+
+from wacast.config import Settings
+from wacast.db.engine import Database
+from wacast.db.migrate import current_revision, head_revision
+from wacast.kit import metrics
+from wacast.kit.clock import utcnow
+from wacast.ops import repository
+
+DB_TIMEOUT = 3.0
+# A message due this long ago and still queued means sending is stuck for that number.
+STUCK_AFTER_SECONDS = 300
+
+
+@dataclass
+class Snapshot:
+    taken_at: datetime
+    senders: list[dict[str, Any]]
+    workers: list[dict[str, Any]]
+    inbound_pending: int
+    inbound_oldest_age: float | None
+    extra_backlogs: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def live_workers(self) -> list[dict[str, Any]]:
+        return [w for w in self.workers if w["alive"]]
+
+
+def _age(now: datetime, then: datetime | None) -> float | None:
+    return None if then is None else round(max(0.0, (now - then).total_seconds()), 3)
+
+
+def sender_label(row: Any) -> str:
+    return row.sender_number or row.phone_number_id or f"sandbox:{row.name}"
+
+
+async def take(db: Database, settings: Settings) -> Snapshot:
+    now = utcnow()
+    fresh_for = 2 * settings.sender_lease_seconds
+    async with db.sessionmaker() as session:
+        rows = await repository.senders(session, now)
+        worker_rows = await repository.workers(session)
+        pending, oldest = await repository.inbound_backlog(session, now)
+        await session.rollback()
+    workers = [
+        {"id": w.id, "started_at": w.started_at.isoformat(), "heartbeat_age_seconds": _age(now, w.heartbeat_at),
+         "alive": _age(now, w.heartbeat_at) <= fresh_for}
+        for w in worker_rows
+    ]
+    alive = {w["id"] for w in workers if w["alive"]}
+    senders = []
+    for row in rows:
+        metrics.remember_project(row.id, row.name)
+        lease_ok = row.holder is not None and row.expires_at is not None and row.expires_at > now and row.holder in alive
+        problems = []
+        if row.halted_reason:
+            problems.append(f"sending halted: {row.halted_reason}; fix the cause, then `wacast projects update {row.name} --clear-halt`")
+        if row.queued and not lease_ok:
+            problems.append(f"{row.queued} message(s) queued but no live dispatcher holds this number: start `wacast worker` (or serve with the dispatcher on)")
+        oldest_age = _age(now, row.oldest)
+        if row.due and lease_ok and not row.halted_reason and (oldest_age or 0) > STUCK_AFTER_SECONDS and not row.in_flight:
+            problems.append(f"{row.due} message(s) due and not moving; the oldest waits {int(oldest_age)} s")
+        senders.append({
+            "project": row.name,
+            "sender": sender_label(row),
+            "provider": "cloud" if row.cloud else "sandbox",
+            "messages_per_second": row.messages_per_second,
+            "queued": int(row.queued),
+            "due": int(row.due),
+            "held": int(row.held),
+            "in_flight": int(row.in_flight),
+            "oldest_queued_age_seconds": oldest_age,
+            "held_reason": row.held_reason if row.held else None,
+            "halted_reason": row.halted_reason,
+            "dispatcher": row.holder if lease_ok else None,
+            "lease_expires_in_seconds": _age(row.expires_at, now) if lease_ok else None,
+            "ok": not problems,
+            "problems": problems,
+        })
+    return Snapshot(now, senders, workers, pending, _age(now, oldest), {})
+
+
+class SnapshotCache:
+    """One snapshot per process, reused for WACAST_METRICS_CACHE_SECONDS."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.value: Snapshot | None = None
+        self.at = 0.0
+        self.lock = asyncio.Lock()
+
+    async def get(self) -> Snapshot:
+        async with self.lock:
+            if self.value is None or time.monotonic() - self.at >= self.settings.metrics_cache_seconds:
+                self.value = await asyncio.wait_for(take(self.db, self.settings), DB_TIMEOUT)
+                self.at = time.monotonic()
+            return self.value
+
+
+_head: list[str | None] = []
+
+
+def head() -> str | None:
+    if not _head:
+        _head.append(head_revision())
+    return _head[0]
+
+
+async def readiness(state: Any) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, body): 503 when this process cannot do its work (database, schema,
+    dispatcher); 200 with status `degraded` when a sender number cannot send, saying why."""
+    settings: Settings = state.settings
+    db: Database = state.db
+    checks: dict[str, Any] = {}
+    started = time.perf_counter()
+    try:
+        async with db.sessionmaker() as session:
+            await asyncio.wait_for(repository.ping(session), DB_TIMEOUT)
+        checks["database"] = {"ok": True, "backend": db.engine.dialect.name, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+    except Exception as error:  # noqa: BLE001 (any failure means not ready)
+        checks["database"] = {"ok": False, "backend": db.engine.dialect.name, "error": f"{type(error).__name__}: database unreachable"}
+        return 503, {"status": "unavailable", "checks": checks, "problems": ["the database is unreachable"]}
+    problems: list[str] = []
+    try:
+        current = await asyncio.wait_for(current_revision(db.engine), DB_TIMEOUT)
+    except Exception:  # noqa: BLE001
+        current = None
+    checks["migrations"] = {"ok": current == head(), "current": current, "head": head()}
+    if current != head():
+        problems.append(f"the database schema is at {current}, this wacast needs {head()}: run `wacast migrate`")
+    try:
+        snapshot = await state.ops_snapshots.get()
+    except Exception as error:  # noqa: BLE001
+        checks["dispatcher"] = {"ok": False, "error": f"{type(error).__name__}"}
+        problems.append("the queue could not be read")
+        return 503, {"status": "unavailable", "checks": checks, "problems": problems}
+    dispatcher = getattr(state, "dispatcher", None)
+    in_process: dict[str, Any] | None = None
+    if dispatcher is not None:
+        task = getattr(state, "dispatcher_task", None)
+        refreshed = time.monotonic() - dispatcher.last_lease_refresh if dispatcher.last_lease_refresh else None
+        running = task is None or not task.done()
+        in_process = {
+            "id": dispatcher.worker_id,
+            "running": running,
+            "last_heartbeat_seconds_ago": round(refreshed, 3) if refreshed is not None else None,
+            "ok": running and refreshed is not None and refreshed <= 2 * settings.sender_lease_seconds,
+        }
+        if not in_process["ok"]:
+            problems.append("this process's dispatcher is not running or its heartbeat is stale")
+    live = snapshot.live_workers
+    dispatcher_ok = bool(live) and (in_process is None or in_process["ok"])
+    if not live:
+        problems.append("no live dispatcher: start `wacast worker` (or `wacast serve` with WACAST_RUN_DISPATCHER=1)")
+    checks["dispatcher"] = {
+        "ok": dispatcher_ok,
+        "in_process": in_process,
+        "live_workers": len(live),
+        "workers": snapshot.workers,
+    }
+    checks["inbound_events"] = {"pending": snapshot.inbound_pending, "oldest_age_seconds": snapshot.inbound_oldest_age}
+    for name, count in snapshot.extra_backlogs.items():
+        checks[name] = {"pending": count}
+    sender_problems = [f"{s['project']}: {p}" for s in snapshot.senders for p in s["problems"]]
+    fatal = not (checks["migrations"]["ok"] and dispatcher_ok)
+    status = "unavailable" if fatal else ("degraded" if sender_problems else "ok")
+    body = {
+        "status": status,
+        "checks": checks,
+        "senders": snapshot.senders,
+        "problems": problems + sender_problems,
+        "snapshot_at": snapshot.taken_at.isoformat(),
+    }
+    return (503 if fatal else 200), body
+
+
+def families(snapshot: Snapshot) -> list[Any]:
+    """The scrape-time gauges, from one snapshot."""
+    labels = ["project", "sender"]
+    depth = GaugeMetricFamily("wacast_queue_depth", "Queued messages per sender number (due, held and scheduled).", labels=labels)
+    due = GaugeMetricFamily("wacast_queue_due", "Queued messages due now and not held, per sender number.", labels=labels)
+    held = GaugeMetricFamily("wacast_queue_held", "Queued messages held (template paused, sender halted...), per sender number.", labels=labels)
+    oldest = GaugeMetricFamily("wacast_queue_oldest_age_seconds", "Age of the oldest queued message per sender number (0 when empty).", labels=labels)
+    halted = GaugeMetricFamily("wacast_sender_halted", "1 when Meta refused the sender and sending is halted (see /readyz for the reason).", labels=labels)
+    served = GaugeMetricFamily("wacast_sender_served", "1 when a live dispatcher holds the sender number's lease.", labels=labels)
+    for s in snapshot.senders:
+        values = [s["project"], s["sender"]]
+        depth.add_metric(values, s["queued"])
+        due.add_metric(values, s["due"])
+        held.add_metric(values, s["held"])
+        oldest.add_metric(values, s["oldest_queued_age_seconds"] or 0.0)
+        halted.add_metric(values, 1 if s["halted_reason"] else 0)
+        served.add_metric(values, 1 if s["dispatcher"] else 0)
+    workers = GaugeMetricFamily("wacast_dispatchers_alive", "Dispatchers with a fresh heartbeat.", value=len(snapshot.live_workers))
+    inbound = GaugeMetricFamily("wacast_inbound_events_pending", "Provider events (Meta's webhooks) stored and not processed yet.", value=snapshot.inbound_pending)
+    inbound_age = GaugeMetricFamily("wacast_inbound_events_oldest_age_seconds", "Age of the oldest unprocessed provider event.", value=snapshot.inbound_oldest_age or 0.0)
+    out = [depth, due, held, oldest, halted, served, workers, inbound, inbound_age]
+    for name, count in snapshot.extra_backlogs.items():
+        out.append(GaugeMetricFamily(f"wacast_{name}", f"Backlog: {name.replace('_', ' ')}.", value=count))
+    return out
