@@ -410,7 +410,7 @@ class CampaignApiService:
 
     async def _write(self, identity, snapshot, request, destination, attributes, ignored_attrs) -> Accepted:  # noqa: ANN001
         accepted = await self.group.submit(identity, snapshot, request, destination, attributes, ignored_attrs)
-        metrics.message_accepted(identity.project_id)
+        await metrics.message_accepted(identity.project_id)
         return accepted
 
     async def _write_one(self, identity, snapshot, request, destination, attributes, ignored_attrs) -> Accepted:  # noqa: ANN001

@@ -89,7 +89,23 @@ def project_label(project_id: Any) -> str:
 # --- helpers called from the code that does the work ---------------------------------------
 
 
-def message_accepted(project_id: Any) -> None:
+_name_loader: Any = None
+
+
+def configure_names(loader: Any) -> None:
+    """An async callable project_id -> name, used once per project the process has not seen."""
+    global _name_loader
+    _name_loader = loader
+
+
+async def message_accepted(project_id: Any) -> None:
+    if project_id not in _project_names and _name_loader is not None:
+        try:
+            name = await _name_loader(project_id)
+        except Exception:  # noqa: BLE001 (a metric label is never worth failing a request)
+            name = None
+        if name:
+            remember_project(project_id, name)
     MESSAGES_ACCEPTED.labels(project_label(project_id)).inc()
 
 

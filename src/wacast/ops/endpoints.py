@@ -53,6 +53,15 @@ def install(app: FastAPI) -> None:
 def start(state: Any) -> None:
     """Called from the lifespan once state.db and state.settings exist."""
     state.ops_snapshots = SnapshotCache(state.db, state.settings)
+    db = state.db
+
+    async def project_name(project_id: Any) -> str | None:
+        from wacast.ops.repository import project_name as lookup
+
+        async with db.sessionmaker() as session:
+            return await lookup(session, project_id)
+
+    metrics.configure_names(project_name)
 
 
 def prepare(settings: Any) -> None:

@@ -62,3 +62,7 @@ async def inbound_backlog(session: AsyncSession, now: datetime) -> tuple[int, da
         )
     ).one()
     return int(row[0] or 0), row[1]
+
+
+async def project_name(session: AsyncSession, project_id: Any) -> str | None:
+    return (await session.execute(select(Project.name).where(Project.id == project_id))).scalar_one_or_none()
