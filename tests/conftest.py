@@ -140,6 +140,16 @@ async def dispatcher(app, settings: Settings) -> AsyncIterator[Dispatcher]:  # n
         await provider.close()
 
 
+@pytest.fixture
+def fake_meta():  # noqa: ANN201
+    """A fake Meta Graph API, a real HTTP server on loopback (tests/support/fake_meta.py)."""
+    from tests.support.fake_meta import FakeMeta
+
+    fake = FakeMeta(app_secret="test-app-secret").start()
+    yield fake
+    fake.stop()
+
+
 @pytest.fixture(scope="session")
 def media_server() -> LoopbackServer:
     """A real HTTP server on loopback serving media files of several types and sizes."""

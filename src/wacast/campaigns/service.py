@@ -47,3 +47,38 @@ async def set_status(session: AsyncSession, project_id: uuid.UUID, name: str, st
     await session.flush()
     invalidate_campaigns()
     return campaign
+
+
+HOLDING_TEMPLATE_STATUSES = {"PAUSED", "DISABLED", "PENDING", "IN_APPEAL", "FLAGGED", "LOCKED", "LIMIT_EXCEEDED"}
+
+
+async def describe(session: AsyncSession, project, name: str) -> dict:  # noqa: ANN001
+    """A campaign for people: template, counts by status, and why its sends are held."""
+    from wacast.messages import repository as messages_repo
+
+    campaign = (await session.execute(select(Campaign).where(Campaign.project_id == project.id, Campaign.name == name))).scalar_one_or_none()
+    if campaign is None:
+        raise NotFound(f"Campaign {name!r} does not exist", "CAMPAIGN_NOT_FOUND")
+    template = await session.get(Template, campaign.template_id)
+    held, last_reason = await messages_repo.held_summary(session, campaign.id)
+    reasons = []
+    if project.halted_reason:
+        reasons.append(f"sender halted: {project.halted_reason} (clear with `wacast projects update {project.name} --clear-halt`)")
+    if template is not None and template.status in HOLDING_TEMPLATE_STATUSES:
+        reasons.append(f"template {template.name} is {template.status}")
+    if not reasons and held and last_reason:
+        reasons.append(last_reason)
+    return {
+        "id": str(campaign.id),
+        "name": campaign.name,
+        "status": campaign.status,
+        "template": {
+            "name": template.name if template else None,
+            "language": template.language if template else None,
+            "status": template.status if template else None,
+            "quality": template.quality if template else None,
+        },
+        "hold_reason": "; ".join(reasons) or None,
+        "held_messages": held,
+        "messages": await messages_repo.status_counts(session, campaign.id),
+    }

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.db.dialect import is_postgres
@@ -104,6 +104,85 @@ async def mark_sent(session: AsyncSession, message_id: uuid.UUID, worker: str, w
     if result.rowcount:
         await add_event(session, message_id, "sent", now, {"wamid": wamid})
     return bool(result.rowcount)
+
+
+async def mark_sent_many(session: AsyncSession, sent: list[tuple[uuid.UUID, str]], now: datetime) -> None:
+    """`mark_sent` for a batch, as two executemany statements (the dispatcher's hot path)."""
+    if not sent:
+        return
+    table = Message.__table__
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("mid"))
+        .values(
+            wamid=func.coalesce(table.c.wamid, bindparam("w")),
+            status=case((table.c.status == MessageStatus.queued.value, MessageStatus.sent.value), else_=table.c.status),
+            sent_at=func.coalesce(table.c.sent_at, bindparam("now", type_=table.c.sent_at.type)),
+            locked_until=None, locked_by=None, held_reason=None, error_code=None, error_title=None, error_detail=None,
+        )
+    )
+    connection = await session.connection()
+    await connection.execute(stmt, [{"mid": mid, "w": wamid, "now": now} for mid, wamid in sent])
+    await connection.execute(
+        insert(MessageEvent.__table__),
+        [{"message_id": mid, "kind": "sent", "occurred_at": now, "detail": {"wamid": wamid}} for mid, wamid in sent],
+    )
+
+
+async def release_held_for_templates(session: AsyncSession, project_id: uuid.UUID, now: datetime) -> int:
+    """Held messages whose template is APPROVED again become due now."""
+    from wacast.templates.models import Template
+
+    approved = select(Template.id).where(Template.project_id == project_id, Template.status == "APPROVED")
+    result = await session.execute(
+        update(Message)
+        .where(
+            Message.project_id == project_id, Message.status == MessageStatus.queued,
+            Message.held_reason.is_not(None), Message.template_id.in_(approved),
+            Message.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+    )
+    return result.rowcount or 0
+
+
+async def release_held_for_project(session: AsyncSession, project_id: uuid.UUID, now: datetime) -> int:
+    """After an operator cleared a halted sender: its held messages become due now."""
+    result = await session.execute(
+        update(Message)
+        .where(Message.project_id == project_id, Message.status == MessageStatus.queued, Message.held_reason.is_not(None))
+        .values(next_attempt_at=now)
+    )
+    return result.rowcount or 0
+
+
+async def held_summary(session: AsyncSession, campaign_id: uuid.UUID) -> tuple[int, str | None]:
+    """How many of a campaign's messages wait, held, and the most recent reason."""
+    count = (
+        await session.execute(
+            select(func.count()).select_from(Message).where(
+                Message.campaign_id == campaign_id, Message.status == MessageStatus.queued, Message.held_reason.is_not(None)
+            )
+        )
+    ).scalar_one()
+    reason = None
+    if count:
+        reason = (
+            await session.execute(
+                select(Message.held_reason)
+                .where(Message.campaign_id == campaign_id, Message.status == MessageStatus.queued, Message.held_reason.is_not(None))
+                .order_by(Message.next_attempt_at.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+    return count, reason
+
+
+async def status_counts(session: AsyncSession, campaign_id: uuid.UUID) -> dict[str, int]:
+    rows = await session.execute(
+        select(Message.status, func.count()).where(Message.campaign_id == campaign_id).group_by(Message.status)
+    )
+    return {status: n for status, n in rows.all()}
 
 
 async def release(
@@ -264,3 +343,18 @@ async def projects_with_due_messages(session: AsyncSession, now: datetime) -> li
         .group_by(Message.project_id)
     )
     return [r[0] for r in rows.all()]
+
+
+async def insert_queued_many(session: AsyncSession, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Queue several messages at once (the campaign API's group commit): one executemany for
+    the messages, one for their `queued` events. Each row has the columns of insert_queued."""
+    if not rows:
+        return
+    conn = await session.connection()
+    await conn.execute(insert(Message.__table__), [
+        {**row, "status": MessageStatus.queued.value, "attempts": 0, "next_attempt_at": now, "created_at": now,
+         "priority": row.get("priority", 0)} for row in rows
+    ])
+    await conn.execute(insert(MessageEvent.__table__), [
+        {"message_id": row["id"], "kind": "queued", "occurred_at": now, "detail": None} for row in rows
+    ])

@@ -53,5 +53,9 @@ async def update(session: AsyncSession, name: str, *, clear_halt: bool = False, 
     _apply(project, **options)
     if clear_halt:
         project.halted_reason = None
+        from wacast.kit.clock import utcnow
+        from wacast.messages.repository import release_held_for_project
+
+        await release_held_for_project(session, project.id, utcnow())  # held sends go now
     await session.flush()
     return project

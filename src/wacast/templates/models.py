@@ -26,5 +26,8 @@ class Template(IdMixin, Base):
     components: Mapped[list] = mapped_column(default=list)
     quality: Mapped[str | None] = mapped_column(String(20))  # GREEN | YELLOW | RED | UNKNOWN
     rejected_reason: Mapped[str | None] = mapped_column(String(500))
+    # Meta's time-to-live: a message not sent (and delivered) within it is dropped. None means
+    # the category's default (authentication 10 min, utility and marketing 30 days).
+    message_send_ttl_seconds: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -40,7 +40,11 @@ def validate_definition(data: Any) -> dict[str, Any]:
     if fmt not in ("POSITIONAL", "NAMED"):
         raise WacastError("parameter_format must be POSITIONAL or NAMED", "TEMPLATE_INVALID", {"field": "parameter_format"})
     quality = data.get("quality_score")
+    ttl = data.get("message_send_ttl_seconds")
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or not (ttl == -1 or 30 <= ttl <= 2592000)):
+        raise WacastError("message_send_ttl_seconds must be -1 or 30 to 2592000 seconds", "TEMPLATE_INVALID", {"field": "message_send_ttl_seconds"})
     return {
+        "message_send_ttl_seconds": ttl,
         "name": name,
         "language": language,
         "category": category,
@@ -73,6 +77,8 @@ async def upsert(session: AsyncSession, project: Project, definition: dict[str, 
     template.meta_id = definition.get("meta_id") or template.meta_id
     template.quality = definition.get("quality") or template.quality
     template.rejected_reason = definition.get("rejected_reason")
+    if definition.get("message_send_ttl_seconds") is not None:
+        template.message_send_ttl_seconds = definition["message_send_ttl_seconds"]
     template.updated_at = utcnow()
     await session.flush()
     return template
@@ -83,6 +89,14 @@ async def add_from_definition(session: AsyncSession, project: Project, data: Any
     definition = validate_definition(data)
     status = "APPROVED" if project.provider == "sandbox" else (definition["status"] or "PENDING")
     return await upsert(session, project, definition, status=status)
+
+
+async def find_optional(session: AsyncSession, project_id: uuid.UUID, name: str, language: str) -> Template | None:
+    return (
+        await session.execute(
+            select(Template).where(Template.project_id == project_id, Template.name == name, Template.language == language)
+        )
+    ).scalar_one_or_none()
 
 
 async def find(session: AsyncSession, project_id: uuid.UUID, name: str, language: str | None = None) -> Template:

@@ -5,8 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
 
 from wacast.whatsapp.provider import OutgoingMessage, ProviderError, SendResult, build_message_body
+
+
+def _usage_wait(header: str | None) -> float | None:
+    """Seconds from x-business-use-case-usage's estimated_time_to_regain_access (minutes)."""
+    if not header:
+        return None
+    try:
+        usage = orjson.loads(header)
+        minutes = max(
+            int(item.get("estimated_time_to_regain_access") or 0)
+            for items in usage.values() for item in (items or []) if isinstance(item, dict)
+        )
+    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+        return None
+    return minutes * 60.0 if minutes > 0 else None
 
 
 def parse_error(response: httpx.Response) -> ProviderError:
@@ -15,6 +31,8 @@ def parse_error(response: httpx.Response) -> ProviderError:
         retry = float(retry_after) if retry_after else None
     except ValueError:
         retry = None
+    if retry is None:
+        retry = _usage_wait(response.headers.get("x-business-use-case-usage"))
     try:
         error = response.json().get("error") or {}
     except ValueError:
@@ -65,7 +83,7 @@ class GraphClient:
 
     async def list_templates(self, waba_id: str, token: str, page_size: int = 100) -> list[dict[str, Any]]:
         """Every template of the WABA, following the paging cursors to the last page."""
-        fields = "id,name,language,status,category,components,parameter_format,quality_score,rejected_reason"
+        fields = "id,name,language,status,category,components,parameter_format,quality_score,rejected_reason,message_send_ttl_seconds"
         params: dict[str, Any] | None = {"fields": fields, "limit": page_size}
         url = f"{waba_id}/message_templates"
         templates: list[dict[str, Any]] = []

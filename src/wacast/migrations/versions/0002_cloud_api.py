@@ -1,4 +1,4 @@
-"""cloud_api (placeholder, filled by the work that needs it)
+"""cloud_api: template time-to-live (message_send_ttl_seconds)
 
 Revision ID: 0002
 Revises: 0001
@@ -15,8 +15,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table('templates', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('message_send_ttl_seconds', sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('templates', schema=None) as batch_op:
+        batch_op.drop_column('message_send_ttl_seconds')

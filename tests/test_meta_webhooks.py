@@ -1,0 +1,217 @@
+"""Meta's webhooks at /webhooks/whatsapp, sent by the fake Meta (signed with the app secret):
+the handshake, signatures, duplicates, out-of-order statuses, failures with Meta's reason,
+pricing, unknown numbers, inbound replies and every way to opt out."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from sqlalchemy import func, select, update
+
+from wacast.contacts.models import Contact
+from wacast.messages.models import InboundEvent, Message, MessageEvent, Reply
+from wacast.projects.models import Project
+from wacast.whatsapp.events import EventProcessor
+from tests.support.cloud import make_cloud_project
+from tests.support.factories import body
+
+PHONE_ID = "1098765"
+
+
+@pytest.fixture
+def settings(settings, fake_meta):  # noqa: ANN001, ANN201
+    return settings.model_copy(update={"graph_api_url": fake_meta.base_url})
+
+
+async def stored_events(db) -> list[InboundEvent]:  # noqa: ANN001
+    async with db.sessionmaker() as session:
+        return list((await session.execute(select(InboundEvent).order_by(InboundEvent.id))).scalars())
+
+
+async def message(db, message_id: str) -> Message:  # noqa: ANN001
+    async with db.sessionmaker() as session:
+        return (await session.execute(select(Message).where(Message.id == uuid.UUID(message_id)))).scalar_one()
+
+
+async def sent_message(client, db, settings, dispatcher, fake_meta, destination="+917428526285"):  # noqa: ANN001, ANN201
+    """A message really sent to the fake Meta; returns (setup, message id, the fake's send)."""
+    setup = getattr(db, "_cloud_setup", None)
+    if setup is None:
+        setup = db._cloud_setup = await make_cloud_project(db, settings, fake_meta, campaigns_for=("order_update",))
+    response = await client.post("/campaign/t1/api/v2", json=body(setup, destination=destination))
+    assert response.status_code == 200, response.text
+    message_id = response.json()["submitted_message_id"]
+    await dispatcher.run_until_idle()
+    send = next(s for s in fake_meta.sends if s.message_id == message_id and s.wamid)
+    return setup, message_id, send
+
+
+async def deliver(fake_meta, client, settings, db, payload) -> None:  # noqa: ANN001
+    response = await fake_meta.post_webhook(payload, client=client)
+    assert response.status_code == 200, response.text
+    await EventProcessor(db, settings).process_due()
+
+
+# --- the handshake and signatures --------------------------------------------------------
+
+
+async def test_verification_handshake(client):
+    ok = await client.get("/webhooks/whatsapp", params={"hub.mode": "subscribe", "hub.verify_token": "test-verify-token", "hub.challenge": "1158201444"})
+    assert ok.status_code == 200 and ok.text == "1158201444"
+    for params in ({"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"},
+                   {"hub.mode": "subscribe", "hub.challenge": "1"},
+                   {"hub.mode": "unsubscribe", "hub.verify_token": "test-verify-token", "hub.challenge": "1"}):
+        refused = await client.get("/webhooks/whatsapp", params=params)
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "WEBHOOK_VERIFY_FAILED"
+
+
+async def test_bad_or_missing_signature_is_401_and_stores_nothing(client, db, fake_meta):
+    payload = fake_meta.status_body(None, "delivered", phone_number_id=PHONE_ID, wamid="wamid.X", message_id=str(uuid.uuid4()))
+    missing = await fake_meta.post_webhook(payload, client=client, signature=None)
+    wrong = await fake_meta.post_webhook(payload, client=client, signature="sha256=" + "0" * 64)
+    raw, headers = fake_meta.signed(payload)
+    tampered = await client.post("/webhooks/whatsapp", content=raw.replace(b"delivered", b"read"), headers=headers)
+    other_secret = await client.post("/webhooks/whatsapp", content=raw, headers={
+        **headers, "x-hub-signature-256": "sha256=" + __import__("hmac").new(b"another-secret", raw, "sha256").hexdigest()})
+    for response in (missing, wrong, tampered, other_secret):
+        assert response.status_code == 401
+        assert response.json()["code"] == "WEBHOOK_SIGNATURE_INVALID"
+    assert await stored_events(db) == []
+    good = await fake_meta.post_webhook(payload, client=client)
+    assert good.status_code == 200
+    assert len(await stored_events(db)) == 1
+
+
+async def test_duplicates_are_stored_once_and_processed_once(client, db, settings, dispatcher, fake_meta):
+    _, message_id, send = await sent_message(client, db, settings, dispatcher, fake_meta)
+    payload = fake_meta.status_body(send, "delivered")
+    first = await fake_meta.post_webhook(payload, client=client)
+    again = await fake_meta.post_webhook(payload, client=client)  # Meta's retry of the same body
+    assert first.json() == {"received": True, "duplicate": False}
+    assert again.json() == {"received": True, "duplicate": True}
+    processed = await EventProcessor(db, settings).process_due()
+    assert processed == 1
+    await deliver(fake_meta, client, settings, db, payload)  # and once more, after processing
+    async with db.sessionmaker() as session:
+        kinds = (await session.execute(select(MessageEvent.kind).where(MessageEvent.message_id == uuid.UUID(message_id)))).scalars().all()
+    assert sorted(kinds) == ["delivered", "queued", "sent"]
+    assert (await message(db, message_id)).status == "delivered"
+
+
+# --- statuses ------------------------------------------------------------------------------
+
+
+async def test_statuses_follow_the_ladder_whatever_the_order(client, db, settings, dispatcher, fake_meta):
+    _, message_id, send = await sent_message(client, db, settings, dispatcher, fake_meta)
+    t = int(time.time())
+    await deliver(fake_meta, client, settings, db, fake_meta.status_body(send, "read", timestamp=t + 5))
+    row = await message(db, message_id)
+    assert row.status == "read" and row.read_at and row.delivered_at  # read implies delivered
+    await deliver(fake_meta, client, settings, db, fake_meta.status_body(send, "delivered", timestamp=t + 2, pricing_category="marketing"))
+    await deliver(fake_meta, client, settings, db, fake_meta.status_body(send, "sent", timestamp=t + 1, pricing_category=None))
+    row = await message(db, message_id)
+    assert row.status == "read", "never backwards"
+    assert row.pricing_category == "marketing"
+    assert row.wamid == send.wamid
+
+
+async def test_failed_keeps_metas_reason_and_delivered_after_failed_wins(client, db, settings, dispatcher, fake_meta):
+    _, message_id, send = await sent_message(client, db, settings, dispatcher, fake_meta, destination="+917428526286")
+    error = fake_meta.failed_error(131049, "In order to maintain a healthy ecosystem engagement, the message failed to be delivered.")
+    await deliver(fake_meta, client, settings, db, fake_meta.status_body(send, "failed", errors=[error]))
+    row = await message(db, message_id)
+    assert row.status == "failed" and row.failed_at
+    assert (row.error_code, row.error_title) == (131049, error["title"])
+    assert row.error_detail == error["error_data"]["details"]
+    await deliver(fake_meta, client, settings, db, fake_meta.status_body(send, "sent", timestamp=int(time.time()) + 1))
+    assert (await message(db, message_id)).status == "failed", "a late sent does not revive it"
+    # Multi-device users: delivered can follow failed; delivery is the truth.
+    await deliver(fake_meta, client, settings, db, fake_meta.status_body(send, "delivered", timestamp=int(time.time()) + 2))
+    assert (await message(db, message_id)).status == "delivered"
+
+
+async def test_status_found_by_wamid_when_no_callback_data(client, db, settings, dispatcher, fake_meta):
+    _, message_id, send = await sent_message(client, db, settings, dispatcher, fake_meta, destination="+917428526287")
+    payload = fake_meta.status_body(None, "delivered", phone_number_id=PHONE_ID, wamid=send.wamid, recipient=send.to)
+    assert "biz_opaque_callback_data" not in payload["entry"][0]["changes"][0]["value"]["statuses"][0]
+    await deliver(fake_meta, client, settings, db, payload)
+    assert (await message(db, message_id)).status == "delivered"
+
+
+async def test_unknown_number_is_stored_and_reported_not_an_error(client, db, settings, fake_meta):
+    payload = fake_meta.status_body(None, "delivered", phone_number_id="999000999", wamid="wamid.NOPE", message_id=str(uuid.uuid4()))
+    await deliver(fake_meta, client, settings, db, payload)
+    [event] = await stored_events(db)
+    assert event.processed_at is not None
+    assert "unknown phone_number_id '999000999'" in event.note
+    # A status for a message nobody knows, on a known number, is reported too.
+    async with db.transaction() as session:
+        session.add(Project(name="known", phone_number_id="555", access_token="t"))
+    await deliver(fake_meta, client, settings, db, fake_meta.status_body(None, "read", phone_number_id="555", wamid="wamid.GHOST"))
+    assert "unknown message wamid.GHOST" in (await stored_events(db))[-1].note
+
+
+# --- inbound messages and opt-outs ---------------------------------------------------------
+
+
+async def contact(db, project_id, phone: str) -> Contact | None:  # noqa: ANN001
+    async with db.sessionmaker() as session:
+        return (await session.execute(select(Contact).where(Contact.project_id == project_id, Contact.phone == phone))).scalar_one_or_none()
+
+
+async def test_inbound_reply_lands_on_the_timeline_of_the_message(client, db, settings, dispatcher, fake_meta):
+    setup, message_id, send = await sent_message(client, db, settings, dispatcher, fake_meta, destination="+917428526288")
+    payload = fake_meta.inbound_body(PHONE_ID, "917428526288", text="Where is my order?", context_wamid=send.wamid)
+    await deliver(fake_meta, client, settings, db, payload)
+    await deliver(fake_meta, client, settings, db, payload)  # duplicate
+    async with db.sessionmaker() as session:
+        replies = (await session.execute(select(Reply))).scalars().all()
+    assert len(replies) == 1
+    assert replies[0].text == "Where is my order?" and replies[0].message_id == uuid.UUID(message_id)
+    assert (await message(db, message_id)).replied_at is not None
+    assert (await contact(db, setup.project_id, "+917428526288")).opted_in is True
+    # A stranger writing in becomes a contact, with the profile name Meta gives.
+    await deliver(fake_meta, client, settings, db, fake_meta.inbound_body(PHONE_ID, "919000000001", text="hello", name="New Person"))
+    stranger = await contact(db, setup.project_id, "+919000000001")
+    assert stranger is not None and stranger.name == "New Person"
+
+
+async def test_opt_out_by_keyword_by_payload_and_by_user_preferences(client, db, settings, dispatcher, fake_meta):
+    setup, _, send = await sent_message(client, db, settings, dispatcher, fake_meta, destination="+917428526289")
+    await deliver(fake_meta, client, settings, db, fake_meta.inbound_body(PHONE_ID, "917428526289", text="  stop "))
+    assert (await contact(db, setup.project_id, "+917428526289")).opted_in is False
+    refused = await client.post("/campaign/t1/api/v2", json=body(setup, destination="+917428526289"))
+    assert refused.status_code >= 400, "an opted-out contact is not sent to"
+
+    # Configured keywords and quick-reply payloads (`wacast projects update --opt-out-keywords/--opt-out-payloads`).
+    async with db.transaction() as session:
+        await session.execute(update(Project).where(Project.id == setup.project_id).values(
+            opt_out_keywords=["STOP", "ARRET"], opt_out_payloads=["STOP_PROMOS"]))
+    for n, kwargs in ((1, {"text": "arret"}), (2, {"button_payload": "STOP_PROMOS", "button_text": "Stop promotions"})):
+        phone = f"+91900000010{n}"
+        await client.post("/campaign/t1/api/v2", json=body(setup, destination=phone))
+        await deliver(fake_meta, client, settings, db, fake_meta.inbound_body(PHONE_ID, phone, **kwargs))
+        assert (await contact(db, setup.project_id, phone)).opted_in is False, kwargs
+    # Other words and payloads do not opt out.
+    await client.post("/campaign/t1/api/v2", json=body(setup, destination="+919000000103"))
+    await deliver(fake_meta, client, settings, db, fake_meta.inbound_body(PHONE_ID, "919000000103", button_payload="MORE_INFO"))
+    await deliver(fake_meta, client, settings, db, fake_meta.inbound_body(PHONE_ID, "919000000103", text="please stop by tomorrow"))
+    assert (await contact(db, setup.project_id, "+919000000103")).opted_in is True
+
+    # Meta's user_preferences event: marketing stopped, then resumed.
+    await deliver(fake_meta, client, settings, db, fake_meta.preference_body(PHONE_ID, "919000000103", "stop"))
+    assert (await contact(db, setup.project_id, "+919000000103")).opted_in is False
+    await deliver(fake_meta, client, settings, db, fake_meta.preference_body(PHONE_ID, "919000000103", "resume"))
+    assert (await contact(db, setup.project_id, "+919000000103")).opted_in is True
+    async with db.sessionmaker() as session:
+        assert (await session.execute(select(func.count()).select_from(InboundEvent).where(InboundEvent.processed_at.is_(None)))).scalar_one() == 0
+
+
+async def test_failed_131050_opts_the_contact_out(client, db, settings, dispatcher, fake_meta):
+    setup, message_id, send = await sent_message(client, db, settings, dispatcher, fake_meta, destination="+917428526290")
+    await deliver(fake_meta, client, settings, db, fake_meta.status_body(send, "failed", errors=[fake_meta.failed_error(131050)]))
+    assert (await message(db, message_id)).error_code == 131050
+    assert (await contact(db, setup.project_id, "+917428526290")).opted_in is False
