@@ -23,3 +23,6 @@ class ApiKey(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # Requests per second and burst for this key; None: WACAST_API_RATE_LIMIT / _BURST.
+    rate_limit: Mapped[float | None]
+    rate_burst: Mapped[int | None]

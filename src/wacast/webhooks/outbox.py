@@ -1,0 +1,68 @@
+"""Writing customer-webhook events: call `emit` inside the transaction of the change.
+
+The event and one delivery row per matching active subscription are inserted with the
+change itself, so an event exists if and only if its change committed. Nothing is written
+when no subscription of the project wants the topic.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wacast.kit.clock import utcnow
+from wacast.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
+
+TOPICS = (
+    "message.status.updated",
+    "message.sender.user",
+    "contact.created",
+    "contact.tag.updated",
+    "contact.opted_out",
+    "template.status.updated",
+    "campaign.status.updated",
+)
+
+
+async def _subscribers(session: AsyncSession, project_id: uuid.UUID, topic: str) -> list[uuid.UUID]:
+    rows = (
+        await session.execute(
+            select(WebhookSubscription.id, WebhookSubscription.topics).where(
+                WebhookSubscription.project_id == project_id, WebhookSubscription.active.is_(True)
+            )
+        )
+    ).all()
+    return [r.id for r in rows if topic in (r.topics or []) or "*" in (r.topics or [])]
+
+
+async def emit(session: AsyncSession, project_id: uuid.UUID, topic: str, data: dict[str, Any], *, now: datetime | None = None) -> uuid.UUID | None:
+    """Record one event for the project's subscribers of `topic`; returns its id (None: no one listens)."""
+    return (await emit_many(session, project_id, topic, [data], now=now) or [None])[0]
+
+
+async def emit_many(session: AsyncSession, project_id: uuid.UUID, topic: str, items: list[dict[str, Any]], *, now: datetime | None = None) -> list[uuid.UUID]:
+    """Several events of one topic at once (two statements whatever their number)."""
+    if topic not in TOPICS:
+        raise ValueError(f"unknown webhook topic {topic}")
+    if not items:
+        return []
+    subscribers = await _subscribers(session, project_id, topic)
+    if not subscribers:
+        return []
+    now = now or utcnow()
+    events = [{"id": uuid.uuid4(), "project_id": project_id, "topic": topic, "data": data, "created_at": now} for data in items]
+    conn = await session.connection()
+    await conn.execute(insert(WebhookEvent.__table__), events)
+    await conn.execute(
+        insert(WebhookDelivery.__table__),
+        [
+            {"id": uuid.uuid4(), "event_id": e["id"], "subscription_id": s, "status": "pending", "attempts": 0,
+             "next_attempt_at": now, "created_at": now}
+            for e in events for s in subscribers
+        ],
+    )
+    return [e["id"] for e in events]
