@@ -16,6 +16,7 @@ from wacast.api_keys import service as api_key_service
 from wacast.campaign_api.media import MediaChecker
 from wacast.campaign_api.service import CampaignApiService
 from wacast.campaign_api.service import configure_cache as configure_campaign_cache
+from wacast.campaigns.broadcast import BroadcastEngine
 from wacast.config import Settings, get_settings
 from wacast.db.engine import Database
 from wacast.kit.errors import WacastError
@@ -58,16 +59,22 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         task = None
         app.state.dispatcher = None
         app.state.wake_dispatcher = lambda: None
+        app.state.broadcasts = BroadcastEngine(db, settings, notify=lambda: app.state.wake_dispatcher())
+        broadcast_task = None
         if dispatcher_enabled:
             dispatcher = Dispatcher(db, settings, build_providers(settings))
             app.state.dispatcher = dispatcher
             app.state.wake_dispatcher = dispatcher.wake.set
             task = asyncio.create_task(dispatcher.run(stop))
             app.state.dispatcher_task = task
+            broadcast_task = asyncio.create_task(app.state.broadcasts.run(stop))
         try:
             yield
         finally:
             stop.set()
+            app.state.broadcasts.wake.set()
+            if broadcast_task is not None:
+                await broadcast_task
             if task is not None:
                 await task
                 for provider in app.state.dispatcher.providers.values():
@@ -116,6 +123,12 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
     app.include_router(campaign_router)
     app.include_router(messages_router)
     app.include_router(webhook_router)
+    from wacast.contacts.segment_endpoints import router as segments_router
+
+    app.include_router(segments_router)
+    from wacast.campaigns.broadcast_endpoints import router as broadcasts_router
+
+    app.include_router(broadcasts_router)
 
     @app.get("/healthz", tags=["Operations"], summary="The process is up")
     async def healthz() -> dict:

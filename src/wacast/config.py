@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     retry_base_seconds: float = 1.0
     retry_max_seconds: float = 900.0
 
+    # Broadcasts (docs/broadcasts.md): contacts queued per fan-out transaction, batches per
+    # engine round, the lease on a campaign being fanned out, the idle poll, and the default
+    # auto-pause rule (pause when this share of the last N finished sends failed).
+    broadcast_batch_size: int = 500
+    broadcast_batches_per_tick: int = 10
+    broadcast_lease_seconds: int = 60
+    broadcast_poll_seconds: float = 1.0
+    broadcast_failure_threshold: float = 0.5
+    broadcast_failure_window: int = 50
+
     # Sandbox provider: seconds after the send at which it reports delivered and read.
     sandbox_delivered_after: float = 1.0
     sandbox_read_after: float = 3.0

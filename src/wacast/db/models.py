@@ -2,6 +2,8 @@
 
 from wacast.api_keys.models import ApiKey
 from wacast.campaigns.models import Campaign
+from wacast.campaigns.broadcast_models import BroadcastRecipient, SendPolicy
+from wacast.contacts.segments import Segment
 from wacast.contacts.models import AttributeDefinition, Contact, ContactTag, Tag
 from wacast.db.base import Base
 from wacast.messages.models import InboundEvent, Message, MessageEvent, Reply
@@ -10,6 +12,6 @@ from wacast.templates.models import Template
 from wacast.users.models import Membership, User
 
 __all__ = [
-    "ApiKey", "AttributeDefinition", "Base", "Campaign", "Contact", "ContactTag", "InboundEvent",
+    "ApiKey", "AttributeDefinition", "BroadcastRecipient", "Segment", "SendPolicy", "Base", "Campaign", "Contact", "ContactTag", "InboundEvent",
     "Membership", "Message", "MessageEvent", "Project", "Reply", "SenderLease", "Tag", "Template", "User", "Worker",
 ]

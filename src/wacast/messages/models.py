@@ -28,6 +28,8 @@ class Message(IdMixin, Base):
         Index("ix_messages_dispatch", "project_id", "status", "next_attempt_at"),
         Index("ix_messages_campaign", "campaign_id", "created_at"),
         Index("ix_messages_contact", "contact_id", "created_at"),
+        # A broadcast queues each contact at most once (campaigns/broadcast.py).
+        Index("uq_messages_broadcast_contact", "broadcast_id", "contact_id", unique=True),
     )
 
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -40,6 +42,8 @@ class Message(IdMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default=MessageStatus.queued)
     # Lower goes first: 0 for API-campaign (transactional) messages.
     priority: Mapped[int] = mapped_column(default=0)
+    # The broadcast campaign that queued this message (NULL for API-campaign messages).
+    broadcast_id: Mapped[uuid.UUID | None]
     wamid: Mapped[str | None] = mapped_column(String(200), unique=True)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
