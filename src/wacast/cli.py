@@ -163,9 +163,15 @@ def worker() -> None:
 
             ops_server, ops_task = await worker_http.serve(worker_http.ops_app(db, settings, dispatcher), settings.host, settings.worker_metrics_port)
         err_console.print(f"worker {dispatcher.worker_id} started on {_safe_url(settings.database_url)}")
+        from wacast.campaigns.broadcast import BroadcastEngine
+
+        broadcasts = BroadcastEngine(db, settings, notify=dispatcher.wake.set)  # broadcast fan-out (docs/broadcasts.md)
+        broadcast_task = asyncio.create_task(broadcasts.run(stop))
         try:
             await dispatcher.run(stop)
         finally:
+            broadcasts.wake.set()
+            await broadcast_task
             for provider in providers.values():
                 await provider.close()
             if ops_server is not None:
@@ -191,6 +197,7 @@ def _project_dict(project: Any) -> dict[str, Any]:
         "provider": project.provider, "waba_id": project.waba_id, "phone_number_id": project.phone_number_id,
         "access_token": "set" if project.access_token else None, "messages_per_second": project.messages_per_second,
         "halted_reason": project.halted_reason,
+        "opt_out_keywords": project.opt_out_keywords, "opt_out_payloads": project.opt_out_payloads,
     }
 
 
@@ -215,16 +222,22 @@ def projects_create(name: str, default_country: str = CountryOpt, waba_id: str =
 def projects_update(name: str, default_country: str = CountryOpt, waba_id: str = WabaOpt, phone_number_id: str = PhoneIdOpt,
                     access_token: str = TokenOpt, messages_per_second: int = MpsOpt, sender_number: str = SenderOpt,
                     clear_halt: bool = typer.Option(False, "--clear-halt", help="Resume sending after Meta halted the sender."),
+                    opt_out_keywords: str = typer.Option(None, "--opt-out-keywords", help="Comma-separated words that opt a contact out (default STOP,UNSUBSCRIBE)."),
+                    opt_out_payloads: str = typer.Option(None, "--opt-out-payloads", help="Comma-separated quick-reply payloads that opt a contact out."),
                     as_json: bool = JsonOpt) -> None:
     """Change a project's settings."""
     from wacast.projects import service
+
+    def split(value: str | None) -> list[str] | None:
+        return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
 
     async def work(db: Database) -> dict:
         async with db.transaction() as session:
             project = await service.update(session, name, default_country=default_country, waba_id=waba_id,
                                            phone_number_id=phone_number_id, access_token=access_token,
                                            messages_per_second=messages_per_second, sender_number=sender_number,
-                                           clear_halt=clear_halt)
+                                           clear_halt=clear_halt, opt_out_keywords=split(opt_out_keywords),
+                                           opt_out_payloads=split(opt_out_payloads))
             return _project_dict(project)
 
     _emit(_run(work), as_json)
@@ -446,7 +459,11 @@ def campaigns_show(campaign: str, project: str = ProjectOpt, as_json: bool = Jso
     async def work(db: Database) -> dict:
         async with db.sessionmaker() as session:
             p = await _project(session, project)
-            return await service.describe(session, p, campaign)
+            data = await service.describe(session, p, campaign)
+            from wacast.campaigns.broadcast_cli import broadcast_view
+
+            data["broadcast"] = await broadcast_view(session, p.id, data["id"])  # progress (docs/broadcasts.md)
+            return data
 
     data = _run(work)
     if as_json:
@@ -457,6 +474,9 @@ def campaigns_show(campaign: str, project: str = ProjectOpt, as_json: bool = Jso
     if data["hold_reason"]:
         console.print(f"[yellow]held:[/yellow] {data['hold_reason']} ({data['held_messages']} messages waiting)")
     console.print("messages: " + ", ".join(f"{k} {v}" for k, v in data["messages"].items()) if data["messages"] else "messages: none")
+    from wacast.campaigns.broadcast_cli import render_progress
+
+    render_progress(data["broadcast"])
 
 
 @campaigns_app.command("live")
@@ -557,6 +577,10 @@ def demo(as_json: bool = JsonOpt) -> None:
 
 secrets_app = typer.Typer(help="Secrets at rest (WACAST_SECRET_KEY).", no_args_is_help=True)
 app.add_typer(secrets_app, name="secrets")
+from wacast.campaigns.broadcast_cli import broadcasts_app, segments_app  # noqa: E402
+
+app.add_typer(segments_app, name="segments")
+app.add_typer(broadcasts_app, name="broadcasts")
 
 
 @secrets_app.command("generate-key")

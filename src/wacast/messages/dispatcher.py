@@ -65,6 +65,8 @@ class Pacer:
         self.rate = rate
         self.next_slot = 0.0
         self.slowdown_until = 0.0
+        self.last_cut = 0.0
+        self.scale = 1.0
         self.starts: deque[float] = deque()
 
     @property
@@ -73,15 +75,22 @@ class Pacer:
 
     @property
     def cap(self) -> int:
-        # After a 130429 Meta told us we were too fast: half speed for a while.
-        return max(1, int(self.rate // 2) if self.slowed else int(self.rate))
+        if self.scale < 1.0 and not self.slowed:
+            self.scale = 1.0  # 10 s without a 130429: back to the configured cap
+        return max(1, int(self.rate * self.scale))
 
     @property
     def interval(self) -> float:
         return (1.0 + self.MARGIN) / max(self.cap, 0.1)
 
     def slow_down(self, seconds: float = 10.0) -> None:
-        self.slowdown_until = time.monotonic() + seconds
+        """Meta answered 130429 (throughput reached): halve the pace, at most once a second
+        (a burst of rejections is one signal), and keep it down while they continue."""
+        now = time.monotonic()
+        if now - self.last_cut >= 1.0:
+            self.scale = max(self.scale * 0.5, 1.0 / max(self.rate, 1.0))
+            self.last_cut = now
+        self.slowdown_until = now + seconds
 
     def reserve(self) -> float:
         """The monotonic time at which the next send may start."""

@@ -20,7 +20,8 @@ async def get_by_name(session: AsyncSession, name: str) -> Project:
 
 
 def _apply(project: Project, *, default_country=None, waba_id=None, phone_number_id=None, access_token=None,
-           messages_per_second=None, sender_number=None, timezone=None) -> None:  # noqa: ANN001
+           messages_per_second=None, sender_number=None, timezone=None, opt_out_keywords=None,
+           opt_out_payloads=None) -> None:  # noqa: ANN001
     if default_country is not None:
         if not is_valid_region(default_country):
             raise WacastError(f"Unknown country code {default_country!r} (use ISO codes like IN, US, GB)", "INVALID_COUNTRY")
@@ -29,6 +30,10 @@ def _apply(project: Project, *, default_country=None, waba_id=None, phone_number
         if not 1 <= messages_per_second <= MAX_MESSAGES_PER_SECOND:
             raise WacastError(f"messages per second must be between 1 and {MAX_MESSAGES_PER_SECOND}", "INVALID_RATE")
         project.messages_per_second = messages_per_second
+    if opt_out_keywords is not None:
+        project.opt_out_keywords = [k.upper() for k in opt_out_keywords]
+    if opt_out_payloads is not None:
+        project.opt_out_payloads = list(opt_out_payloads)
     for attr, value in (("waba_id", waba_id), ("phone_number_id", phone_number_id), ("access_token", access_token),
                         ("sender_number", sender_number), ("timezone", timezone)):
         if value is not None:
