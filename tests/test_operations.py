@@ -75,6 +75,7 @@ async def test_readyz_says_whether_messages_flow_and_why_not(client, db, dispatc
     acme = next(s for s in data["senders"] if s["project"] == "acme")
     assert acme["dispatcher"] == dispatcher.worker_id and acme["ok"]
     assert data["checks"]["dispatcher"]["live_workers"] == 1
+    assert data["checks"]["outbound_webhooks"]["pending"] == 0
 
     # Meta refused the sender: still ready (the API accepts), but degraded, saying why and what to do.
     async with db.transaction() as session:
@@ -141,6 +142,7 @@ async def test_metrics_count_the_flow_per_project_and_error_code(client, db, dis
     assert re.search(r'^wacast_queue_oldest_age_seconds\{project="metrics-shop",sender="5550001"\} [0-9.e+-]+$', exposition, re.M)
     assert re.search(r'^wacast_sender_served\{project="metrics-shop",sender="5550001"\} 1\.0$', exposition, re.M)
     assert 'wacast_http_request_duration_seconds_count{method="POST",route="/campaign/{slug}/api/v2",status="200"}' in exposition
+    assert re.search(r"^wacast_outbound_webhook_backlog \d+\.0$", exposition, re.M)
     assert fake_meta.token not in exposition
 
 

@@ -66,3 +66,22 @@ async def inbound_backlog(session: AsyncSession, now: datetime) -> tuple[int, da
 
 async def project_name(session: AsyncSession, project_id: Any) -> str | None:
     return (await session.execute(select(Project.name).where(Project.id == project_id))).scalar_one_or_none()
+
+
+async def outbound_webhooks(session: AsyncSession, now: datetime) -> tuple[int, datetime | None, int, int]:
+    """Customer webhooks: pending deliveries, the oldest one's creation, subscriptions failing
+    and subscriptions wacast turned off."""
+    from wacast.webhooks.models import WebhookDelivery, WebhookSubscription
+
+    pending = (
+        await session.execute(select(func.count(), func.min(WebhookDelivery.created_at)).where(WebhookDelivery.status == "pending"))
+    ).one()
+    failing = (
+        await session.execute(
+            select(
+                func.sum(case((and_(WebhookSubscription.active.is_(True), WebhookSubscription.failing_since.is_not(None)), 1), else_=0)),
+                func.sum(case((WebhookSubscription.disabled_at.is_not(None), 1), else_=0)),
+            )
+        )
+    ).one()
+    return int(pending[0] or 0), pending[1], int(failing[0] or 0), int(failing[1] or 0)

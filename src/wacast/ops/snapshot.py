@@ -33,7 +33,7 @@ class Snapshot:
     workers: list[dict[str, Any]]
     inbound_pending: int
     inbound_oldest_age: float | None
-    extra_backlogs: dict[str, int] = field(default_factory=dict)
+    outbound: dict[str, Any] = field(default_factory=dict)
 
     @property
     def live_workers(self) -> list[dict[str, Any]]:
@@ -55,7 +55,10 @@ async def take(db: Database, settings: Settings) -> Snapshot:
         rows = await repository.senders(session, now)
         worker_rows = await repository.workers(session)
         pending, oldest = await repository.inbound_backlog(session, now)
+        out_pending, out_oldest, failing, disabled = await repository.outbound_webhooks(session, now)
         await session.rollback()
+    outbound = {"pending": out_pending, "oldest_age_seconds": _age(now, out_oldest),
+                "subscriptions_failing": failing, "subscriptions_disabled": disabled}
     workers = [
         {"id": w.id, "started_at": w.started_at.isoformat(), "heartbeat_age_seconds": _age(now, w.heartbeat_at),
          "alive": _age(now, w.heartbeat_at) <= fresh_for}
@@ -91,7 +94,7 @@ async def take(db: Database, settings: Settings) -> Snapshot:
             "ok": not problems,
             "problems": problems,
         })
-    return Snapshot(now, senders, workers, pending, _age(now, oldest), {})
+    return Snapshot(now, senders, workers, pending, _age(now, oldest), outbound)
 
 
 class SnapshotCache:
@@ -174,11 +177,13 @@ async def readiness(state: Any) -> tuple[int, dict[str, Any]]:
         "workers": snapshot.workers,
     }
     checks["inbound_events"] = {"pending": snapshot.inbound_pending, "oldest_age_seconds": snapshot.inbound_oldest_age}
-    for name, count in snapshot.extra_backlogs.items():
-        checks[name] = {"pending": count}
+    checks["outbound_webhooks"] = snapshot.outbound
+    if snapshot.outbound.get("subscriptions_failing"):
+        problems.append(f"{snapshot.outbound['subscriptions_failing']} customer webhook subscription(s) failing: see their delivery log")
     sender_problems = [f"{s['project']}: {p}" for s in snapshot.senders for p in s["problems"]]
     fatal = not (checks["migrations"]["ok"] and dispatcher_ok)
-    status = "unavailable" if fatal else ("degraded" if sender_problems else "ok")
+    degraded = bool(sender_problems or snapshot.outbound.get("subscriptions_failing"))
+    status = "unavailable" if fatal else ("degraded" if degraded else "ok")
     body = {
         "status": status,
         "checks": checks,
@@ -210,6 +215,14 @@ def families(snapshot: Snapshot) -> list[Any]:
     inbound = GaugeMetricFamily("wacast_inbound_events_pending", "Provider events (Meta's webhooks) stored and not processed yet.", value=snapshot.inbound_pending)
     inbound_age = GaugeMetricFamily("wacast_inbound_events_oldest_age_seconds", "Age of the oldest unprocessed provider event.", value=snapshot.inbound_oldest_age or 0.0)
     out = [depth, due, held, oldest, halted, served, workers, inbound, inbound_age]
-    for name, count in snapshot.extra_backlogs.items():
-        out.append(GaugeMetricFamily(f"wacast_{name}", f"Backlog: {name.replace('_', ' ')}.", value=count))
+    o = snapshot.outbound
+    out += [
+        GaugeMetricFamily("wacast_outbound_webhook_backlog", "Customer webhook deliveries pending.", value=o.get("pending", 0)),
+        GaugeMetricFamily("wacast_outbound_webhook_oldest_age_seconds", "Age of the oldest pending customer webhook delivery.",
+                          value=o.get("oldest_age_seconds") or 0.0),
+        GaugeMetricFamily("wacast_webhook_subscriptions_failing", "Active customer webhook subscriptions whose deliveries fail.",
+                          value=o.get("subscriptions_failing", 0)),
+        GaugeMetricFamily("wacast_webhook_subscriptions_disabled", "Customer webhook subscriptions wacast turned off after failing.",
+                          value=o.get("subscriptions_disabled", 0)),
+    ]
     return out
