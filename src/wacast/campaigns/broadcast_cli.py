@@ -1,0 +1,292 @@
+"""`wacast segments ...` and `wacast broadcasts ...`, and the broadcast part of `campaigns show`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+
+segments_app = typer.Typer(help="Segments: saved contact filters (docs/broadcasts.md).", no_args_is_help=True)
+broadcasts_app = typer.Typer(help="Broadcast campaigns: a template to a segment or CSV, now or scheduled.", no_args_is_help=True)
+
+console = Console()
+ProjectOpt = typer.Option(..., "--project", help="Project name.")
+JsonOpt = typer.Option(False, "--json", help="Print JSON.")
+
+
+def _cli():  # noqa: ANN202
+    from wacast import cli
+
+    return cli
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def render_progress(data: dict[str, Any]) -> None:
+    """A progress bar and the counts of a campaign (`progress` of broadcast.describe)."""
+    progress = data.get("progress") or {}
+    total = progress.get("total") or 0
+    done = sum(progress.get(k, 0) for k in ("sent", "delivered", "read", "failed")) + progress.get("skipped", 0)
+    line = f"{data.get('type', 'broadcast')} [bold]{data['status']}[/bold]"
+    if data.get("status_reason"):
+        line += f"  ({data['status_reason']})"
+    if data.get("send_at") and data["status"] == "scheduled":
+        line += f"  sends at {data['send_at']}"
+    console.print(line)
+    if total:
+        table = Table.grid(padding=(0, 1))
+        table.add_row(ProgressBar(total=total, completed=min(done, total), width=40), f"{progress.get('percent_done', 0)}%  of {total}")
+        console.print(table)
+    parts = [f"{k} {progress.get(k, 0)}" for k in ("queued", "sent", "delivered", "read", "failed", "replied", "skipped")]
+    if progress.get("not_yet_queued"):
+        parts.append(f"not yet queued {progress['not_yet_queued']}")
+    if progress.get("held"):
+        parts.append(f"held {progress['held']}")
+    console.print("  " + ", ".join(parts))
+    for reason, n in (progress.get("skip_reasons") or {}).items():
+        console.print(f"  [dim]skipped {n}: {reason}[/dim]")
+
+
+async def broadcast_view(session: Any, project_id: Any, campaign_id: str) -> dict[str, Any]:
+    from wacast.campaigns import broadcast
+
+    campaign = await broadcast.find(session, project_id, campaign_id)
+    return await broadcast.describe(session, campaign)
+
+
+# --- segments ------------------------------------------------------------------------------
+
+
+def _filter_arg(filter_json: str | None, filter_file: Path | None) -> Any:
+    raw = filter_file.read_text() if filter_file else filter_json
+    if not raw:
+        return {"match": "all", "conditions": []}
+    try:
+        return json.loads(raw)
+    except ValueError as error:
+        _cli().err_console.print(f"[red]error:[/red] the filter is not JSON: {error}")
+        raise typer.Exit(2) from None
+
+
+@segments_app.command("create")
+def segments_create(
+    name: str, project: str = ProjectOpt,
+    filter_json: str = typer.Option(None, "--filter", help='JSON: {"match": "all", "conditions": [...]} (docs/broadcasts.md).'),
+    filter_file: Path = typer.Option(None, "--filter-file", exists=True, dir_okay=False, help="The filter in a JSON file."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Save a segment and print its live count."""
+    from wacast.contacts import segments
+
+    flt = _filter_arg(filter_json, filter_file)
+
+    async def work(db: Any) -> dict:
+        async with db.transaction() as session:
+            p = await _cli()._project(session, project)
+            segment = await segments.create(session, p.id, name, flt)
+            return {"id": str(segment.id), "name": segment.name, "count": await segments.count(session, p.id, segment.filter)}
+
+    data = _cli()._run(work)
+    if as_json:
+        _print_json(data)
+    else:
+        c = data["count"]
+        console.print(f"segment [bold]{data['name']}[/bold]: {c['sendable']} sendable of {c['matching']} matching ({c['opted_out']} opted out, {c['blocked']} blocked)")
+
+
+@segments_app.command("count")
+def segments_count(name: str, project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
+    """The live count of a segment."""
+    from wacast.contacts import segments
+
+    async def work(db: Any) -> dict:
+        async with db.sessionmaker() as session:
+            p = await _cli()._project(session, project)
+            segment = await segments.get(session, p.id, name)
+            return await segments.count(session, p.id, segment.filter)
+
+    data = _cli()._run(work)
+    _print_json(data) if as_json else console.print(", ".join(f"{k} {v}" for k, v in data.items()))
+
+
+@segments_app.command("list")
+def segments_list(project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
+    """All segments of a project."""
+    from wacast.contacts import segments
+
+    async def work(db: Any) -> list:
+        async with db.sessionmaker() as session:
+            p = await _cli()._project(session, project)
+            return [{"id": str(s.id), "name": s.name, "filter": s.filter} for s in await segments.list_all(session, p.id)]
+
+    data = _cli()._run(work)
+    if as_json:
+        _print_json(data)
+    for s in [] if as_json else data:
+        console.print(f"[bold]{s['name']}[/bold]  {json.dumps(s['filter'])}")
+
+
+@segments_app.command("export")
+def segments_export(name: str, project: str = ProjectOpt, output: Path = typer.Option(..., "--output", "-o", help="CSV file to write.")) -> None:
+    """Write a segment's contacts to a CSV file (streamed, any size)."""
+    from wacast.contacts import segments
+
+    async def work(db: Any) -> int:
+        async with db.sessionmaker() as session:
+            p = await _cli()._project(session, project)
+            segment = await segments.get(session, p.id, name)
+        written = 0
+        with output.open("wb") as handle:
+            async for chunk in segments.export_csv(db, p.id, segment.filter):
+                handle.write(chunk)
+                written += chunk.count(b"\n")
+        return written - 1
+
+    console.print(f"{_cli()._run(work)} contacts written to {output}")
+
+
+# --- broadcasts ----------------------------------------------------------------------------
+
+
+@broadcasts_app.command("create")
+def broadcasts_create(
+    name: str, project: str = ProjectOpt,
+    template: str = typer.Option(..., "--template", help="An approved template's name."),
+    segment: str = typer.Option(None, "--segment", help="Segment name or id (or give --csv)."),
+    csv_file: Path = typer.Option(None, "--csv", exists=True, dir_okay=False, help="A CSV with a phone column and values."),
+    param: list[str] = typer.Option([], "--param", help='Each template parameter in order: "$attribute", "$attribute|fallback" or fixed text.'),
+    media_url: str = typer.Option(None, "--media-url", help="Header media URL when the template has one."),
+    send_at: str = typer.Option(None, "--send-at", help="ISO time in the project's time zone (e.g. 2026-11-28T10:00); default now."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Create a broadcast (it starts at --send-at, or as soon as a worker sees it)."""
+    from wacast.campaign_api.media import MediaChecker
+    from wacast.campaigns import broadcast
+    from wacast.campaigns.broadcast_endpoints import _upsert_csv_contacts, parse_csv
+    from wacast.config import get_settings
+
+    params: list[Any] = []
+    for value in param:
+        if value.startswith("$") and "|" in value:
+            attribute, fallback = value.split("|", 1)
+            params.append({"attribute": attribute[1:], "fallback": fallback})
+        else:
+            params.append(value)
+    body: dict[str, Any] = {"name": name, "template": template, "params": params, "send_at": send_at}
+    if segment:
+        body["segment"] = segment
+    if media_url:
+        body["media"] = {"url": media_url}
+    settings = get_settings()
+
+    async def work(db: Any) -> dict:
+        async with db.sessionmaker() as session:
+            p = await _cli()._project(session, project)
+            project_id, country = p.id, p.default_country
+            draft = await broadcast.prepare(session, project_id, body, csv_audience=csv_file is not None, defaults=settings)
+            await session.rollback()
+        if draft.plan.media is not None:
+            checker = MediaChecker(timeout=settings.media_check_timeout, cache_seconds=0, allow_private_hosts=settings.allow_private_media_hosts)
+            try:
+                await checker.check(draft.plan.media.url, draft.needs.header_format, "media.url")
+            finally:
+                await checker.close()
+        rows = parse_csv(csv_file.read_bytes(), country)[0] if csv_file else None
+        async with db.transaction() as session:
+            csv_rows = await _upsert_csv_contacts(session, project_id, rows, "CSV upload") if rows else None
+            draft = await broadcast.prepare(session, project_id, body, csv_audience=csv_file is not None, defaults=settings)
+            campaign = await broadcast.create(session, project_id, draft, csv_rows)
+            return await broadcast.describe(session, campaign)
+
+    data = _cli()._run(work)
+    if as_json:
+        _print_json(data)
+    else:
+        console.print(f"broadcast [bold]{data['name']}[/bold] created")
+        render_progress(data)
+
+
+def _control(name: str, project: str, action: str, as_json: bool) -> None:
+    from wacast.campaigns import broadcast
+
+    async def work(db: Any) -> dict:
+        async with db.transaction() as session:
+            p = await _cli()._project(session, project)
+            campaign = await broadcast.find(session, p.id, name, lock=True)
+            result = await {
+                "pause": broadcast.pause, "resume": broadcast.resume, "cancel": broadcast.cancel, "retry-failed": broadcast.retry_failed,
+            }[action](session, campaign)
+            return {**await broadcast.describe(session, campaign), "result": result}
+
+    data = _cli()._run(work)
+    if as_json:
+        _print_json(data)
+    else:
+        console.print(f"{action}: {data['result']}")
+        render_progress(data)
+
+
+@broadcasts_app.command("pause")
+def broadcasts_pause(name: str, project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
+    """Pause: nothing more is queued and queued messages are held."""
+    _control(name, project, "pause", as_json)
+
+
+@broadcasts_app.command("resume")
+def broadcasts_resume(name: str, project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
+    """Resume a paused broadcast where it stopped."""
+    _control(name, project, "resume", as_json)
+
+
+@broadcasts_app.command("cancel")
+def broadcasts_cancel(name: str, project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
+    """Cancel: nothing more is queued; queued, unsent messages are withdrawn."""
+    _control(name, project, "cancel", as_json)
+
+
+@broadcasts_app.command("retry-failed")
+def broadcasts_retry_failed(name: str, project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
+    """Queue again the failures worth retrying (never permanent errors or opt-outs)."""
+    _control(name, project, "retry-failed", as_json)
+
+
+@broadcasts_app.command("policy")
+def broadcasts_policy(
+    project: str = ProjectOpt,
+    quiet_hours: str = typer.Option(None, "--quiet-hours", help='Local quiet window "21:00-09:00", or "off".'),
+    frequency_cap: str = typer.Option(None, "--frequency-cap", help='"N/D": at most N marketing messages per contact per D days, or "off".'),
+    tier: str = typer.Option(None, "--tier", help="Messaging tier: 250, 2000, 10000, 100000 or unlimited."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show or set the project's quiet hours, frequency cap and messaging tier."""
+    from wacast.campaigns import broadcast
+    from wacast.projects.models import Project
+
+    body: dict[str, Any] = {}
+    try:
+        if quiet_hours is not None:
+            body["quiet_hours"] = None if quiet_hours == "off" else dict(zip(("start", "end"), quiet_hours.split("-", 1), strict=True))
+        if frequency_cap is not None:
+            body["frequency_cap"] = None if frequency_cap == "off" else dict(zip(("messages", "days"), map(int, frequency_cap.split("/", 1)), strict=True))
+        if tier is not None:
+            body["messaging_tier"] = "unlimited" if tier == "unlimited" else int(tier)
+    except ValueError:
+        _cli().err_console.print('[red]error:[/red] use --quiet-hours 21:00-09:00, --frequency-cap 2/7, --tier 2000')
+        raise typer.Exit(2) from None
+
+    async def work(db: Any) -> dict:
+        async with db.transaction() as session:
+            p = await _cli()._project(session, project)
+            policy = await broadcast.set_policy(session, p.id, body) if body else await broadcast.get_policy(session, p.id)
+            return broadcast.policy_out(policy, await session.get(Project, p.id))
+
+    data = _cli()._run(work)
+    _print_json(data) if as_json else console.print("\n".join(f"{k}: {v}" for k, v in data.items()))
+
