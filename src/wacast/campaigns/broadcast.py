@@ -814,8 +814,10 @@ class BroadcastEngine:
                 })
                 events.append({"message_id": message_id, "kind": "queued", "occurred_at": now, "detail": None})
             if messages:
-                await session.execute(insert(Message), messages)
-                await session.execute(insert(MessageEvent), events)
+                # Core inserts (not the ORM's bulk path): the hot loop of a large fan-out.
+                connection = await session.connection()
+                await connection.execute(insert(Message.__table__), messages)
+                await connection.execute(insert(MessageEvent.__table__), events)
             if cursors:
                 campaign.checkpoint = cursors[-1]
             campaign.queued_count = (campaign.queued_count or 0) + len(messages)
