@@ -50,6 +50,9 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         )
         configure_campaign_cache(settings.cache_seconds)
         api_key_service.configure_cache(settings.cache_seconds)
+        from wacast.kit import ratelimit
+
+        ratelimit.limiter.configure(settings.api_rate_limit, settings.api_rate_burst)
         app.state.settings = settings
         app.state.db = db
         app.state.media = media
@@ -61,6 +64,10 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         app.state.wake_dispatcher = lambda: None
         app.state.broadcasts = BroadcastEngine(db, settings, notify=lambda: app.state.wake_dispatcher())
         broadcast_task = None
+        from wacast.webhooks.tasks import WebhookSender
+
+        app.state.webhooks = WebhookSender(db, settings)  # customer webhooks (docs/integrations.md)
+        webhooks_task = asyncio.create_task(app.state.webhooks.run(stop)) if dispatcher_enabled else None
         if dispatcher_enabled:
             dispatcher = Dispatcher(db, settings, build_providers(settings))
             app.state.dispatcher = dispatcher
@@ -75,6 +82,9 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
             app.state.broadcasts.wake.set()
             if broadcast_task is not None:
                 await broadcast_task
+            if webhooks_task is not None:
+                await webhooks_task
+            await app.state.webhooks.close()
             if task is not None:
                 await task
                 for provider in app.state.dispatcher.providers.values():
@@ -126,6 +136,18 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
     from wacast.contacts.segment_endpoints import router as segments_router
 
     app.include_router(segments_router)
+    from wacast.campaigns.endpoints import router as campaigns_router  # before broadcasts: /pause of both kinds
+
+    app.include_router(campaigns_router)
+    from wacast.contacts.endpoints import router as contacts_router
+
+    app.include_router(contacts_router)
+    from wacast.templates.endpoints import router as templates_router
+
+    app.include_router(templates_router)
+    from wacast.webhooks.endpoints import router as webhooks_router
+
+    app.include_router(webhooks_router)
     from wacast.campaigns.broadcast_endpoints import router as broadcasts_router
 
     app.include_router(broadcasts_router)
@@ -141,5 +163,8 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
     if mount_dashboard is not None:
         mount_dashboard(app)
 
+    from wacast.kit.idempotency import IdempotencyMiddleware
+
+    app.add_middleware(IdempotencyMiddleware)  # Idempotency-Key on every write (docs/integrations.md)
     operations.install(app)  # /readyz, /metrics and the request-id middleware (outermost)
     return app

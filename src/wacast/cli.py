@@ -167,11 +167,17 @@ def worker() -> None:
 
         broadcasts = BroadcastEngine(db, settings, notify=dispatcher.wake.set)  # broadcast fan-out (docs/broadcasts.md)
         broadcast_task = asyncio.create_task(broadcasts.run(stop))
+        from wacast.webhooks.tasks import WebhookSender
+
+        webhooks = WebhookSender(db, settings)  # customer webhooks, from their outbox (docs/integrations.md)
+        webhooks_task = asyncio.create_task(webhooks.run(stop))
         try:
             await dispatcher.run(stop)
         finally:
             broadcasts.wake.set()
             await broadcast_task
+            stop.set()
+            await webhooks_task
             for provider in providers.values():
                 await provider.close()
             if ops_server is not None:

@@ -66,6 +66,21 @@ class Settings(BaseSettings):
     broadcast_failure_threshold: float = 0.5
     broadcast_failure_window: int = 50
 
+    # Integrations (docs/integrations.md). Customer webhooks: hosts on private networks are
+    # refused unless allowed; the HTTP timeout; retries back off from base to max seconds and
+    # stop after the retry window, after which a subscription that kept failing is disabled.
+    allow_private_webhook_hosts: bool = False
+    webhook_timeout: float = 10.0
+    webhook_retry_base_seconds: float = 10.0
+    webhook_retry_max_seconds: float = 3600.0
+    webhook_retry_window_hours: float = 24.0
+    webhook_concurrency: int = 20
+    webhook_poll_seconds: float = 1.0
+    # REST and campaign API rate limit per API key: requests per second and burst (a key can
+    # carry its own). Counted in memory per server process.
+    api_rate_limit: float = 200.0
+    api_rate_burst: int = 400
+
     # Sandbox provider: seconds after the send at which it reports delivered and read.
     sandbox_delivered_after: float = 1.0
     sandbox_read_after: float = 3.0

@@ -6,7 +6,8 @@ from fastapi import Request
 
 from wacast.api_keys import service
 from wacast.api_keys.service import KeyIdentity
-from wacast.kit.errors import Unauthorized
+from wacast.kit import ratelimit
+from wacast.kit.errors import Forbidden, Unauthorized
 
 ApiIdentity = KeyIdentity
 
@@ -20,4 +21,16 @@ async def require_key(request: Request) -> KeyIdentity:
         identity = await service.authenticate(session, token.strip())
     if identity is None:
         raise Unauthorized({"reason": "unknown or revoked API key"})
+    ratelimit.check(identity)  # 429 with Retry-After, counted in memory
+    return identity
+
+
+async def require_full(request: Request) -> KeyIdentity:
+    """A key of scope `full`: a `send` key may only send and read its project's messages."""
+    identity = await require_key(request)
+    if identity.scope != "full":
+        raise Forbidden(
+            "This API key has scope `send`: it can send (campaign API) and read messages; this needs a `full` key",
+            "KEY_SCOPE", {"scope": identity.scope, "required": "full"},
+        )
     return identity

@@ -28,6 +28,9 @@ class KeyIdentity:
     key_id: uuid.UUID
     project_id: uuid.UUID
     scope: str
+    # The key's own rate limit (requests/s, burst); None: the global WACAST_API_RATE_LIMIT.
+    rate_limit: float | None = None
+    rate_burst: int | None = None
 
 
 # key_hash -> identity (or None for an unknown key, so floods of bad keys stay cheap too).
@@ -56,12 +59,12 @@ async def authenticate(session: AsyncSession, plain: str) -> KeyIdentity | None:
         return cached
     row = (
         await session.execute(
-            select(ApiKey.id, ApiKey.project_id, ApiKey.scope).where(
+            select(ApiKey.id, ApiKey.project_id, ApiKey.scope, ApiKey.rate_limit, ApiKey.rate_burst).where(
                 ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)
             )
         )
     ).first()
-    identity = KeyIdentity(row.id, row.project_id, row.scope) if row else None
+    identity = KeyIdentity(row.id, row.project_id, row.scope, row.rate_limit, row.rate_burst) if row else None
     _identity_cache.put(digest, identity)
     return identity
 

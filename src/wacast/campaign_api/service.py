@@ -361,6 +361,9 @@ class CampaignApiService:
         identity = await api_keys.authenticate(session, key)
         if identity is None:
             raise Unauthorized({"reason": "unknown or revoked apiKey"})
+        from wacast.kit import ratelimit
+
+        ratelimit.check(identity)  # 429 with Retry-After, per key, in memory
         return identity
 
     async def accept(self, body: Any) -> Accepted:
@@ -423,6 +426,12 @@ class CampaignApiService:
                 name=request.user_name, source=request.source, attributes=attributes, now=now,
             )
             self._check_contact(contact)
+            if contact.created:  # customer webhooks: contact.created, in this transaction
+                from wacast.webhooks import events as hooks
+
+                await hooks.contacts_created(session, identity.project_id, [{
+                    "id": contact.id, "phone": destination, "name": contact.name, "source": request.source, "attributes": contact.attributes,
+                }], via="campaign_api")
             # Built again on the locked row: attributes may have changed since the first read.
             components = build_components(snapshot.needs, request, contact.name, contact.attributes or {})
             tag_ids = await contacts_repo.tag_ids_by_name(session, identity.project_id, request.tags)

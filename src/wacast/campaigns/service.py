@@ -34,6 +34,11 @@ async def set_status(session: AsyncSession, project_id: uuid.UUID, name: str, st
     campaign = (await session.execute(select(Campaign).where(Campaign.project_id == project_id, Campaign.name == name))).scalar_one_or_none()
     if campaign is None:
         raise NotFound(f"Campaign {name!r} does not exist", "CAMPAIGN_NOT_FOUND")
+    if campaign.type == "broadcast":  # broadcasts have their own states (campaigns/broadcast.py)
+        raise WacastError(
+            f"{name!r} is a broadcast: use `wacast broadcasts pause|resume|cancel` or POST /api/v1/campaigns/{{id}}/pause|resume|cancel",
+            "NOT_AN_API_CAMPAIGN", {"campaign": name, "status": campaign.status},
+        )
     if status == CampaignStatus.live:
         template = await session.get(Template, campaign.template_id)
         if template is None or template.status != "APPROVED":
@@ -42,9 +47,13 @@ async def set_status(session: AsyncSession, project_id: uuid.UUID, name: str, st
                 "TEMPLATE_NOT_APPROVED",
                 {"template_status": template.status if template else None},
             )
+    previous = campaign.status
     campaign.status = status
     campaign.updated_at = utcnow()
     await session.flush()
+    from wacast.webhooks import events as hooks
+
+    await hooks.campaign_status(session, campaign, previous)  # customer webhooks, same transaction
     invalidate_campaigns()
     return campaign
 

@@ -10,6 +10,7 @@ from wacast.messages.models import InboundEvent, Message, MessageEvent, Reply
 from wacast.projects.models import Project, SenderLease, Worker
 from wacast.templates.models import Template
 from wacast.users.models import Membership, User
+from wacast.webhooks.models import IdempotencyKey, WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription  # noqa: F401
 
 __all__ = [
     "ApiKey", "AttributeDefinition", "BroadcastRecipient", "Segment", "SendPolicy", "Base", "Campaign", "Contact", "ContactTag", "InboundEvent",

@@ -103,6 +103,9 @@ async def mark_sent(session: AsyncSession, message_id: uuid.UUID, worker: str, w
     )
     if result.rowcount:
         await add_event(session, message_id, "sent", now, {"wamid": wamid})
+        from wacast.webhooks import events as hooks
+
+        await hooks.messages_status_many(session, [message_id], "sent", now)  # customer webhooks
     return bool(result.rowcount)
 
 
@@ -127,6 +130,9 @@ async def mark_sent_many(session: AsyncSession, sent: list[tuple[uuid.UUID, str]
         insert(MessageEvent.__table__),
         [{"message_id": mid, "kind": "sent", "occurred_at": now, "detail": {"wamid": wamid}} for mid, wamid in sent],
     )
+    from wacast.webhooks import events as hooks
+
+    await hooks.messages_status_many(session, [mid for mid, _ in sent], "sent", now)  # customer webhooks
 
 
 async def release_held_for_templates(session: AsyncSession, project_id: uuid.UUID, now: datetime) -> int:
@@ -227,6 +233,9 @@ async def mark_failed(
     )
     if result.rowcount:
         await add_event(session, message_id, "failed", now, {"code": code, "title": title, "details": details})
+        from wacast.webhooks import events as hooks
+
+        await hooks.messages_status_many(session, [message_id], "failed", now, {"code": code, "title": title})  # customer webhooks
     return bool(result.rowcount)
 
 

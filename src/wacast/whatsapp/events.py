@@ -25,6 +25,7 @@ from wacast.messages import repository as messages_repo
 from wacast.messages.models import InboundEvent, Reply
 from wacast.projects.models import Project
 from wacast.templates.models import Template
+from wacast.webhooks import events as hooks
 
 log = logging.getLogger("wacast.events")
 
@@ -148,13 +149,19 @@ class EventProcessor:
                 "details": (first.get("error_data") or {}).get("details") if isinstance(first.get("error_data"), dict) else None,
             }
             if first.get("code") == 131050:
-                await session.execute(
-                    update(contacts_repo.Contact).where(contacts_repo.Contact.id == row.contact_id).values(opted_in=False)
+                stopped = await session.execute(
+                    update(contacts_repo.Contact)
+                    .where(contacts_repo.Contact.id == row.contact_id, contacts_repo.Contact.opted_in.is_(True))
+                    .values(opted_in=False)
                 )
+                if stopped.rowcount:
+                    await hooks.opted_out(session, project.id, contact_id=row.contact_id, reason="meta_error_131050")
         pricing = (status.get("pricing") or {}).get("category") if isinstance(status.get("pricing"), dict) else None
         changed = await messages_repo.apply_status(
             session, row, kind, _timestamp(status.get("timestamp")), wamid=wamid, error=error, pricing_category=pricing
         )
+        if changed:  # customer webhooks, in this transaction (webhooks/outbox.py)
+            await hooks.message_status(session, project.id, row.id, kind, _timestamp(status.get("timestamp")), error)
         metrics.status_reported(project, kind, changed, error, _timestamp(status.get("timestamp")))
 
     async def _inbound(self, session, project: Project, message: dict, names: dict, notes: list[str]) -> None:  # noqa: ANN001
@@ -189,9 +196,11 @@ class EventProcessor:
             return  # a duplicate delivery of the same inbound message
         if answered:
             await messages_repo.mark_replied(session, answered, at)
+        await hooks.reply(session, project.id, contact_id, wamid=str(message["id"]), kind=kind, text=text, payload=payload, at=at, answered=answered)
         keywords = {k.strip().upper() for k in project.opt_out_keywords or []}
         if (text and text.strip().upper() in keywords) or (payload and payload in (project.opt_out_payloads or [])):
             await contacts_repo.set_opted_in(session, project.id, phone, False)
+            await hooks.opted_out(session, project.id, contact_id=contact_id, reason="keyword")
             notes.append(f"{phone} opted out")
 
     async def _preference(self, session, project: Project, preference: dict, notes: list[str]) -> None:  # noqa: ANN001
@@ -201,8 +210,11 @@ class EventProcessor:
         if value not in ("stop", "resume") or not preference.get("wa_id"):
             return
         phone = "+" + str(preference["wa_id"]).lstrip("+")
-        if await contacts_repo.set_opted_in(session, project.id, phone, value == "resume") is None:
+        contact_id = await contacts_repo.set_opted_in(session, project.id, phone, value == "resume")
+        if contact_id is None:
             notes.append(f"marketing preference for unknown contact {phone}")
+        elif value == "stop":
+            await hooks.opted_out(session, project.id, contact_id=contact_id, reason="marketing_preference")
 
     async def _template_change(self, session, waba_id: str, field: str, value: dict, notes: list[str]) -> None:  # noqa: ANN001
         projects = (await session.execute(select(Project.id).where(Project.waba_id == waba_id))).scalars().all()
@@ -223,7 +235,12 @@ class EventProcessor:
                 values["rejected_reason"] = str(value.get("reason") or "")[:500]
         else:
             values["quality"] = value.get("new_quality_score")
+        before = dict((await session.execute(select(Template.id, Template.status).where(*conditions))).all())
         result = await session.execute(update(Template).where(*conditions).values(**values))
+        if "status" in values and before:  # customer webhooks: template.status.updated
+            changed = (await session.execute(select(Template).where(Template.id.in_(list(before))).execution_options(populate_existing=True))).scalars().all()
+            for template in changed:
+                await hooks.template_status(session, template.project_id, template, before.get(template.id))
         if not result.rowcount:
             notes.append(f"template event for unknown template {value.get('message_template_name')!r}")
         elif values.get("status") == "APPROVED":

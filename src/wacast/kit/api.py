@@ -1,0 +1,93 @@
+"""Helpers of the REST API: OpenAPI examples, JSON bodies, answers and common errors."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from fastapi import Request
+
+from wacast.kit.errors import WacastError
+from wacast.kit.http import JSONResponse, read_json
+
+ERRORS: dict[int, dict[str, Any]] = {
+    400: {"message": "tags: Unknown tag(s): gold; create them first (POST /api/v1/tags)", "code": "TAG_UNKNOWN", "details": {"tags": ["gold"]}},
+    401: {"name": "ERR401", "message": "Unauthorized", "code": "UNAUTHORIZED", "details": {"reason": "send Authorization: Bearer <API key>"}},
+    403: {"message": "This API key has scope `send`: it can send (campaign API) and read messages; this needs a `full` key", "code": "KEY_SCOPE", "details": {"scope": "send", "required": "full"}},
+    404: {"message": "Contact not found", "code": "CONTACT_NOT_FOUND", "details": {"contact": "+919999999999"}},
+    409: {"message": "A request with this Idempotency-Key is still in progress; retry after the given seconds", "code": "IDEMPOTENCY_KEY_IN_FLIGHT", "details": {"retry_after_seconds": 1}},
+    422: {"message": "This Idempotency-Key was already used with a different request; use a new key for a new request", "code": "IDEMPOTENCY_KEY_REUSED", "details": {"first_used_at": "2026-11-27T10:00:00+00:00"}},
+    429: {"message": "Too many requests for this API key; slow down and retry after the given seconds", "code": "RATE_LIMITED", "details": {"retry_after_seconds": 1, "limit_per_second": 200}},
+}
+
+
+def doc(example: Any, *errors: int, status: int = 200, request_example: Any = None, description: str | None = None) -> dict[str, Any]:
+    """Keyword arguments of a route: the answer's example, the error examples, the body's example."""
+    responses: dict[int | str, Any] = {}
+    if status == 204:
+        responses[204] = {"description": description or "Done; no content"}
+    else:
+        responses[status] = {"description": description or "Success", "content": {"application/json": {"example": example}}}
+    for code in sorted({401, 429, *errors}):
+        responses[code] = {"description": _DESCRIPTIONS.get(code, "Error"), "content": {"application/json": {"example": ERRORS[code]}}}
+    out: dict[str, Any] = {"responses": responses}
+    if request_example is not None:
+        out["openapi_extra"] = {
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}, "example": request_example}}},
+            "parameters": [{
+                "name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255},
+                "description": "Retry safely: the same key and body within 24 h replays the first answer.",
+            }],
+        }
+    return out
+
+
+_DESCRIPTIONS = {
+    400: "Rejected: the request cannot be applied", 401: "Missing or unknown API key", 403: "The key's scope does not allow this",
+    404: "Not found in this project", 409: "Conflict (already exists, or the same Idempotency-Key is in flight)",
+    422: "Malformed request or Idempotency-Key reused with another body", 429: "Rate limit of the API key (Retry-After)",
+}
+
+
+async def body_object(request: Request) -> dict[str, Any]:
+    """The JSON object sent (400 INVALID_JSON / INVALID_BODY otherwise)."""
+    data = await read_json(request)
+    if not isinstance(data, dict):
+        raise WacastError("Request body must be a JSON object", "INVALID_BODY")
+    return data
+
+
+def allow_fields(data: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise WacastError(f"Unknown field(s): {', '.join(unknown)}", "VALIDATION_ERROR", {"fields": unknown, "allowed": sorted(allowed)}, status_code=422)
+
+
+def plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def answer(value: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(plain(value), status_code=status)
+
+
+def page(p: Any) -> JSONResponse:
+    """A page: {"data": [...], "next_cursor": "..." | null}."""
+    return JSONResponse({"data": plain(p.items), "next_cursor": p.next_cursor})
+
+
+def parse_bool(value: str | None, field: str) -> bool | None:
+    if value is None or value == "":
+        return None
+    lowered = value.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise WacastError(f"{field} must be true or false", "VALIDATION_ERROR", {"field": field}, status_code=422)

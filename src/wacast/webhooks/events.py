@@ -1,0 +1,159 @@
+"""The customer-webhook events of wacast's changes, built and recorded in the change's transaction.
+
+Each function first asks whether any subscription of the project wants the topic, so a
+project without webhooks pays one indexed lookup and writes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wacast.campaigns.models import Campaign
+from wacast.contacts.models import Contact
+from wacast.messages.models import Message
+from wacast.webhooks import outbox
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+async def _wants(session: AsyncSession, project_id: uuid.UUID, topic: str) -> bool:
+    return bool(await outbox._subscribers(session, project_id, topic))
+
+
+def contact_data(row: Any) -> dict[str, Any]:
+    return {
+        "id": str(row.id), "phone_number": row.phone, "name": row.name, "source": row.source,
+        "opted_in": row.opted_in, "blocked": row.blocked, "attributes": row.attributes or {},
+    }
+
+
+def _message_data(message: Message, campaign_name: str | None, status: str, at: datetime, error: dict | None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "submitted_message_id": str(message.id),
+        "status": status,
+        "message": {
+            "messageId": str(message.id),
+            "submitted_message_id": str(message.id),
+            "wamid": message.wamid,
+            "status": status,
+            "phone_number": message.destination,
+            "contact_id": str(message.contact_id),
+            "campaign_name": campaign_name,
+            "template_name": (message.payload or {}).get("template"),
+            f"{status}_at": _iso(at),
+        },
+    }
+    if status == "failed":
+        err = error or {}
+        data["message"]["failureResponse"] = {"code": err.get("code", message.error_code), "reason": err.get("title") or message.error_title}
+    return data
+
+
+async def message_status(session: AsyncSession, project_id: uuid.UUID, message_id: uuid.UUID, status: str, at: datetime, error: dict | None = None) -> None:
+    """message.status.updated, AiSensy-like: data.message {messageId, status, phone_number, ...}."""
+    if not await _wants(session, project_id, "message.status.updated"):
+        return
+    row = (
+        await session.execute(
+            select(Message, Campaign.name).outerjoin(Campaign, Campaign.id == Message.campaign_id).where(Message.id == message_id)
+        )
+    ).first()
+    if row is not None:
+        await outbox.emit(session, project_id, "message.status.updated", _message_data(row[0], row[1], status, at, error))
+
+
+async def messages_status_many(session: AsyncSession, message_ids: list[uuid.UUID], status: str, at: datetime, error: dict | None = None) -> None:
+    """message.status.updated for a batch (the dispatcher's sent/failed): one lookup when no
+    project has a subscription to the topic."""
+    if not message_ids:
+        return
+    from wacast.webhooks.models import WebhookSubscription
+
+    wanted = (
+        await session.execute(
+            select(WebhookSubscription.project_id, WebhookSubscription.topics).where(WebhookSubscription.active.is_(True))
+        )
+    ).all()
+    projects = {p for p, topics in wanted if "message.status.updated" in (topics or []) or "*" in (topics or [])}
+    if not projects:
+        return
+    rows = (
+        await session.execute(
+            select(Message, Campaign.name).outerjoin(Campaign, Campaign.id == Message.campaign_id)
+            .where(Message.id.in_(message_ids), Message.project_id.in_(projects))
+        )
+    ).all()
+    for project_id in {m.project_id for m, _ in rows}:
+        await outbox.emit_many(session, project_id, "message.status.updated", [
+            _message_data(m, name, status, at, error) for m, name in rows if m.project_id == project_id
+        ], now=at)
+
+
+async def reply(
+    session: AsyncSession, project_id: uuid.UUID, contact_id: uuid.UUID, *, wamid: str, kind: str, text: str | None,
+    payload: str | None, at: datetime, answered: uuid.UUID | None,
+) -> None:
+    """message.sender.user: a person wrote back (with the submitted_message_id it answers, when known)."""
+    if not await _wants(session, project_id, "message.sender.user"):
+        return
+    contact = (await session.execute(select(Contact).where(Contact.id == contact_id))).scalar_one_or_none()
+    await outbox.emit(session, project_id, "message.sender.user", {
+        "submitted_message_id": str(answered) if answered else None,
+        "message": {
+            "messageId": wamid, "type": kind, "text": text, "payload": payload, "received_at": _iso(at),
+            "phone_number": contact.phone if contact else None, "name": contact.name if contact else None,
+            "context": {"submitted_message_id": str(answered) if answered else None},
+        },
+        "contact": contact_data(contact) if contact else None,
+    })
+
+
+async def opted_out(session: AsyncSession, project_id: uuid.UUID, *, contact_id: uuid.UUID | None = None, phone: str | None = None, reason: str) -> None:
+    """contact.opted_out: by keyword, Meta's marketing preference, error 131050 or the API."""
+    if not await _wants(session, project_id, "contact.opted_out"):
+        return
+    stmt = select(Contact).where(Contact.project_id == project_id)
+    stmt = stmt.where(Contact.id == contact_id) if contact_id else stmt.where(Contact.phone == phone)
+    contact = (await session.execute(stmt)).scalar_one_or_none()
+    if contact is not None:
+        await outbox.emit(session, project_id, "contact.opted_out", {"contact": contact_data(contact), "reason": reason})
+
+
+async def contacts_created(session: AsyncSession, project_id: uuid.UUID, rows: list[dict[str, Any]], *, via: str) -> None:
+    """contact.created for contacts the campaign API (or an inbound message) created."""
+    if not rows or not await _wants(session, project_id, "contact.created"):
+        return
+    await outbox.emit_many(session, project_id, "contact.created", [
+        {"contact": {
+            "id": str(r["id"]), "phone_number": r["phone"], "name": r.get("name") or "", "source": r.get("source"),
+            "opted_in": r.get("opted_in", True), "blocked": r.get("blocked", False), "attributes": r.get("attributes") or {},
+        }, "via": via}
+        for r in rows
+    ])
+
+
+async def campaign_status(session: AsyncSession, campaign: Any, previous: str | None, reason: str | None = None) -> None:
+    """campaign.status.updated: draft/live/paused (API campaigns) and the broadcast states."""
+    if previous == campaign.status or not await _wants(session, campaign.project_id, "campaign.status.updated"):
+        return
+    await outbox.emit(session, campaign.project_id, "campaign.status.updated", {
+        "campaign": {"id": str(campaign.id), "name": campaign.name, "type": campaign.type, "status": campaign.status,
+                     "previous_status": previous, "reason": reason},
+    })
+
+
+async def template_status(session: AsyncSession, project_id: uuid.UUID, template: Any, previous: str | None) -> None:
+    """template.status.updated: Meta approved, rejected, paused or disabled a template."""
+    if previous == template.status or not await _wants(session, project_id, "template.status.updated"):
+        return
+    await outbox.emit(session, project_id, "template.status.updated", {
+        "template": {"id": str(template.id), "name": template.name, "language": template.language, "status": template.status,
+                     "previous_status": previous, "reason": template.rejected_reason, "quality": template.quality},
+    })
