@@ -87,18 +87,25 @@ _secrets: set[str] = set()
 _MAX_SECRETS = 10_000
 
 
+_secrets_re: re.Pattern[str] | None = None
+
+
 def register_secret(value: str | None) -> None:
     """Scrub this exact value from every log line from now on."""
+    global _secrets_re
     if value and len(value) >= 6 and value not in _secrets and len(_secrets) < _MAX_SECRETS:
         _secrets.add(value)
+        _secrets_re = None
 
 
 def redact(text: str) -> str:
+    global _secrets_re
     if not text:
         return text
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
+    if _secrets:
+        if _secrets_re is None:  # one alternation, longest first, rebuilt when a secret is added
+            _secrets_re = re.compile("|".join(re.escape(v) for v in sorted(_secrets, key=len, reverse=True)))
+        text = _secrets_re.sub(REDACTED, text)
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
     return text
