@@ -87,6 +87,8 @@ async def seed(db: Database, n: int) -> tuple[uuid.UUID, uuid.UUID]:
             await session.execute(insert(Contact), rows)
             await session.execute(insert(ContactTag), tags)
     async with db.transaction() as session:
+        await session.execute(text("ANALYZE"))  # what autovacuum does after a bulk load
+    async with db.transaction() as session:
         segment = await segments.create(session, project_id, "FB leads with a city", {"match": "all", "conditions": [
             {"field": "source", "op": "equals", "value": "Facebook forms"},
             {"field": "tags", "op": "any", "value": ["lead"]},

@@ -194,7 +194,7 @@ async def test_stopped_between_batches_and_restarted_queues_each_contact_once(cl
     async with db.sessionmaker() as session:
         campaign = await session.get(Campaign, uuid.UUID(created["id"]))
     # The checkpoint and the queued messages moved together.
-    assert campaign.queued_count == len(await broadcast_messages(db, created["id"])) == 40
+    assert 0 < campaign.queued_count == len(await broadcast_messages(db, created["id"])) <= 40
     assert campaign.fanout_done_at is None and campaign.checkpoint
     # The first engine "dies" holding the lease; a second engine takes over after it expires.
     async with db.transaction() as session:
@@ -480,7 +480,8 @@ async def test_done_when_retarget_schedule_pause_resume_finish(client, app, db, 
     created = await broadcast(client, setup, seg, name="Retarget", send_at=f"{tomorrow}T10:00", params=["$FirstName", "25%"])
     assert created["status"] == "scheduled"
     assert created["send_at"] == datetime.fromisoformat(f"{tomorrow}T10:00").replace(tzinfo=ZoneInfo("Asia/Kolkata")).astimezone(ZoneInfo("UTC")).isoformat()
-    engine = engine_for(app, settings, batch=4)
+    # Windows of 8 of the project's 16 contacts: the first holds 1 to 8 of the 9 members.
+    engine = engine_for(app, settings, batch=8)
     await engine.tick()
     assert await broadcast_messages(db, created["id"]) == []  # not before its time
 
@@ -489,13 +490,14 @@ async def test_done_when_retarget_schedule_pause_resume_finish(client, app, db, 
         await session.execute(update(Campaign).where(Campaign.id == uuid.UUID(created["id"])).values(send_at=utcnow() - timedelta(seconds=1)))
     await engine.tick(max_batches=1)
     running = (await client.get("/api/v1/campaigns/Retarget", headers=headers)).json()
-    assert running["status"] == "running" and running["progress"]["queued"] == 4 and running["progress"]["not_yet_queued"] == 5
+    first = running["progress"]["queued"]
+    assert running["status"] == "running" and 0 < first < 9 and running["progress"]["not_yet_queued"] == 9 - first
 
     assert (await client.post("/api/v1/campaigns/Retarget/pause", headers=headers)).json()["status"] == "paused"
     await engine.tick()
     await dispatcher.run_until_idle()
     paused = (await client.get("/api/v1/campaigns/Retarget", headers=headers)).json()
-    assert paused["progress"]["queued"] == 4 and paused["progress"]["read"] == 0
+    assert paused["progress"]["queued"] == paused["progress"]["held"] == first and paused["progress"]["read"] == 0
 
     assert (await client.post("/api/v1/campaigns/Retarget/resume", headers=headers)).json()["status"] == "running"
     await engine.run_until_fanned_out()

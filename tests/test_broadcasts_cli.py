@@ -51,6 +51,8 @@ def test_broadcast_from_the_terminal_with_a_worker(cli_env, tmp_path: Path):
     paused = run_json(env, "broadcasts", "pause", "Leads", "--project", "shop")
     assert paused["status"] == "paused"
     assert run(env, "broadcasts", "pause", "Leads", "--project", "shop", ok=False).returncode == 2
+    refused = run(env, "campaigns", "live", "Leads", "--project", "shop", ok=False)  # API-campaign states do not apply
+    assert refused.returncode == 2 and "is a broadcast" in refused.stderr
     run_json(env, "broadcasts", "resume", "Leads", "--project", "shop")
 
     worker = subprocess.Popen([*WACAST, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

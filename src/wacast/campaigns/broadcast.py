@@ -706,8 +706,13 @@ class BroadcastEngine:
         project = await session.get(Project, campaign.project_id)
         return _Context(analyze(template.components, template.parameter_format), template, Plan.from_json(campaign.broadcast["plan"]), project)
 
-    async def _audience(self, session: AsyncSession, campaign: Campaign, limit: int) -> tuple[list[Any], list[dict], list[str]]:
-        """The next keyset batch: (contacts, their CSV values, their cursor values)."""
+    async def _audience(self, session: AsyncSession, campaign: Campaign, limit: int) -> tuple[list[Any], list[dict], str | None, bool]:
+        """The next keyset window of the audience: (matching contacts, their CSV values, the
+        new checkpoint, whether the audience is exhausted).
+
+        A window is `limit` contacts in id order, read from the (project_id, id) index; the
+        segment's filter is applied inside the window only. Each batch costs O(limit) however
+        selective the filter is, and the whole fan-out O(audience)."""
         settings = campaign.broadcast or {}
         columns = (Contact.id, Contact.phone, Contact.name, Contact.attributes)
         if settings.get("audience") == "csv":
@@ -721,12 +726,19 @@ class BroadcastEngine:
                     .limit(limit)
                 )
             ).all()
-            return rows, [r.values or {} for r in rows], [str(r.position) for r in rows]
-        stmt = select(*columns).where(segments.members(campaign.project_id, settings.get("filter") or {}), segments.sendable())
+            return rows, [r.values or {} for r in rows], str(rows[-1].position) if rows else campaign.checkpoint, len(rows) < limit
+        window = select(Contact.id).where(Contact.project_id == campaign.project_id)
         if campaign.checkpoint:
-            stmt = stmt.where(Contact.id > uuid.UUID(campaign.checkpoint))
-        rows = (await session.execute(stmt.order_by(Contact.id).limit(limit))).all()
-        return rows, [{} for _ in rows], [str(r.id) for r in rows]
+            window = window.where(Contact.id > uuid.UUID(campaign.checkpoint))
+        ids = (await session.execute(window.order_by(Contact.id).limit(limit))).scalars().all()
+        if not ids:
+            return [], [], campaign.checkpoint, True
+        stmt = select(*columns).where(
+            segments.members(campaign.project_id, settings.get("filter") or {}), segments.sendable(),
+            Contact.id >= ids[0], Contact.id <= ids[-1],
+        )
+        rows = (await session.execute(stmt.order_by(Contact.id))).all()
+        return rows, [{} for _ in rows], str(ids[-1]), len(ids) < limit
 
     async def fan_out_batch(self, campaign_id: uuid.UUID) -> int | None:
         """Queue one batch and move the checkpoint, in one transaction. None: nothing to do now."""
@@ -752,7 +764,6 @@ class BroadcastEngine:
                 campaign.status_reason = f"waiting: template {ctx.template.name} is {ctx.template.status}"
                 return None
             limit = self.batch_size
-            tier_limited = False
             if policy is not None and policy.messaging_tier:
                 used = (
                     await session.execute(
@@ -767,9 +778,9 @@ class BroadcastEngine:
                     if campaign.status_reason != reason:
                         campaign.status_reason = reason
                     return None
-                if room < limit:
-                    limit, tier_limited = room, True
-            rows, values, cursors = await self._audience(session, campaign, limit)
+                # Scan at most `room` contacts: no more than `room` new ones can be queued.
+                limit = min(limit, room)
+            rows, values, checkpoint, exhausted = await self._audience(session, campaign, limit)
             sendable_ids = set()
             if rows:
                 # Opted-out and blocked contacts are never sent to (CSV audiences included).
@@ -818,13 +829,12 @@ class BroadcastEngine:
                 connection = await session.connection()
                 await connection.execute(insert(Message.__table__), messages)
                 await connection.execute(insert(MessageEvent.__table__), events)
-            if cursors:
-                campaign.checkpoint = cursors[-1]
+            campaign.checkpoint = checkpoint
             campaign.queued_count = (campaign.queued_count or 0) + len(messages)
             campaign.skipped_count = (campaign.skipped_count or 0) + skipped
             campaign.skip_reasons = skips
             campaign.updated_at = now
-            if len(rows) < limit and not tier_limited:
+            if exhausted:
                 campaign.fanout_done_at = now
                 if campaign.status_reason and campaign.status_reason.startswith("waiting"):
                     campaign.status_reason = None
@@ -833,7 +843,7 @@ class BroadcastEngine:
             campaign.lease_until = now + timedelta(seconds=self.settings.broadcast_lease_seconds)
         if messages and self.notify is not None:
             self.notify()
-        return len(messages) if rows else None
+        return None if exhausted else len(messages)
 
     async def _capped(self, session: AsyncSession, ctx: _Context, policy: SendPolicy | None, contact_ids: list[uuid.UUID], now: datetime) -> set[uuid.UUID]:
         """Contacts at the frequency cap (marketing messages in the last D days)."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wacast.db.base import Base, IdMixin
@@ -12,7 +12,11 @@ from wacast.kit.clock import utcnow
 
 class Contact(IdMixin, Base):
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("project_id", "phone"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "phone"),
+        # Keyset walks of a project's contacts in id order (broadcast fan-out, segment pages).
+        Index("ix_contacts_project_keyset", "project_id", "id"),
+    )
 
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     phone: Mapped[str] = mapped_column(String(20))  # E.164

@@ -70,9 +70,11 @@ def upgrade() -> None:
     with op.batch_alter_table('messages') as batch:
         batch.add_column(sa.Column('broadcast_id', sa.Uuid(), nullable=True))
         batch.create_index('uq_messages_broadcast_contact', ['broadcast_id', 'contact_id'], unique=True)
+    op.create_index('ix_contacts_project_keyset', 'contacts', ['project_id', 'id'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_contacts_project_keyset', table_name='contacts')
     with op.batch_alter_table('messages') as batch:
         batch.drop_index('uq_messages_broadcast_contact')
         batch.drop_column('broadcast_id')
