@@ -153,7 +153,7 @@ async def list_contacts(
         term = flt.search.strip()
         digits = "".join(ch for ch in term if ch.isdigit())
         conditions = [func.lower(Contact.name).contains(term.lower(), autoescape=True)]
-        if digits:
+        if digits and not any(ch.isalpha() for ch in term):  # a number: match part of the phone
             conditions.append(Contact.phone.contains(digits, autoescape=True))
         stmt = stmt.where(or_(*conditions))
     if cursor:

@@ -19,7 +19,10 @@ router = APIRouter(prefix="/api/v1", tags=["Messages"])
     "/messages/{submitted_message_id}",
     response_model=MessageOut,
     summary="A message: status, wamid, error and its event history",
-    responses={404: {"content": {"application/json": {"example": {"message": "Message not found", "code": "MESSAGE_NOT_FOUND"}}}}},
+    responses={
+        200: {"content": {"application/json": {"example": MessageOut.model_config["json_schema_extra"]["example"]}}},
+        404: {"content": {"application/json": {"example": {"message": "Message not found", "code": "MESSAGE_NOT_FOUND"}}}},
+    },
 )
 async def get_message(submitted_message_id: str, request: Request, identity: ApiIdentity = Depends(require_key)) -> Any:
     try:

@@ -112,9 +112,9 @@ async def create(
     session: AsyncSession, project_id: uuid.UUID, *, url: Any, topics: Any, secret: Any = None, description: Any = "", allow_private: bool = False
 ) -> dict[str, Any]:
     """A new subscription; the answer shows the secret in full (only here and on GET by id)."""
-    url = await check_url(url, allow_private=allow_private)
     topics = _topics(topics)
     secret = _secret(secret)
+    url = await check_url(url, allow_private=allow_private)  # last: it may ask DNS
     count = (await session.execute(select(func.count()).select_from(WebhookSubscription).where(WebhookSubscription.project_id == project_id))).scalar_one()
     if count >= MAX_SUBSCRIPTIONS:
         raise WacastError(f"At most {MAX_SUBSCRIPTIONS} webhooks per project", "WEBHOOK_LIMIT", {"max": MAX_SUBSCRIPTIONS})
