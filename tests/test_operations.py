@@ -118,7 +118,17 @@ async def test_metrics_count_the_flow_per_project_and_error_code(client, db, dis
         response = await client.post(URL, json=body(setup, destination=f"+91740000000{n}"))
         assert response.status_code == 200
         ids.append(response.json()["submitted_message_id"])
-    await dispatcher.run_until_idle()
+    stream = io.StringIO()
+    handler = logs.configure_logging("info", "json", stream)
+    try:
+        await dispatcher.run_until_idle()
+    finally:
+        logging.getLogger().removeHandler(handler)
+    # The dispatcher's lines about a send carry that message's submitted_message_id.
+    refusals = {r["submitted_message_id"]: r for r in map(json.loads, stream.getvalue().splitlines()) if r["logger"] == "wacast.send"}
+    assert refusals[ids[1]]["error_code"] == 131026 and refusals[ids[1]]["level"] == "warning"
+    assert refusals[ids[2]]["error_code"] == 130429 and refusals[ids[2]]["level"] == "info"
+    assert ids[0] not in refusals and fake_meta.token not in stream.getvalue()
 
     # Meta reports the first one delivered (a signed webhook), processed by the dispatcher.
     first = next(s for s in fake_meta.accepted() if s.message_id == ids[0])

@@ -11,6 +11,7 @@ The `project` label is the project's name.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -26,6 +27,7 @@ from wacast.kit.clock import utcnow
 from wacast.kit.logs import bind_message
 
 __all__ = ["CONTENT_TYPE_LATEST"]
+log = logging.getLogger("wacast.send")
 disable_created_metrics()  # no *_created series: half the output, nothing an operator reads
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -133,6 +135,15 @@ async def timed_send(provider: Any, project: Any, message: Any, template: Any) -
         PROVIDER_ERRORS.labels(project.name, str(code) if code is not None else "none").inc()
         if code == 130429:
             THROUGHPUT_REACHED.labels(project.name).inc()
+        from wacast.whatsapp.errors import ErrorClass, classify
+
+        kind = classify(code, result.error.http_status)
+        # Transient refusals (retried) are routine under load: info; anything else: warning.
+        log.log(
+            logging.INFO if kind in (ErrorClass.retry, ErrorClass.recipient, ErrorClass.defer) else logging.WARNING,
+            "%s refused the send: (%s) %s", provider.name, code, result.error.title,
+            extra={"project": project.name, "error_code": code, "error_class": str(kind), "http_status": result.error.http_status},
+        )
     return result
 
 
