@@ -70,7 +70,7 @@ async def run(settings: Settings, project_name: str, *, environ: dict[str, str] 
                 if await _phone_number(graph, project, checks):
                     await _subscription(graph, project, checks)
             await _templates(db, project, checks)
-        await _webhook_url(settings, checks)
+        await _webhook_url(settings, checks, needed=project.provider == "cloud")
     finally:
         await db.dispose()
     return checks
@@ -230,10 +230,10 @@ async def _templates(db: Database, project: Any, checks: list[Check]) -> None:
         checks.append(Check("templates", OK, f"synced {int((utcnow() - synced).total_seconds() // 60)} min ago ({summary})"))
 
 
-async def _webhook_url(settings: Settings, checks: list[Check]) -> None:
+async def _webhook_url(settings: Settings, checks: list[Check], needed: bool = True) -> None:
     if not settings.meta_app_secret or not settings.meta_verify_token:
         missing = [n for n, v in (("WACAST_META_APP_SECRET", settings.meta_app_secret), ("WACAST_META_VERIFY_TOKEN", settings.meta_verify_token)) if not v]
-        checks.append(Check("webhook secrets", FAIL, f"{' and '.join(missing)} not set: Meta's webhooks are refused",
+        checks.append(Check("webhook secrets", FAIL if needed else WARN, f"{' and '.join(missing)} not set: Meta's webhooks are refused",
                             "copy the app secret from the Meta app dashboard and choose a verify token"))
     if not settings.public_url:
         checks.append(Check("webhook URL", WARN, "WACAST_PUBLIC_URL is not set, so the webhook URL cannot be checked",

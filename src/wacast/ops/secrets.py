@@ -28,6 +28,13 @@ def encrypted_columns() -> list[tuple[Any, Any]]:
 
 async def rotate(db: Database, batch: int = 500) -> dict[str, int]:
     """Re-encrypt in batches of `batch` rows per transaction; returns rows per column."""
+    from wacast.db.migrate import current_revision
+    from wacast.kit.errors import WacastError
+    from wacast.ops.snapshot import head
+
+    current = await current_revision(db.engine)
+    if current != head():
+        raise WacastError(f"The database schema is at {current}, this wacast needs {head()}: run `wacast migrate` first", "SCHEMA_NOT_CURRENT")
     secret_box = box()
     done: dict[str, int] = {}
     for table, column in encrypted_columns():
