@@ -176,3 +176,25 @@ async def test_rate_limit_per_key_answers_429_with_retry_after(client, db):
     sends = [(await client.post(URL, json=body(other, destination=f"+9174285262{i:02d}"))).status_code for i in range(6)]
     assert sends[:2] == [200, 200] and 429 in sends, sends
     assert await count(db, Message) == sends.count(200)
+
+
+async def test_a_key_created_with_its_own_limit_by_the_cli(client, db, db_url):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    setup = await make_project(db)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WACAST_")}
+    env["WACAST_DATABASE_URL"] = db_url
+    result = subprocess.run(
+        [sys.executable, "-m", "wacast.cli", "apikeys", "create", "--project", setup.project_name, "--scope", "send",
+         "--rate-limit", "0.5", "--rate-burst", "2", "--json"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    created = json.loads(result.stdout)
+    assert created["rate_limit"] == 0.5 and created["rate_burst"] == 2
+    headers = {"Authorization": f"Bearer {created['api_key']}"}
+    statuses = [(await client.get("/api/v1/messages", headers=headers)).status_code for _ in range(4)]
+    assert statuses[:2] == [200, 200] and 429 in statuses

@@ -284,7 +284,9 @@ ProjectOpt = typer.Option(..., "--project", help="Project name.")
 
 @apikeys_app.command("create")
 def apikeys_create(project: str = ProjectOpt, scope: str = typer.Option("full", help="send | full"),
-                   name: str = typer.Option("", help="A label for the key."), as_json: bool = JsonOpt) -> None:
+                   name: str = typer.Option("", help="A label for the key."), as_json: bool = JsonOpt,
+                   rate_limit: float = typer.Option(None, "--rate-limit", help="Requests/s for this key (default WACAST_API_RATE_LIMIT)."),
+                   rate_burst: int = typer.Option(None, "--rate-burst", help="Burst for this key (default WACAST_API_RATE_BURST).")) -> None:
     """Create an API key; it is printed once and stored only as a hash."""
     from wacast.api_keys import service
 
@@ -296,7 +298,10 @@ def apikeys_create(project: str = ProjectOpt, scope: str = typer.Option("full", 
         async with db.transaction() as session:
             p = await _project(session, project)
             key, plain = await service.create_key(session, p.id, scope, name)
-            return {"id": str(key.id), "project": p.name, "scope": scope, "prefix": key.prefix, "api_key": plain}
+            key.rate_limit, key.rate_burst = rate_limit, rate_burst  # None: the global limit (docs/integrations.md)
+            await session.flush()
+            return {"id": str(key.id), "project": p.name, "scope": scope, "prefix": key.prefix, "api_key": plain,
+                    "rate_limit": rate_limit, "rate_burst": rate_burst}
 
     data = _run(work)
     _emit(data, as_json, f"{data['api_key']}\n[dim](scope {scope}; shown once, store it now)[/dim]")

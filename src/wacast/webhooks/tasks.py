@@ -31,6 +31,8 @@ from wacast.webhooks.service import check_url, sign
 log = logging.getLogger("wacast.webhooks")
 
 EXCERPT = 500
+PURGE_EVERY = 600.0  # seconds between clean-ups of expired idempotency keys and old events
+KEEP_EVENTS = timedelta(days=30)  # the delivery log keeps a month
 USER_AGENT = "wacast-webhooks/1"
 
 
@@ -97,8 +99,12 @@ class WebhookSender:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set (started by `wacast serve` and `wacast worker`)."""
+        next_purge = 0.0
         while not stop.is_set():
             try:
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + PURGE_EVERY
+                    await self.purge()
                 done = await self.deliver_due()
             except Exception:  # the loop must survive a database hiccup
                 log.exception("webhook delivery round failed")
@@ -111,6 +117,16 @@ class WebhookSender:
             for w in waiters:
                 w.cancel()
         await self.close()
+
+    async def purge(self) -> None:
+        """Forget idempotency keys past their 24 h and webhook events (with their log) past 30 days."""
+        from sqlalchemy import delete
+
+        from wacast.kit.idempotency import purge_expired
+
+        await purge_expired(self.db)
+        async with self.db.transaction() as session:
+            await session.execute(delete(WebhookEvent).where(WebhookEvent.created_at < utcnow() - KEEP_EVENTS))
 
     async def run_until_idle(self, max_rounds: int = 1000) -> int:
         """Deliver everything due now (tests and `wacast webhooks deliver`); returns attempts made."""
