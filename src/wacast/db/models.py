@@ -5,6 +5,7 @@ from wacast.campaigns.models import Campaign
 from wacast.campaigns.broadcast_models import BroadcastRecipient, SendPolicy
 from wacast.contacts.segments import Segment
 from wacast.contacts.models import AttributeDefinition, Contact, ContactTag, Tag
+from wacast.contacts.import_models import ContactImport  # noqa: F401
 from wacast.db.base import Base
 from wacast.messages.models import InboundEvent, Message, MessageEvent, Reply
 from wacast.projects.models import Project, SenderLease, Worker

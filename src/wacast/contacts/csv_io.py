@@ -1,0 +1,339 @@
+"""Contacts in and out as CSV: an import with progress and a per-row error report, and an export.
+
+Import columns (header row required, names matched case-insensitively):
+
+- `phone` (also `phone_number`, `mobile`, `number`, `whatsapp`, `destination`): required; any
+  format the campaign API accepts, national numbers read in the project's default country.
+- `name`, `source`: optional.
+- `tags`: tag names separated by `;` or `|` (missing tags are created).
+- `opted_in`: `no`/`false`/`0` marks the contact opted out; an import never opts a contact
+  back in (a person who sent STOP stays out).
+- every other column is a contact attribute (missing attribute definitions are created);
+  an empty cell leaves the attribute as it is.
+
+A row that cannot be imported is reported with its line number and reason, and the others are
+imported. The file is stored with the import and processed in chunks, each its own
+transaction, under a lease: progress is visible while it runs and a crashed server's import
+resumes where it stopped. The export writes the same columns, so an export imports again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wacast.contacts import repository as contacts_repo
+from wacast.contacts import service as contacts
+from wacast.contacts.import_models import ContactImport
+from wacast.db.engine import Database
+from wacast.kit import phone as phones
+from wacast.kit.clock import utcnow
+from wacast.kit.errors import NotFound, WacastError
+from wacast.projects.models import Project
+
+log = logging.getLogger("wacast.contacts.csv")
+
+MAX_BYTES = 20 * 1024 * 1024
+MAX_ROWS = 200_000
+CHUNK = 250
+MAX_STORED_ERRORS = 2000
+LEASE = timedelta(seconds=30)
+PHONE_COLUMNS = ("phone", "phone_number", "phonenumber", "mobile", "number", "whatsapp", "whatsapp_number", "destination")
+NAME_COLUMNS = ("name", "full_name", "username", "user_name")
+FALSE_WORDS = {"no", "false", "0", "n", "opted_out", "out"}
+TRUE_WORDS = {"yes", "true", "1", "y", "opted_in", "in", ""}
+MAX_ATTRIBUTE_VALUE = contacts.MAX_ATTRIBUTE_VALUE
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise WacastError("The file is not UTF-8 text: save it as 'CSV UTF-8' and upload it again", "CSV_NOT_UTF8") from None
+
+
+def _sniff(text: str) -> csv.Dialect | type[csv.Dialect]:
+    try:
+        return csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        return csv.excel
+
+
+class Columns:
+    """Which CSV column means what."""
+
+    def __init__(self, header: list[str]) -> None:
+        self.header = [h.strip() for h in header]
+        lowered = [h.lower().replace(" ", "_") for h in self.header]
+        self.phone = next((i for i, h in enumerate(lowered) if h in PHONE_COLUMNS), None)
+        if self.phone is None:
+            raise WacastError(
+                "The file has no phone column: name one column 'phone' (the others: name, tags, source, opted_in, and any attribute)",
+                "CSV_NO_PHONE_COLUMN", {"columns": self.header[:50]},
+            )
+        self.name = next((i for i, h in enumerate(lowered) if h in NAME_COLUMNS), None)
+        self.tags = next((i for i, h in enumerate(lowered) if h == "tags"), None)
+        self.source = next((i for i, h in enumerate(lowered) if h == "source"), None)
+        self.opted_in = next((i for i, h in enumerate(lowered) if h in ("opted_in", "optin", "opt_in")), None)
+        known = {self.phone, self.name, self.tags, self.source, self.opted_in}
+        skip = {"blocked", "created_at", "id"}
+        self.attributes = [(i, h) for i, h in enumerate(self.header) if i not in known and h and lowered[i] not in skip]
+
+
+def _rows(text: str) -> tuple[Columns, list[list[str]]]:
+    reader = csv.reader(io.StringIO(text), _sniff(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise WacastError("The file is empty", "CSV_EMPTY") from None
+    columns = Columns(header)
+    rows = [row for row in reader]
+    return columns, rows
+
+
+def _cell(row: list[str], index: int | None) -> str:
+    if index is None or index >= len(row):
+        return ""
+    return row[index].strip()
+
+
+def split_tags(value: str) -> list[str]:
+    parts = value.replace("|", ";").split(";")
+    return [p.strip() for p in parts if p.strip()]
+
+
+async def start_import(session: AsyncSession, project_id: uuid.UUID, user_id: uuid.UUID | None, filename: str, data: bytes) -> ContactImport:
+    """Check the file and store it as a pending import (nothing is imported yet)."""
+    if not data:
+        raise WacastError("Choose a CSV file to import", "CSV_EMPTY")
+    if len(data) > MAX_BYTES:
+        raise WacastError(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB; split it", "CSV_TOO_LARGE")
+    text = _decode(data)
+    columns, rows = _rows(text)
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if not rows:
+        raise WacastError("The file has a header but no rows", "CSV_EMPTY")
+    if len(rows) > MAX_ROWS:
+        raise WacastError(f"At most {MAX_ROWS} rows per import; split the file", "CSV_TOO_MANY_ROWS")
+    del columns
+    job = ContactImport(
+        id=uuid.uuid4(), project_id=project_id, created_by=user_id, filename=(filename or "contacts.csv")[:255],
+        status="pending", content=text, total_rows=len(rows), processed_rows=0, created_count=0, updated_count=0,
+        error_count=0, errors=[], created_tags=[], created_attributes=[], created_at=utcnow(),
+    )
+    session.add(job)
+    await session.flush()
+    return job
+
+
+async def get_import(session: AsyncSession, project_id: uuid.UUID, import_id: uuid.UUID) -> ContactImport:
+    job = (
+        await session.execute(select(ContactImport).where(ContactImport.project_id == project_id, ContactImport.id == import_id))
+    ).scalar_one_or_none()
+    if job is None:
+        raise NotFound("Import not found", "IMPORT_NOT_FOUND")
+    return job
+
+
+async def recent_imports(session: AsyncSession, project_id: uuid.UUID, limit: int = 10) -> list[ContactImport]:
+    return list(
+        (
+            await session.execute(
+                select(ContactImport).where(ContactImport.project_id == project_id).order_by(ContactImport.created_at.desc()).limit(limit)
+            )
+        ).scalars().all()
+    )
+
+
+def progress(job: ContactImport) -> dict[str, Any]:
+    return {
+        "id": str(job.id),
+        "status": job.status,
+        "filename": job.filename,
+        "total_rows": job.total_rows,
+        "processed_rows": job.processed_rows,
+        "created": job.created_count,
+        "updated": job.updated_count,
+        "errors": job.error_count,
+        "percent": int(100 * job.processed_rows / job.total_rows) if job.total_rows else 100,
+        "first_errors": (job.errors or [])[:20],
+        "created_tags": job.created_tags or [],
+        "created_attributes": job.created_attributes or [],
+    }
+
+
+async def needs_resume(session: AsyncSession, import_id: uuid.UUID) -> bool:
+    job = await session.get(ContactImport, import_id)
+    return job is not None and job.status in ("pending", "running") and (job.lease_until is None or job.lease_until < utcnow())
+
+
+async def _claim(session: AsyncSession, import_id: uuid.UUID) -> bool:
+    now = utcnow()
+    result = await session.execute(
+        update(ContactImport)
+        .where(
+            ContactImport.id == import_id,
+            ContactImport.status.in_(("pending", "running")),
+            or_(ContactImport.lease_until.is_(None), ContactImport.lease_until < now),
+        )
+        .values(status="running", lease_until=now + LEASE)
+    )
+    return bool(result.rowcount)
+
+
+async def run_import(db: Database, import_id: uuid.UUID) -> None:
+    """Process a stored import to the end, chunk by chunk (each chunk one transaction)."""
+    async with db.transaction() as session:
+        if not await _claim(session, import_id):
+            return  # finished, or another process holds it
+    parsed: tuple[Columns, list[list[str]]] | None = None
+    try:
+        while True:
+            async with db.transaction() as session:
+                job = await session.get(ContactImport, import_id)
+                if job is None or job.status != "running":
+                    return
+                project = await session.get(Project, job.project_id)
+                if parsed is None:  # parsed once per run, not per chunk
+                    columns, rows = _rows(job.content)
+                    parsed = columns, [r for r in rows if any(c.strip() for c in r)]
+                columns, rows = parsed
+                if job.processed_rows == 0:
+                    await _prepare(session, job, columns, rows)
+                start = job.processed_rows
+                chunk = rows[start : start + CHUNK]
+                errors = list(job.errors or [])
+                for offset, row in enumerate(chunk):
+                    line = start + offset + 2  # the header is line 1
+                    try:
+                        async with session.begin_nested():
+                            created = await _import_row(session, project, columns, row)
+                    except WacastError as error:
+                        job.error_count += 1
+                        if len(errors) < MAX_STORED_ERRORS:
+                            errors.append({"row": line, "phone": _cell(row, columns.phone)[:40], "error": error.message})
+                        continue
+                    if created:
+                        job.created_count += 1
+                    else:
+                        job.updated_count += 1
+                job.errors = errors
+                job.processed_rows = start + len(chunk)
+                job.lease_until = utcnow() + LEASE
+                if job.processed_rows >= len(rows):
+                    job.status = "done"
+                    job.finished_at = utcnow()
+                    job.lease_until = None
+                    job.content = ""  # the file is not kept once imported
+                    return
+            await asyncio.sleep(0)
+    except Exception:
+        log.exception("contact import %s stopped", import_id)
+        async with db.transaction() as session:
+            job = await session.get(ContactImport, import_id)
+            if job is not None and job.status == "running":
+                job.status = "failed"
+                job.lease_until = None
+                job.finished_at = utcnow()
+        raise
+
+
+async def _prepare(session: AsyncSession, job: ContactImport, columns: Columns, rows: list[list[str]]) -> None:
+    """Create the tags and attributes the file names that do not exist yet."""
+    tag_names: list[str] = []
+    if columns.tags is not None:
+        for row in rows:
+            tag_names.extend(split_tags(_cell(row, columns.tags)))
+    tag_names = [t[:100] for t in dict.fromkeys(tag_names)]
+    job.created_tags = await contacts_repo.create_tags(session, job.project_id, tag_names)
+    job.created_attributes = await contacts_repo.create_attributes(session, job.project_id, [h[:100] for _, h in columns.attributes])
+    if job.created_attributes:
+        contacts._forget_attribute_cache()
+
+
+async def _import_row(session: AsyncSession, project: Project, columns: Columns, row: list[str]) -> bool:
+    raw_phone = _cell(row, columns.phone)
+    if not raw_phone:
+        raise WacastError("phone is empty", "CSV_ROW_INVALID")
+    try:
+        phone = phones.normalize(raw_phone, project.default_country)
+    except phones.InvalidNumber:
+        raise WacastError(f"{raw_phone!r} is not a valid phone number", "CSV_ROW_INVALID") from None
+    name = _cell(row, columns.name)
+    if len(name) > 200:
+        raise WacastError("name is longer than 200 characters", "CSV_ROW_INVALID")
+    source = _cell(row, columns.source)[:200] or None
+    opted = _cell(row, columns.opted_in).lower()
+    if opted not in FALSE_WORDS and opted not in TRUE_WORDS:
+        raise WacastError(f"opted_in must be yes or no, not {opted!r}", "CSV_ROW_INVALID")
+    attributes = {}
+    for index, header in columns.attributes:
+        value = _cell(row, index)
+        if value:
+            if len(value) > MAX_ATTRIBUTE_VALUE:
+                raise WacastError(f"{header} is longer than {MAX_ATTRIBUTE_VALUE} characters", "CSV_ROW_INVALID")
+            attributes[header[:100]] = value
+    contact = await contacts_repo.upsert_for_send(
+        session, project.id, phone, name=name, source=source, attributes=attributes, now=utcnow()
+    )
+    if opted in FALSE_WORDS:
+        await contacts_repo.set_opted_in(session, project.id, phone, False)
+    tags = split_tags(_cell(row, columns.tags))
+    if tags:
+        tag_ids = await contacts_repo.tag_ids_by_name(session, project.id, [t[:100] for t in tags])
+        await contacts_repo.add_tags(session, contact.id, tag_ids.values())
+    return bool(contact.created)
+
+
+def errors_csv(job: ContactImport) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["row", "phone", "error"])
+    for error in job.errors or []:
+        writer.writerow([error.get("row"), error.get("phone"), error.get("error")])
+    return out.getvalue()
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+def _safe(value: str) -> str:
+    """Cells starting with = + - @ are formulas to spreadsheets: quote them (CSV injection)."""
+    if value and value[0] in "=+-@\t\r" and not (value[0] in "+-" and value[1:].replace(" ", "").isdigit()):
+        return "'" + value
+    return value
+
+
+async def export_rows(db: Database, project_id: uuid.UUID, flt: contacts.ContactFilter | None = None) -> AsyncIterator[str]:
+    """The project's contacts (filtered) as CSV text, a page at a time."""
+    async with db.sessionmaker() as session:
+        attribute_names = [a.name for a in await contacts.list_attributes(session, project_id)]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["phone", "name", "source", "opted_in", "blocked", "tags", "created_at", *attribute_names])
+    yield out.getvalue()
+    cursor = None
+    while True:
+        async with db.sessionmaker() as session:
+            page = await contacts.list_contacts(session, project_id, flt, cursor=cursor, limit=contacts.MAX_PAGE)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        for c in page.items:
+            writer.writerow([
+                c.phone, _safe(c.name), _safe(c.source or ""), "yes" if c.opted_in else "no", "yes" if c.blocked else "no",
+                _safe(";".join(c.tags)), c.created_at.isoformat(timespec="seconds"),
+                *[_safe(str(c.attributes.get(n, ""))) for n in attribute_names],
+            ])
+        yield out.getvalue()
+        cursor = page.next_cursor
+        if not cursor:
+            return

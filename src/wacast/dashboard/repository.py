@@ -1,0 +1,209 @@
+"""SQL the dashboard pages need and no other area does (overview, inbox, keys, members)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wacast.api_keys.models import ApiKey
+from wacast.campaigns.models import Campaign
+from wacast.contacts.models import Contact
+from wacast.messages.models import Message, MessageEvent, Reply
+from wacast.templates.models import Template
+from wacast.users.models import Membership, User
+
+
+def _funnel_columns() -> list[Any]:
+    return [
+        func.count().label("submitted"),
+        func.count(Message.sent_at).label("sent"),
+        func.count(Message.delivered_at).label("delivered"),
+        func.count(Message.read_at).label("read"),
+        func.sum(case((Message.status == "failed", 1), else_=0)).label("failed"),
+        func.count(Message.replied_at).label("replied"),
+        func.sum(case((Message.status == "queued", 1), else_=0)).label("queued"),
+    ]
+
+
+async def funnel(session: AsyncSession, project_id: uuid.UUID, since: datetime | None = None, campaign_id: uuid.UUID | None = None) -> dict[str, int]:
+    """submitted / sent / delivered / read / failed / replied: each message counts in every
+    step it reached (a read message was also sent and delivered)."""
+    stmt = select(*_funnel_columns()).where(Message.project_id == project_id)
+    if since is not None:
+        stmt = stmt.where(Message.created_at >= since)
+    if campaign_id is not None:
+        stmt = stmt.where(Message.campaign_id == campaign_id)
+    row = (await session.execute(stmt)).one()
+    return {k: int(v or 0) for k, v in row._mapping.items()}
+
+
+async def count_since(session: AsyncSession, project_id: uuid.UUID, since: datetime) -> int:
+    return (
+        await session.execute(select(func.count()).select_from(Message).where(Message.project_id == project_id, Message.created_at >= since))
+    ).scalar_one()
+
+
+async def recent_failures(session: AsyncSession, project_id: uuid.UUID, limit: int = 8) -> list[Any]:
+    return list(
+        (
+            await session.execute(
+                select(Message.id, Message.destination, Message.error_code, Message.error_title, Message.error_detail,
+                       Message.failed_at, Campaign.name.label("campaign"), Campaign.id.label("campaign_id"), Message.contact_id)
+                .outerjoin(Campaign, Campaign.id == Message.campaign_id)
+                .where(Message.project_id == project_id, Message.status == "failed")
+                .order_by(Message.failed_at.desc())
+                .limit(limit)
+            )
+        ).all()
+    )
+
+
+async def campaigns_with_counts(session: AsyncSession, project_id: uuid.UUID) -> list[Any]:
+    counts = (
+        select(
+            Message.campaign_id.label("cid"),
+            func.count().label("total"),
+            func.count(Message.delivered_at).label("delivered"),
+            func.count(Message.read_at).label("read"),
+            func.sum(case((Message.status == "failed", 1), else_=0)).label("failed"),
+            func.max(Message.created_at).label("last_at"),
+        )
+        .where(Message.project_id == project_id)
+        .group_by(Message.campaign_id)
+        .subquery()
+    )
+    return list(
+        (
+            await session.execute(
+                select(Campaign, Template.name.label("template_name"), Template.language, Template.status.label("template_status"),
+                       func.coalesce(counts.c.total, 0).label("total"), func.coalesce(counts.c.delivered, 0).label("delivered"),
+                       func.coalesce(counts.c.read, 0).label("read"), func.coalesce(counts.c.failed, 0).label("failed"),
+                       counts.c.last_at)
+                .join(Template, Template.id == Campaign.template_id)
+                .outerjoin(counts, counts.c.cid == Campaign.id)
+                .where(Campaign.project_id == project_id)
+                .order_by(Campaign.created_at.desc())
+            )
+        ).all()
+    )
+
+
+async def templates_of(session: AsyncSession, project_id: uuid.UUID, approved_only: bool = False) -> list[Template]:
+    stmt = select(Template).where(Template.project_id == project_id)
+    if approved_only:
+        stmt = stmt.where(Template.status == "APPROVED")
+    return list((await session.execute(stmt.order_by(Template.name, Template.language))).scalars().all())
+
+
+async def template(session: AsyncSession, project_id: uuid.UUID, template_id: uuid.UUID) -> Template | None:
+    return (await session.execute(select(Template).where(Template.project_id == project_id, Template.id == template_id))).scalar_one_or_none()
+
+
+async def campaigns_using(session: AsyncSession, template_id: uuid.UUID) -> list[str]:
+    return list((await session.execute(select(Campaign.name).where(Campaign.template_id == template_id))).scalars().all())
+
+
+async def inbox(session: AsyncSession, project_id: uuid.UUID, limit: int = 50) -> list[dict[str, Any]]:
+    """The latest messages with their template, contact, campaign and replies (sandbox inbox)."""
+    rows = (
+        await session.execute(
+            select(Message, Template.components, Template.parameter_format, Contact.name.label("contact_name"),
+                   Campaign.name.label("campaign"))
+            .outerjoin(Template, Template.id == Message.template_id)
+            .join(Contact, Contact.id == Message.contact_id)
+            .outerjoin(Campaign, Campaign.id == Message.campaign_id)
+            .where(Message.project_id == project_id)
+            .order_by(Message.created_at.desc(), Message.id)
+            .limit(limit)
+        )
+    ).all()
+    ids = [r.Message.id for r in rows]
+    replies: dict[uuid.UUID, list[Reply]] = {i: [] for i in ids}
+    if ids:
+        for reply in (await session.execute(select(Reply).where(Reply.message_id.in_(ids)).order_by(Reply.received_at, Reply.id))).scalars():
+            replies[reply.message_id].append(reply)
+    return [
+        {"message": r.Message, "components": r.components or [], "parameter_format": r.parameter_format,
+         "contact_name": r.contact_name, "campaign": r.campaign, "replies": replies[r.Message.id]}
+        for r in rows
+    ]
+
+
+async def message(session: AsyncSession, project_id: uuid.UUID, message_id: uuid.UUID) -> Message | None:
+    return (await session.execute(select(Message).where(Message.project_id == project_id, Message.id == message_id))).scalar_one_or_none()
+
+
+async def contact_timeline(session: AsyncSession, project_id: uuid.UUID, contact_id: uuid.UUID, limit: int = 50) -> list[dict[str, Any]]:
+    """A contact's messages, newest first, each with every status event and the replies."""
+    rows = (
+        await session.execute(
+            select(Message, Campaign.name.label("campaign"), Template.components, Template.parameter_format)
+            .outerjoin(Campaign, Campaign.id == Message.campaign_id)
+            .outerjoin(Template, Template.id == Message.template_id)
+            .where(Message.project_id == project_id, Message.contact_id == contact_id)
+            .order_by(Message.created_at.desc())
+            .limit(limit)
+        )
+    ).all()
+    ids = [r.Message.id for r in rows]
+    events: dict[uuid.UUID, list[MessageEvent]] = {i: [] for i in ids}
+    if ids:
+        for ev in (await session.execute(select(MessageEvent).where(MessageEvent.message_id.in_(ids)).order_by(MessageEvent.occurred_at, MessageEvent.id))).scalars():
+            events[ev.message_id].append(ev)
+    return [
+        {"message": r.Message, "campaign": r.campaign, "events": events[r.Message.id], "components": r.components or [],
+         "parameter_format": r.parameter_format}
+        for r in rows
+    ]
+
+
+async def contact_replies(session: AsyncSession, project_id: uuid.UUID, contact_id: uuid.UUID, limit: int = 100) -> list[Reply]:
+    return list(
+        (
+            await session.execute(
+                select(Reply).where(Reply.project_id == project_id, Reply.contact_id == contact_id).order_by(Reply.received_at.desc()).limit(limit)
+            )
+        ).scalars().all()
+    )
+
+
+async def api_keys(session: AsyncSession, project_id: uuid.UUID) -> list[ApiKey]:
+    return list(
+        (await session.execute(select(ApiKey).where(ApiKey.project_id == project_id).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc()))).scalars().all()
+    )
+
+
+async def members(session: AsyncSession, project_id: uuid.UUID) -> list[Any]:
+    return list(
+        (
+            await session.execute(
+                select(User, Membership.role).join(Membership, Membership.user_id == User.id).where(Membership.project_id == project_id).order_by(User.email)
+            )
+        ).all()
+    )
+
+
+async def membership(session: AsyncSession, project_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:
+    return (
+        await session.execute(select(Membership).where(Membership.project_id == project_id, Membership.user_id == user_id))
+    ).scalar_one_or_none()
+
+
+async def owner_count(session: AsyncSession, project_id: uuid.UUID) -> int:
+    return (
+        await session.execute(select(func.count()).select_from(Membership).where(Membership.project_id == project_id, Membership.role == "owner"))
+    ).scalar_one()
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    return (await session.execute(select(User).where(User.email == email.strip().lower()))).scalar_one_or_none()
+
+
+async def sources(session: AsyncSession, project_id: uuid.UUID) -> list[str]:
+    return [
+        s for s in (await session.execute(select(Contact.source).where(Contact.project_id == project_id, Contact.source.is_not(None)).distinct().order_by(Contact.source))).scalars().all() if s
+    ]

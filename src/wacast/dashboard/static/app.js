@@ -1,0 +1,132 @@
+// wacast dashboard: copy buttons, live refresh, the API key in example requests, import progress.
+(function () {
+  "use strict";
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text);
+    }
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.appendChild(area);
+    area.select();
+    try { document.execCommand("copy"); } finally { document.body.removeChild(area); }
+    return Promise.resolve();
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) return;
+    event.preventDefault();
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    var text = source ? (source.value !== undefined && source.tagName !== "PRE" ? source.value : source.textContent) : "";
+    copyText(text).then(function () {
+      var label = button.textContent;
+      button.textContent = "Copied";
+      button.setAttribute("data-copied", "1");
+      setTimeout(function () { button.textContent = label; }, 1600);
+    });
+  });
+
+  // Auto-submitting selects (project switcher, filters).
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-autosubmit]")) event.target.form.submit();
+  });
+
+  // Confirm destructive actions.
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
+
+  // Live refresh: regions marked data-live are replaced with the same region of a fresh copy
+  // of the page every few seconds (no build step, no framework).
+  var live = document.querySelectorAll("[data-live]");
+  if (live.length) {
+    var every = parseInt(document.body.getAttribute("data-refresh") || "3000", 10);
+    setInterval(function () {
+      if (document.hidden) return;
+      fetch(window.location.href, { headers: { "X-Live": "1" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (!html) return;
+          var fresh = new DOMParser().parseFromString(html, "text/html");
+          document.querySelectorAll("[data-live]").forEach(function (node) {
+            var id = node.getAttribute("data-live");
+            var next = fresh.querySelector('[data-live="' + id + '"]');
+            if (next && next.innerHTML !== node.innerHTML && !node.contains(document.activeElement)) node.innerHTML = next.innerHTML;
+          });
+        })
+        .catch(function () {});
+    }, every);
+  }
+
+  // Example requests: the API key typed (or just created in this tab) goes into curl and JSON.
+  var keyInput = document.getElementById("api-key-input");
+  function applyKey() {
+    var key = (keyInput.value || "").trim() || "YOUR_API_KEY";
+    document.querySelectorAll("[data-template]").forEach(function (node) {
+      node.textContent = node.getAttribute("data-template").split("YOUR_API_KEY").join(key);
+    });
+  }
+  if (keyInput) {
+    var remembered = sessionStorage.getItem("wacast.newKey");
+    if (remembered && !keyInput.value) keyInput.value = remembered;
+    keyInput.addEventListener("input", applyKey);
+    applyKey();
+  }
+  var fresh = document.getElementById("new-key");
+  if (fresh) sessionStorage.setItem("wacast.newKey", fresh.textContent.trim());
+
+  // CSV import: upload with a progress bar, then follow the import's own progress.
+  var importForm = document.getElementById("import-form");
+  if (importForm) {
+    importForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var bar = document.getElementById("upload-bar");
+      var label = document.getElementById("upload-label");
+      document.getElementById("upload-progress").hidden = false;
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", importForm.action);
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.upload.onprogress = function (e) {
+        if (e.lengthComputable) {
+          var p = Math.round(100 * e.loaded / e.total);
+          bar.style.width = p + "%";
+          label.textContent = "Uploading… " + p + "%";
+        }
+      };
+      xhr.onload = function () {
+        if (xhr.status === 201) {
+          window.location.href = JSON.parse(xhr.responseText).url;
+        } else {
+          window.location.reload();  // the error is shown on the page
+        }
+      };
+      xhr.send(new FormData(importForm));
+    });
+  }
+
+  var progress = document.getElementById("import-progress");
+  if (progress) {
+    var url = progress.getAttribute("data-status-url");
+    var poll = function () {
+      fetch(url, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (s) {
+        document.getElementById("import-bar").style.width = s.percent + "%";
+        document.getElementById("import-count").textContent = s.processed_rows + " of " + s.total_rows + " rows";
+        document.getElementById("import-created").textContent = s.created;
+        document.getElementById("import-updated").textContent = s.updated;
+        document.getElementById("import-errors").textContent = s.errors;
+        document.getElementById("import-status").textContent = s.status;
+        if (s.status === "done" || s.status === "failed") {
+          window.location.reload();
+        } else {
+          setTimeout(poll, 700);
+        }
+      }).catch(function () { setTimeout(poll, 2000); });
+    };
+    if (progress.getAttribute("data-finished") !== "1") poll();
+  }
+})();
