@@ -162,6 +162,9 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         mount_dashboard = None
     if mount_dashboard is not None:
         mount_dashboard(app)
+        from wacast.dashboard.broadcasts import router as dashboard_broadcasts  # segments and broadcasts pages
+
+        app.include_router(dashboard_broadcasts)
 
     from wacast.kit.idempotency import IdempotencyMiddleware
 

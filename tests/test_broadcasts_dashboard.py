@@ -1,0 +1,86 @@
+"""The segments and broadcasts pages of the dashboard over HTTP, on both backends: save a
+segment, create a broadcast to it, watch the progress bar, pause, resume, finish; roles."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+
+from tests.support.factories import make_project
+from tests.test_broadcasts import PROMO, add_contacts, engine_for
+from wacast.projects.models import Project
+from wacast.templates import service as templates
+from wacast.users import service as users
+
+CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+async def sign_in(client: httpx.AsyncClient, email: str, password: str) -> None:
+    page = await client.get("/login")
+    token = CSRF_RE.search(page.text).group(1)
+    response = await client.post("/login", data={"email": email, "password": password, "csrf": token})
+    assert response.status_code == 303, response.text
+
+
+async def csrf(client: httpx.AsyncClient, path: str) -> str:
+    page = await client.get(path)
+    assert page.status_code == 200, (path, page.status_code, page.text[:500])
+    return CSRF_RE.search(page.text).group(1)
+
+
+async def test_segment_and_broadcast_pages(client, app, db, settings, dispatcher):
+    setup = await make_project(db)
+    async with db.transaction() as session:
+        project = await session.get(Project, setup.project_id)
+        await templates.add_from_definition(session, project, PROMO)
+        await users.create_or_update(session, setup.project_id, "manager@acme.test", "password-manager", "manager")
+        await users.create_or_update(session, setup.project_id, "agent@acme.test", "password-agent", "agent")
+    await add_contacts(db, setup.project_id, 12)
+    await sign_in(client, "manager@acme.test", "password-manager")
+
+    token = await csrf(client, "/segments")
+    bad = await client.post("/segments", data={"csrf": token, "name": "broken", "filter": "{not json"})
+    assert bad.status_code == 303
+    assert "not valid JSON" in (await client.get("/segments")).text
+    flt = {"conditions": [{"field": "source", "op": "equals", "value": "Facebook forms"}]}
+    saved = await client.post("/segments", data={"csrf": token, "name": "FB leads", "filter": json.dumps(flt)})
+    assert saved.status_code == 303
+    page = (await client.get("/segments")).text
+    assert "FB leads" in page and "12 contacts can be messaged" in page
+    segment_id = re.search(r'/segments/([0-9a-f-]{36})/export\.csv', page).group(1)
+    export = await client.get(f"/segments/{segment_id}/export.csv")
+    assert export.status_code == 200 and len(export.text.strip().splitlines()) == 13
+
+    new = await client.get("/broadcasts/new")
+    assert "promo (en)" in new.text and "FB leads" in new.text
+    created = await client.post("/broadcasts", data={
+        "csrf": CSRF_RE.search(new.text).group(1), "name": "Weekend", "template": "promo|en", "segment": segment_id,
+        "params": "$first|there, 30%", "send_at": "",
+    })
+    assert created.status_code == 303, created.text
+    detail_url = created.headers["location"]
+    page = (await client.get(detail_url)).text
+    assert 'id="broadcast-status">running' in page and 'aria-valuenow="0.0"' in page
+
+    token = await csrf(client, detail_url)
+    assert (await client.post(f"{detail_url}/pause", data={"csrf": token})).status_code == 303
+    assert 'id="broadcast-status">paused' in (await client.get(detail_url)).text
+    assert (await client.post(f"{detail_url}/resume", data={"csrf": token})).status_code == 303
+    await engine_for(app, settings).run_until_fanned_out()
+    await dispatcher.run_until_idle()
+    await engine_for(app, settings).tick()
+    page = (await client.get(detail_url)).text
+    assert 'id="broadcast-status">completed' in page and 'aria-valuenow="100.0"' in page and "read 12" in page
+    listing = (await client.get("/broadcasts")).text
+    assert "Weekend" in listing and "100.0%" in listing
+
+    # An agent sees the pages but cannot act.
+    await client.post("/logout", data={"csrf": token})
+    await sign_in(client, "agent@acme.test", "password-agent")
+    assert (await client.get(detail_url)).status_code == 200
+    agent_token = await csrf(client, detail_url)
+    refused = await client.post(f"{detail_url}/cancel", data={"csrf": agent_token})
+    assert refused.status_code == 403
+    assert (await client.get("/broadcasts/new")).status_code == 403
