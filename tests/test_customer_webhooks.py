@@ -235,3 +235,22 @@ async def test_the_background_loop_delivers_while_the_app_runs(settings, receive
                     break
                 await asyncio.sleep(0.05)
     assert sorted(e["data"]["status"] for e in receiver.accepted()) == ["delivered", "read", "sent"]
+
+
+async def test_broadcast_state_changes_are_campaign_events(client, db, receiver, app):
+    setup = await make_project(db)
+    await subscribe(client, setup, receiver, ["campaign.status.updated"])
+    await client.post("/api/v1/contacts", headers=auth(setup), json={"phone": "+917428526290"})
+    seg = (await client.post("/api/v1/segments", headers=auth(setup), json={"name": "all", "filter": {"match": "all", "conditions": []}})).json()
+    created = await client.post("/api/v1/campaigns", headers=auth(setup), json={
+        "type": "broadcast", "name": "weekend", "template": "no_params", "segment": seg["id"], "send_at": "2099-01-01T10:00",
+    })
+    assert created.status_code == 201, created.text
+    for action in ("pause", "resume", "cancel"):
+        r = await client.post(f"/api/v1/campaigns/weekend/{action}", headers=auth(setup))
+        assert r.status_code == 200, r.text
+    await app.state.webhooks.run_until_idle()
+    events = sorted(receiver.accepted(), key=lambda e: e["created_at"])  # delivery order is not guaranteed
+    moves = [(e["data"]["campaign"]["previous_status"], e["data"]["campaign"]["status"]) for e in events]
+    assert moves == [("scheduled", "paused"), ("paused", "scheduled"), ("scheduled", "cancelled")]
+    assert all(e["data"]["campaign"]["type"] == "broadcast" for e in receiver.accepted())

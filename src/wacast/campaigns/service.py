@@ -13,6 +13,7 @@ from wacast.kit.clock import utcnow
 from wacast.kit.errors import Conflict, NotFound, WacastError
 from wacast.templates import service as templates
 from wacast.templates.models import Template
+from wacast.webhooks import events as _webhook_events  # noqa: F401 - registers campaign.status.updated on flush
 
 
 async def create(session: AsyncSession, project_id: uuid.UUID, name: str, template_name: str, language: str | None = None, *, live: bool = False) -> Campaign:
@@ -47,13 +48,9 @@ async def set_status(session: AsyncSession, project_id: uuid.UUID, name: str, st
                 "TEMPLATE_NOT_APPROVED",
                 {"template_status": template.status if template else None},
             )
-    previous = campaign.status
-    campaign.status = status
+    campaign.status = status  # the flush emits campaign.status.updated (webhooks/events.py)
     campaign.updated_at = utcnow()
     await session.flush()
-    from wacast.webhooks import events as hooks
-
-    await hooks.campaign_status(session, campaign, previous)  # customer webhooks, same transaction
     invalidate_campaigns()
     return campaign
 
