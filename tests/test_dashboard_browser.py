@@ -272,7 +272,8 @@ async def test_done_when_demo_login_copy_curl_run_it_watch_it_arrive(live, conte
     """The issue's "Done when": a new user who ran `make run` signs in with the printed login,
     finds the demo campaign, copies its curl, runs it, and watches the message arrive in the
     sandbox inbox and in the campaign's analytics."""
-    server, demo = live  # demo: what `wacast demo` prints (email, password, api_key)
+    server, _ = live
+    demo = run_wacast_demo(server)  # what `make run` prints: the login and the demo API key
     page = await context.new_page()
     await page.goto(server.url + "/")
     await page.fill("#email", demo["email"])
@@ -301,6 +302,23 @@ async def test_done_when_demo_login_copy_curl_run_it_watch_it_arrive(live, conte
     await expect(item.locator(".msg-status")).to_have_text("read")
     await page.goto(campaign_url)
     await expect(page.locator("#count-delivered")).to_have_text("1")
+
+
+def run_wacast_demo(server: LiveServer) -> dict[str, str]:
+    """`wacast demo` as `make run` runs it (a second run refreshes and prints the same login)."""
+    import os
+    import sys
+
+    env = {**os.environ, "WACAST_DATABASE_URL": server.settings.database_url, "WACAST_HOST": "127.0.0.1",
+           "WACAST_PORT": str(server.port), "WACAST_SECRET_KEY": server.settings.secret_key, "WACAST_ENVIRONMENT": "test",
+           "COLUMNS": "250", "NO_COLOR": "1"}
+    wacast = str(Path(sys.executable).with_name("wacast"))
+    printed = subprocess.run([wacast, "demo"], capture_output=True, text=True, env=env, timeout=60, check=True).stdout
+    login = re.search(r"Login:\s+(\S+)\s+/\s+(\S+)", printed)
+    key = re.search(r"Demo API key:\s+(\S+)", printed)
+    assert login and key, printed
+    assert f"Dashboard:      http://127.0.0.1:{server.port}/" in printed
+    return {"email": login.group(1), "password": login.group(2), "api_key": key.group(1)}
 
 
 async def test_templates_preview_and_create(live, context: BrowserContext, backend: str) -> None:  # noqa: ANN001
