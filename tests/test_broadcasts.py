@@ -175,6 +175,8 @@ async def test_segment_contacts_pages_and_csv_export(client, db):
     assert lines[0].startswith("phone,name,source,opted_in,blocked,created_at,tags") and "city" in lines[0]
     assert len(lines) == 26 and all(",Pune" in line for line in lines[1:])
     assert (await client.get("/api/v1/segments/nope", headers=auth(setup))).status_code == 404
+    assert (await client.get("/api/v1/segments/n%00pe/count", headers=auth(setup))).status_code == 404
+    assert (await client.post("/api/v1/campaigns/n%00pe/resume", headers=auth(setup))).status_code == 404
 
 
 # --- the engine --------------------------------------------------------------------------------
@@ -432,6 +434,7 @@ async def test_csv_audience_with_values_and_rejections(client, app, db, settings
         {"type": "broadcast", "name": "x", "template": "image_header", "segment": "s", "params": ["a", "b"]},
         {"type": "broadcast", "name": "x", "template": "promo", "segment": "s", "params": ["a", "b"], "send_at": "2020-01-01T10:00"},
         {"type": "sms", "name": "x"},
+        {"type": "broadcast", "name": "nul\u0000", "template": "promo", "segment": "s", "params": ["a", "b"]},
     ):
         response = await client.post("/api/v1/campaigns", json=bad, headers=auth(setup))
         assert 400 <= response.status_code < 500, (bad, response.text)

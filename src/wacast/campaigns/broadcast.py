@@ -18,6 +18,7 @@ and each batch re-checks the lease and status on the (locked) campaign row.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
@@ -370,6 +371,8 @@ async def prepare(session: AsyncSession, project_id: uuid.UUID, body: Any, *, cs
 
     if not isinstance(body, dict):
         raise WacastError("Request body must be a JSON object", "INVALID_BODY")
+    if "\\u0000" in json.dumps(body, default=str):
+        raise WacastError("Text must not contain NUL characters", "FIELD_INVALID", {"field": "body"})
     name = body.get("name")
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > 200:
         raise WacastError("name is required (at most 200 characters)", "FIELD_REQUIRED", {"field": "name"})
@@ -435,6 +438,8 @@ async def create(session: AsyncSession, project_id: uuid.UUID, draft: Draft, csv
 
 
 async def find(session: AsyncSession, project_id: uuid.UUID, ref: str, *, lock: bool = False) -> Campaign:
+    if not ref or "\x00" in str(ref) or len(str(ref)) > 200:
+        raise NotFound("Campaign not found", "CAMPAIGN_NOT_FOUND", {"campaign": str(ref)[:200]})
     try:
         as_id = uuid.UUID(str(ref))
     except ValueError:

@@ -58,6 +58,8 @@ def parse_csv(data: bytes, default_country: str) -> tuple[list[tuple[str, str, d
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise WacastError("audience CSV must be UTF-8", "CSV_INVALID", {"field": "audience"}) from None
+    if "\x00" in text:
+        raise WacastError("audience CSV must not contain NUL characters", "CSV_INVALID", {"field": "audience"})
     reader = csv.reader(io.StringIO(text))
     try:
         header = next(reader)

@@ -378,6 +378,8 @@ async def create(session: AsyncSession, project_id: uuid.UUID, name: Any, raw_fi
 
 
 async def get(session: AsyncSession, project_id: uuid.UUID, ref: str | uuid.UUID) -> Segment:
+    if not ref or "\x00" in str(ref) or len(str(ref)) > 200:
+        raise NotFound("Segment not found", "SEGMENT_NOT_FOUND", {"segment": str(ref)[:200]})
     try:
         as_id = ref if isinstance(ref, uuid.UUID) else uuid.UUID(str(ref))
     except ValueError:
