@@ -518,3 +518,24 @@ async def test_done_when_retarget_schedule_pause_resume_finish(client, app, db, 
     # From the campaign's analytics: one action makes a segment of its audience by outcome.
     response = await client.post("/api/v1/campaigns/Retarget/segment", json={"status": ["read"]}, headers=headers)
     assert response.status_code == 201 and response.json()["count"]["matching"] == 9
+
+
+async def test_two_engines_side_by_side_queue_each_contact_once(client, app, db, settings):
+    """Two processes' engines (own connection pools) fanning out the same broadcasts at once."""
+    from wacast.db.engine import Database
+
+    setup = await make_project(db)
+    await add_promo(db, setup)
+    await add_contacts(db, setup.project_id, 150)
+    seg = await segment(client, setup, EVERYONE)
+    first = await broadcast(client, setup, seg)
+    second = await broadcast(client, setup, seg, params=["$first", "5%"])
+    other_db = Database(settings.database_url)
+    try:
+        engines = [engine_for(app, settings, batch=9), BroadcastEngine(other_db, settings.model_copy(update={"broadcast_batch_size": 11}))]
+        await asyncio.gather(*(e.run_until_fanned_out() for e in engines))
+    finally:
+        await other_db.dispose()
+    for created in (first, second):
+        messages = await broadcast_messages(db, created["id"])
+        assert len(messages) == 150 and len({m.contact_id for m in messages}) == 150
