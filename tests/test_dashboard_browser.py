@@ -348,3 +348,66 @@ async def test_templates_preview_and_create(live, context: BrowserContext, backe
     await page.click("#tags-panel button:has-text('Create')")
     await expect(page.locator("#tags-panel")).to_contain_text("festival-2026")
     await shot(page, backend, "tags")
+
+
+async def _record_failures(url: str, failures: list[tuple[str, int, str]]) -> None:
+    """Messages Meta refused, recorded through wacast's own repositories (as the events
+    processor does for a `failed` status webhook)."""
+    import uuid
+
+    from wacast.campaigns.models import Campaign
+    from wacast.contacts import repository as contacts_repo
+    from wacast.kit.clock import utcnow
+    from wacast.messages import repository as messages_repo
+    from sqlalchemy import select
+
+    db = Database(url)
+    try:
+        async with db.transaction() as session:
+            campaign = (await session.execute(select(Campaign).where(Campaign.name == "festive_offer"))).scalar_one()
+            for phone, code, title in failures:
+                contact_id = await contacts_repo.get_or_create_by_phone(session, campaign.project_id, phone, "", "test")
+                message_id = uuid.uuid4()
+                now = utcnow()
+                await messages_repo.insert_queued(
+                    session, message_id=message_id, project_id=campaign.project_id, campaign_id=campaign.id, contact_id=contact_id,
+                    template_id=campaign.template_id, destination=phone, payload={"template": "festive_offer", "language": "en", "components": []},
+                    now=now,
+                )
+                await messages_repo.mark_failed(session, message_id, None, now, code, title, None)
+    finally:
+        await db.dispose()
+
+
+async def test_failures_show_meta_code_meaning_and_what_to_do(live, context: BrowserContext, backend: str, media_server) -> None:  # noqa: ANN001
+    server, demo = live
+    for i in range(3):
+        sent = httpx.post(server.url + "/campaign/t1/api/v2", json={
+            "apiKey": demo["api_key"], "campaignName": "festive_offer", "destination": f"+91981230000{i}", "userName": f"Buyer {i}",
+            "templateParams": [f"Buyer {i}", "20%"], "media": {"url": media_server.url("/photo.jpg")},
+            "buttons": [{"type": "button", "sub_type": "url", "index": 0, "parameters": [{"type": "text", "text": "FESTIVE20"}]}],
+        })
+        assert sent.status_code == 200, sent.text
+    await _record_failures(server.settings.database_url, [
+        ("+919812399901", 131026, "Message undeliverable"), ("+919812399902", 131026, "Message undeliverable"),
+        ("+919812399903", 131050, "User has stopped marketing messages"),
+    ])
+    page = await context.new_page()
+    await sign_in(page, server.url, demo["email"], demo["password"])
+    await page.click("nav >> text=Campaigns")
+    await page.click("#campaigns-table >> text=festive_offer")
+    table = page.locator("#failures-table")
+    await expect(page.locator("#count-read")).to_have_text("3")
+    await expect(table.locator("tbody tr")).to_have_count(2)
+    await expect(table.locator("tbody tr").first).to_contain_text("131026")
+    await expect(table.locator("tbody tr").first).to_contain_text("The message could not be delivered")
+    await expect(table.locator("tbody tr").first).to_contain_text("What to do: Check the number")
+    await expect(table).to_contain_text("The person stopped marketing messages from you")
+    await expect(page.locator("#request")).to_contain_text('"media"')  # an image header needs media
+    await shot(page, backend, "campaign-failures")
+    await page.click("a.btn:has-text('Failed')")
+    await expect(page.locator("#audience")).to_contain_text("+919812399903")
+    await page.goto(server.url + "/")
+    await expect(page.locator("text=Recent failures")).to_be_visible()
+    await expect(page.locator("main")).to_contain_text("131050")
+    await shot(page, backend, "overview-failures")

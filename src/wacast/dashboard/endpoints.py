@@ -176,8 +176,12 @@ async def overview(request: Request, ctx: Ctx = Depends(AGENT)) -> Response:
             "campaigns": (await repo.campaigns_with_counts(session, pid))[:6],
             "keys": len([k for k in await repo.api_keys(session, pid) if k.revoked_at is None]),
         }
+        first = now_local.date() - timedelta(days=13)
+        bounds = [datetime.combine(first + timedelta(days=i), datetime.min.time(), zone) for i in range(15)]
+        series = await repo.daily_by_status(session, pid, bounds)
     steps = [(s, data["funnel"][s]) for s in ("submitted", "sent", "delivered", "read", "failed", "replied")]
-    return render(ctx, "overview.html", steps=steps, **data)
+    chart = views.stacked_bars([b.date().isoformat() for b in bounds[:-1]], series, width=1100, height=200) if any(map(any, series.values())) else None
+    return render(ctx, "overview.html", steps=steps, chart=chart, **data)
 
 
 # --- templates -----------------------------------------------------------------------------
@@ -355,9 +359,9 @@ async def campaign_page(request: Request, campaign_id: str, ctx: Ctx = Depends(A
         t = await repo.template(session, ctx.project.id, campaign.template_id)
     body = example_request(snapshot, api_key="YOUR_API_KEY")
     base = str(request.base_url).rstrip("/")
-    chart = views.stacked_bars(
+    chart = views.grouped_bars(
         [d.date.isoformat() for d in series],
-        {k: [getattr(d, k) for d in series] for k in ("read", "delivered", "sent", "failed")},
+        {k: [getattr(d, k) for d in series] for k in ("sent", "delivered", "read", "failed", "replied")},
     )
     return render(
         ctx, "campaign.html", page="campaigns", campaign=campaign, described=described, summary=summary, chart=chart, days=days,

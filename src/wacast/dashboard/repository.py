@@ -207,3 +207,19 @@ async def sources(session: AsyncSession, project_id: uuid.UUID) -> list[str]:
     return [
         s for s in (await session.execute(select(Contact.source).where(Contact.project_id == project_id, Contact.source.is_not(None)).distinct().order_by(Contact.source))).scalars().all() if s
     ]
+
+
+async def daily_by_status(session: AsyncSession, project_id: uuid.UUID, bounds: list[datetime]) -> dict[str, list[int]]:
+    """Messages created per day (days given by their midnights, `bounds`), by current status."""
+    days = len(bounds) - 1
+    out = {s: [0] * days for s in ("read", "delivered", "sent", "queued", "failed")}
+    bucket = case(*[(Message.created_at < b, i - 1) for i, b in enumerate(bounds) if i > 0], else_=-1)
+    rows = await session.execute(
+        select(bucket, Message.status, func.count())
+        .where(Message.project_id == project_id, Message.created_at >= bounds[0], Message.created_at < bounds[-1])
+        .group_by(bucket, Message.status)
+    )
+    for index, status, count in rows.all():
+        if 0 <= index < days and status in out:
+            out[status][index] = int(count)
+    return out

@@ -153,6 +153,42 @@ def stacked_bars(days: list[str], series: dict[str, list[int]], *, width: int = 
     return Markup("".join(parts))
 
 
+def grouped_bars(days: list[str], series: dict[str, list[int]], *, width: int = 720, height: int = 220) -> Markup:
+    """Bars side by side per day, one per series: for counts that overlap (a read message
+    was also sent and delivered), which stacking would double count."""
+    if not days:
+        return Markup("")
+    left, bottom, top = 40, 26, 10
+    plot_w, plot_h = width - left - 10, height - bottom - top
+    peak = max([max(v) for v in series.values() if v] + [1])
+    step = _nice_step(peak)
+    y_max = step * max(1, -(-peak // step))
+    slot = plot_w / len(days)
+    group = max(min(slot * 0.8, 60), 4)
+    bar = group / max(len(series), 1)
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="Messages per day">']
+    for k in range(0, y_max + 1, step):
+        y = top + plot_h - plot_h * k / y_max
+        parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{k}</text>')
+    label_every = max(1, len(days) // 10)
+    for i, day in enumerate(days):
+        x0 = left + slot * i + (slot - group) / 2
+        for j, (name, values) in enumerate(series.items()):
+            v = values[i]
+            if not v:
+                continue
+            h = plot_h * v / y_max
+            parts.append(
+                f'<rect x="{x0 + j * bar:.1f}" y="{top + plot_h - h:.1f}" width="{max(bar - 1, 1):.1f}" height="{h:.1f}" '
+                f'fill="{STATUS_COLORS.get(name, "#64748b")}" rx="1"><title>{escape(day)}: {v} {escape(name)}</title></rect>'
+            )
+        if i % label_every == 0:
+            parts.append(f'<text x="{x0 + group / 2:.1f}" y="{height - 8}" text-anchor="middle" class="axis">{escape(day[5:])}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
 def _nice_step(peak: int) -> int:
     raw = max(peak / 4, 1)
     magnitude = 10 ** (len(str(int(raw))) - 1)
