@@ -17,8 +17,11 @@ from wacast.ops.snapshot import SnapshotCache, families, readiness
 router = APIRouter(tags=["Operations"])
 
 
+# Operational endpoints stay out of the API's OpenAPI document (docs/deployment.md covers
+# them): /readyz answers 503 by design when no dispatcher is alive.
 @router.get(
     "/readyz",
+    include_in_schema=False,
     summary="Ready to work: database, schema, dispatcher and every sender number",
     responses={503: {"description": "The database is unreachable, the schema is not current, or no dispatcher is alive"}},
 )
@@ -27,7 +30,7 @@ async def readyz(request: Request) -> Any:
     return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response, include_in_schema=False)
 async def metrics_endpoint(request: Request) -> Response:
     token = request.app.state.settings.metrics_token
     if token:
