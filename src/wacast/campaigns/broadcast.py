@@ -671,6 +671,13 @@ class BroadcastEngine:
                     )
                 )
             ).scalars().all()
+            # Idle rounds stay one short transaction: the sweeps below run only when needed.
+            running = (
+                await session.execute(
+                    select(Campaign.id).where(Campaign.type == "broadcast", Campaign.status == BroadcastStatus.running).limit(1)
+                )
+            ).first() is not None
+            quiet = (await session.execute(select(SendPolicy.project_id).where(SendPolicy.quiet_start.is_not(None)).limit(1))).first() is not None
         budget = max_batches if max_batches is not None else self.settings.broadcast_batches_per_tick
         for campaign_id in due:
             if budget <= 0:
@@ -686,8 +693,10 @@ class BroadcastEngine:
                     work += 1
             finally:
                 await self._release_lease(campaign_id)
-        work += await self.hold_quiet_hours()
-        work += await self.watch_running()
+        if quiet:
+            work += await self.hold_quiet_hours()
+        if running:
+            work += await self.watch_running()
         return work
 
     async def _take_lease(self, campaign_id: uuid.UUID) -> bool:
