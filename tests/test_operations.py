@@ -77,6 +77,22 @@ async def test_readyz_says_whether_messages_flow_and_why_not(client, db, dispatc
     assert data["checks"]["dispatcher"]["live_workers"] == 1
     assert data["checks"]["outbound_webhooks"]["pending"] == 0
 
+    # A message due for ten minutes and not sent: the queue is stuck for this number.
+    from datetime import timedelta
+
+    from wacast.kit.clock import utcnow
+    from wacast.messages.models import Message
+
+    async with db.transaction() as session:
+        await session.execute(update(Message).where(Message.project_id == setup.project_id).values(next_attempt_at=utcnow() - timedelta(minutes=10)))
+    data = (await client.get("/readyz")).json()
+    assert data["status"] == "degraded"
+    assert any("acme: 1 message(s) due and not sent; the oldest has been due for 6" in p for p in data["problems"]), data["problems"]
+    metrics_text = (await client.get("/metrics")).text
+    assert re.search(r'^wacast_queue_oldest_due_age_seconds\{project="acme",sender="[^"]+"\} 6\d\d\.', metrics_text, re.M)
+    async with db.transaction() as session:
+        await session.execute(update(Message).where(Message.project_id == setup.project_id).values(next_attempt_at=utcnow()))
+
     # Meta refused the sender: still ready (the API accepts), but degraded, saying why and what to do.
     async with db.transaction() as session:
         await session.execute(update(Project).where(Project.id == setup.project_id)

@@ -27,6 +27,7 @@ async def senders(session: AsyncSession, now: datetime) -> list[Any]:
             func.sum(case((Message.held_reason.is_not(None), 1), else_=0)).label("held"),
             func.sum(case((Message.locked_until > now, 1), else_=0)).label("in_flight"),
             func.min(Message.created_at).label("oldest"),
+            func.min(case((and_(Message.held_reason.is_(None), Message.next_attempt_at <= now), Message.next_attempt_at), else_=None)).label("oldest_due"),
             func.max(Message.held_reason).label("held_reason"),
         )
         .where(Message.status == MessageStatus.queued)
@@ -40,7 +41,7 @@ async def senders(session: AsyncSession, now: datetime) -> list[Any]:
             and_(Project.phone_number_id.is_not(None), Project.access_token.is_not(None)).label("cloud"),
             func.coalesce(queued.c.queued, 0).label("queued"), func.coalesce(queued.c.due, 0).label("due"),
             func.coalesce(queued.c.held, 0).label("held"), func.coalesce(queued.c.in_flight, 0).label("in_flight"),
-            queued.c.oldest, queued.c.held_reason, SenderLease.holder, SenderLease.expires_at,
+            queued.c.oldest, queued.c.oldest_due, queued.c.held_reason, SenderLease.holder, SenderLease.expires_at,
         )
         .outerjoin(queued, queued.c.project_id == Project.id)
         .outerjoin(SenderLease, SenderLease.project_id == Project.id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
@@ -44,6 +44,13 @@ def _age(now: datetime, then: datetime | None) -> float | None:
     return None if then is None else round(max(0.0, (now - then).total_seconds()), 3)
 
 
+def _aware(value: Any) -> datetime | None:
+    """min(CASE ...) loses the column type: SQLite gives a string, PostgreSQL a naive datetime."""
+    if value is None or isinstance(value, datetime):
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
 def sender_label(row: Any) -> str:
     return row.sender_number or row.phone_number_id or f"sandbox:{row.name}"
 
@@ -75,8 +82,9 @@ async def take(db: Database, settings: Settings) -> Snapshot:
         if row.queued and not lease_ok:
             problems.append(f"{row.queued} message(s) queued but no live dispatcher holds this number: start `wacast worker` (or serve with the dispatcher on)")
         oldest_age = _age(now, row.oldest)
-        if row.due and lease_ok and not row.halted_reason and (oldest_age or 0) > STUCK_AFTER_SECONDS and not row.in_flight:
-            problems.append(f"{row.due} message(s) due and not moving; the oldest waits {int(oldest_age)} s")
+        due_age = _age(now, _aware(row.oldest_due))
+        if row.due and not row.halted_reason and (due_age or 0) > STUCK_AFTER_SECONDS:
+            problems.append(f"{row.due} message(s) due and not sent; the oldest has been due for {int(due_age)} s")
         senders.append({
             "project": row.name,
             "sender": sender_label(row),
@@ -87,6 +95,7 @@ async def take(db: Database, settings: Settings) -> Snapshot:
             "held": int(row.held),
             "in_flight": int(row.in_flight),
             "oldest_queued_age_seconds": oldest_age,
+            "oldest_due_age_seconds": due_age,
             "held_reason": row.held_reason if row.held else None,
             "halted_reason": row.halted_reason,
             "dispatcher": row.holder if lease_ok else None,
@@ -201,6 +210,7 @@ def families(snapshot: Snapshot) -> list[Any]:
     due = GaugeMetricFamily("wacast_queue_due", "Queued messages due now and not held, per sender number.", labels=labels)
     held = GaugeMetricFamily("wacast_queue_held", "Queued messages held (template paused, sender halted...), per sender number.", labels=labels)
     oldest = GaugeMetricFamily("wacast_queue_oldest_age_seconds", "Age of the oldest queued message per sender number (0 when empty).", labels=labels)
+    oldest_due = GaugeMetricFamily("wacast_queue_oldest_due_age_seconds", "How long the longest-due message (due now, not held) has waited past its send time.", labels=labels)
     halted = GaugeMetricFamily("wacast_sender_halted", "1 when Meta refused the sender and sending is halted (see /readyz for the reason).", labels=labels)
     served = GaugeMetricFamily("wacast_sender_served", "1 when a live dispatcher holds the sender number's lease.", labels=labels)
     for s in snapshot.senders:
@@ -209,12 +219,13 @@ def families(snapshot: Snapshot) -> list[Any]:
         due.add_metric(values, s["due"])
         held.add_metric(values, s["held"])
         oldest.add_metric(values, s["oldest_queued_age_seconds"] or 0.0)
+        oldest_due.add_metric(values, s["oldest_due_age_seconds"] or 0.0)
         halted.add_metric(values, 1 if s["halted_reason"] else 0)
         served.add_metric(values, 1 if s["dispatcher"] else 0)
     workers = GaugeMetricFamily("wacast_dispatchers_alive", "Dispatchers with a fresh heartbeat.", value=len(snapshot.live_workers))
     inbound = GaugeMetricFamily("wacast_inbound_events_pending", "Provider events (Meta's webhooks) stored and not processed yet.", value=snapshot.inbound_pending)
     inbound_age = GaugeMetricFamily("wacast_inbound_events_oldest_age_seconds", "Age of the oldest unprocessed provider event.", value=snapshot.inbound_oldest_age or 0.0)
-    out = [depth, due, held, oldest, halted, served, workers, inbound, inbound_age]
+    out = [depth, due, held, oldest, oldest_due, halted, served, workers, inbound, inbound_age]
     o = snapshot.outbound
     out += [
         GaugeMetricFamily("wacast_outbound_webhook_backlog", "Customer webhook deliveries pending.", value=o.get("pending", 0)),
