@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wacast.db.base import Base, IdMixin
@@ -30,6 +30,8 @@ class Message(IdMixin, Base):
         Index("ix_messages_contact", "contact_id", "created_at"),
         # A broadcast queues each contact at most once (campaigns/broadcast.py).
         Index("uq_messages_broadcast_contact", "broadcast_id", "contact_id", unique=True),
+        # Only the queue (partial): /readyz and /metrics aggregate it at every scrape (ops/).
+        Index("ix_messages_queued", "project_id", "created_at", postgresql_where=text("status = 'queued'"), sqlite_where=text("status = 'queued'")),
     )
 
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))

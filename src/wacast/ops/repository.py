@@ -30,7 +30,8 @@ async def senders(session: AsyncSession, now: datetime) -> list[Any]:
             func.min(case((and_(Message.held_reason.is_(None), Message.next_attempt_at <= now), Message.next_attempt_at), else_=None)).label("oldest_due"),
             func.max(Message.held_reason).label("held_reason"),
         )
-        .where(Message.status == MessageStatus.queued)
+        # A literal, not a parameter: PostgreSQL then uses the partial index ix_messages_queued.
+        .where(text("messages.status = 'queued'"))
         .group_by(Message.project_id)
         .subquery()
     )

@@ -20,6 +20,10 @@ def upgrade() -> None:
         batch.alter_column('access_token', existing_type=sa.String(length=1024), type_=sa.Text(), existing_nullable=True)
         batch.add_column(sa.Column('templates_synced_at', wacast.db.base.UTCDateTime(), nullable=True))
     _encrypt_existing('projects', 'access_token')
+    # The queue alone, for the scrape-time aggregate of /readyz and /metrics (the outbox keeps
+    # every message ever sent; this index holds only the queued ones).
+    op.create_index('ix_messages_queued', 'messages', ['project_id', 'created_at'],
+                    postgresql_where=sa.text("status = 'queued'"), sqlite_where=sa.text("status = 'queued'"))
 
 
 def _encrypt_existing(table: str, column: str) -> None:
@@ -38,6 +42,7 @@ def _encrypt_existing(table: str, column: str) -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_messages_queued', table_name='messages')
     with op.batch_alter_table('projects') as batch:
         batch.drop_column('templates_synced_at')
         batch.alter_column('access_token', existing_type=sa.Text(), type_=sa.String(length=1024), existing_nullable=True)
