@@ -1,0 +1,60 @@
+"""Segments and broadcasts in a real browser (Chromium through Playwright) against `wacast`
+served by uvicorn with the dispatcher and the broadcast engine running, on both backends:
+save a segment, schedule a broadcast and pause/resume it, send one now and watch its
+progress bar fill to 100% without reloading."""
+
+from __future__ import annotations
+
+
+import httpx
+import pytest
+from playwright.async_api import BrowserContext, expect
+
+from tests.test_dashboard_browser import browser, context, live, sign_in  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def test_segment_schedule_pause_resume_and_live_progress(live, context: BrowserContext, backend: str) -> None:  # noqa: ANN001, F811
+    server, demo = live
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as api:
+        for i in range(6):
+            response = await api.post("/campaign/t1/api/v2", json={
+                "apiKey": demo["api_key"], "campaignName": demo["campaign"], "destination": f"+9173000{i:05d}",
+                "userName": f"Buyer {i}", "templateParams": [f"Buyer{i}", f"ORD-{i}"], "source": "Facebook forms",
+            })
+            assert response.status_code == 200, response.text
+    page = await context.new_page()
+    await sign_in(page, server.url, "manager@demo.wacast.local", "password-manager")
+
+    await page.goto(server.url + "/segments")
+    await page.fill("input[name=name]", "Buyers from Facebook")
+    await page.fill("textarea[name=filter]", '{"conditions": [{"field": "source", "op": "equals", "value": "Facebook forms"}]}')
+    await page.click("#create-segment")
+    await expect(page.locator("#segments-table")).to_contain_text("Buyers from Facebook")
+    await expect(page.locator(".flash")).to_contain_text("6 contacts can be messaged")
+
+    await page.goto(server.url + "/broadcasts/new")
+    await page.fill("input[name=name]", "Later")
+    await page.select_option("select[name=template]", value="order_update|en")
+    await page.fill("input[name=params]", "$FirstName|there, ORD-NEXT")
+    await page.fill("input[name=send_at]", "2099-01-01T10:00")
+    await page.click("#create-broadcast")
+    await expect(page.locator("#broadcast-status")).to_have_text("scheduled")
+    await page.click("#action-pause")
+    await expect(page.locator("#broadcast-status")).to_have_text("paused")
+    await page.click("#action-resume")
+    await expect(page.locator("#broadcast-status")).to_have_text("scheduled")
+
+    await page.goto(server.url + "/broadcasts/new")
+    await page.fill("input[name=name]", "Now")
+    await page.select_option("select[name=template]", value="order_update|en")
+    await page.fill("input[name=params]", "$FirstName|there, ORD-NOW")
+    await page.click("#create-broadcast")
+    # The page refreshes its progress region by itself until every message is read.
+    await expect(page.locator("#broadcast-status")).to_have_text("completed", timeout=30_000)
+    await expect(page.locator("[data-testid=broadcast-progress]")).to_have_attribute("aria-valuenow", "100.0")
+    await expect(page.locator("[data-live=broadcast]")).to_contain_text("read 6")
+    await page.goto(server.url + "/broadcasts")
+    await expect(page.locator("#broadcasts-table")).to_contain_text("Later")
+    await expect(page.locator("#broadcasts-table")).to_contain_text("100.0%")
