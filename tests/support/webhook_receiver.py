@@ -36,6 +36,8 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do
+
             def log_message(self, *args) -> None:  # noqa: ANN002
                 pass
 
@@ -61,8 +63,12 @@ class WebhookReceiver:
                 self.end_headers()
                 self.wfile.write(answer)
 
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # wacast delivers up to 20 at once; the default backlog is 5
+            daemon_threads = True
+
         self.arrived = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         return self
