@@ -196,6 +196,11 @@ async def test_replies_opt_outs_tags_campaign_and_template_changes_are_events(cl
     assert [(e["data"]["campaign"]["previous_status"], e["data"]["campaign"]["status"]) for e in campaign] == [("live", "paused")]
     template = receiver.accepted("template.status.updated")
     assert [(e["data"]["template"]["name"], e["data"]["template"]["status"]) for e in template] == [("order_update", "PAUSED")]
+    # A stranger writing in becomes a contact: contact.created (via inbound).
+    await _inbound(db, settings, setup, "919000000001", "hello")
+    await app.state.webhooks.run_until_idle()
+    strangers = [e for e in receiver.accepted("contact.created") if e["data"]["via"] == "inbound"]
+    assert [e["data"]["contact"]["phone_number"] for e in strangers] == ["+919000000001"]
     assert receiver.bad_signatures == 0
 
 

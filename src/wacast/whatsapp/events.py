@@ -169,9 +169,14 @@ class EventProcessor:
             notes.append("inbound message without sender or id")
             return
         phone = "+" + str(message["from"]).lstrip("+")
+        known = await contacts_repo.find_by_phone(session, project.id, phone)
         contact_id = await contacts_repo.get_or_create_by_phone(
             session, project.id, phone, names.get(message["from"], ""), "WhatsApp inbound"
         )
+        if known is None:  # customer webhooks: a stranger wrote in and became a contact
+            await hooks.contacts_created(session, project.id, [{
+                "id": contact_id, "phone": phone, "name": names.get(message["from"], ""), "source": "WhatsApp inbound",
+            }], via="inbound")
         kind = str(message.get("type", "unknown"))
         text = payload = None
         if kind == "text":
