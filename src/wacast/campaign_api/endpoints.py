@@ -35,7 +35,12 @@ _openapi_body = {
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": {"type": "object"}, "example": CAMPAIGN_BODY_EXAMPLE}},
-    }
+    },
+    # Retry safely (kit/idempotency.py, docs/integrations.md).
+    "parameters": [{
+        "name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255},
+        "description": "The same key and body within 24 h replays the first answer; nothing is sent twice.",
+    }],
 }
 
 

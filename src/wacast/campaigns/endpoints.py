@@ -89,13 +89,13 @@ async def _set_status(request: Request, identity: ApiIdentity, ref: str, status:
 
 
 @router.post("/campaigns/{campaign}/live", summary="Set an API campaign live (its template must be APPROVED)",
-             **doc(CAMPAIGN, 400, 403, 404))
+             **doc(CAMPAIGN, 400, 403, 404, write=True))
 async def set_live(campaign: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
     return await _set_status(request, identity, campaign, CampaignStatus.live)
 
 
 @router.post("/campaigns/{campaign}/pause", summary="Pause a campaign (an API campaign refuses sends; a broadcast stops queueing)",
-             **doc({**CAMPAIGN, "status": "paused"}, 400, 403, 404, 409))
+             **doc({**CAMPAIGN, "status": "paused"}, 400, 403, 404, 409, write=True))
 async def pause(campaign: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
     async with request.app.state.db.sessionmaker() as session:
         found = await analytics.find_campaign(session, identity.project_id, campaign)

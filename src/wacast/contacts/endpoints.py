@@ -100,7 +100,7 @@ async def update_contact(contact: str, request: Request, identity: ApiIdentity =
 
 
 @router.delete("/contacts/{contact}", status_code=204, response_class=Response, tags=["Contacts"],
-               summary="Delete a contact (with its message history)", **doc(None, 403, 404, status=204))
+               summary="Delete a contact (with its message history)", **doc(None, 403, 404, status=204, write=True))
 async def delete_contact(contact: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Response:
     async with _db(request).transaction() as session:
         await service.delete_contact(session, identity.project_id, contact)
@@ -125,7 +125,7 @@ async def add_tags(contact: str, request: Request, identity: ApiIdentity = Depen
 
 
 @router.delete("/contacts/{contact}/tags/{tag}", tags=["Contacts"], summary="Remove a tag from a contact",
-               **doc(CONTACT, 400, 403, 404))
+               **doc(CONTACT, 400, 403, 404, write=True))
 async def remove_tag(contact: str, tag: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
     async with _db(request).transaction() as session:
         out = await service.remove_tags(session, identity.project_id, contact, [tag])
@@ -179,7 +179,7 @@ async def rename_tag(tag: str, request: Request, identity: ApiIdentity = Depends
 
 
 @router.delete("/tags/{tag}", status_code=204, response_class=Response, tags=["Tags"], summary="Delete a tag (contacts lose it)",
-               **doc(None, 403, 404, status=204))
+               **doc(None, 403, 404, status=204, write=True))
 async def delete_tag(tag: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Response:
     async with _db(request).transaction() as session:
         await service.delete_tag(session, identity.project_id, tag)
@@ -218,7 +218,7 @@ async def rename_attribute(attribute: str, request: Request, identity: ApiIdenti
 
 
 @router.delete("/attributes/{attribute}", status_code=204, response_class=Response, tags=["Attributes"],
-               summary="Delete an attribute and every contact's value of it", **doc(None, 403, 404, status=204))
+               summary="Delete an attribute and every contact's value of it", **doc(None, 403, 404, status=204, write=True))
 async def delete_attribute(attribute: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Response:
     async with _db(request).transaction() as session:
         await service.delete_attribute(session, identity.project_id, attribute)

@@ -31,7 +31,7 @@ ERRORS: dict[int, dict[str, Any]] = {
 }
 
 
-def doc(example: Any, *errors: int, status: int = 200, request_example: Any = None, description: str | None = None) -> dict[str, Any]:
+def doc(example: Any, *errors: int, status: int = 200, request_example: Any = None, description: str | None = None, write: bool = False) -> dict[str, Any]:
     """Keyword arguments of a route: the answer's example, the error examples, the body's example."""
     responses: dict[int | str, Any] = {}
     if status == 204:
@@ -41,15 +41,20 @@ def doc(example: Any, *errors: int, status: int = 200, request_example: Any = No
     for code in sorted({401, 429, *errors}):
         responses[code] = {"description": _DESCRIPTIONS.get(code, "Error"), "content": {"application/json": {"example": ERRORS[code]}}}
     out: dict[str, Any] = {"responses": responses}
+    extra: dict[str, Any] = {}
     if request_example is not None:
-        out["openapi_extra"] = {
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}, "example": request_example}}},
-            "parameters": [{
-                "name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255},
-                "description": "Retry safely: the same key and body within 24 h replays the first answer.",
-            }],
-        }
+        extra["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"type": "object"}, "example": request_example}}}
+    if request_example is not None or write:
+        extra["parameters"] = [IDEMPOTENCY_PARAMETER]
+    if extra:
+        out["openapi_extra"] = extra
     return out
+
+
+IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255},
+    "description": "Retry safely: the same key and request within 24 h replays the first answer (docs/integrations.md).",
+}
 
 
 _DESCRIPTIONS = {

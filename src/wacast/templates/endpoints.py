@@ -95,7 +95,7 @@ async def create_template(request: Request, identity: ApiIdentity = Depends(requ
 
 
 @router.delete("/templates/{template}", status_code=204, response_class=Response,
-               summary="Delete a template (at Meta too); refused while a campaign uses it", **doc(None, 400, 403, 404, 409, status=204))
+               summary="Delete a template (at Meta too); refused while a campaign uses it", **doc(None, 400, 403, 404, 409, status=204, write=True))
 async def delete_template(template: str, request: Request, identity: ApiIdentity = Depends(require_full), language: str | None = Query(None)) -> Response:
     settings = request.app.state.settings
     async with request.app.state.db.transaction() as session:

@@ -73,7 +73,7 @@ async def update(webhook_id: str, request: Request, identity: ApiIdentity = Depe
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, response_class=Response, summary="Delete a subscription and its log",
-               **doc(None, 403, 404, status=204))
+               **doc(None, 403, 404, status=204, write=True))
 async def delete(webhook_id: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Response:
     async with request.app.state.db.transaction() as session:
         await service.delete_subscription(session, identity.project_id, webhook_id)
@@ -93,7 +93,7 @@ async def deliveries(
 
 @router.post("/webhooks/{webhook_id}/test", summary="Send a signed `webhook.test` event now and report the receiver's answer",
              **doc({"delivered": True, "status_code": 200, "latency_ms": 14, "response_excerpt": "ok", "error": None,
-                    "delivery_id": DELIVERY["id"]}, 403, 404))
+                    "delivery_id": DELIVERY["id"]}, 403, 404, write=True))
 async def test_send(webhook_id: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
     async with request.app.state.db.transaction() as session:
         delivery_id = await service.queue_test(session, identity.project_id, webhook_id)
