@@ -259,3 +259,35 @@ async def test_broadcast_state_changes_are_campaign_events(client, db, receiver,
     moves = [(e["data"]["campaign"]["previous_status"], e["data"]["campaign"]["status"]) for e in events]
     assert moves == [("scheduled", "paused"), ("paused", "scheduled"), ("scheduled", "cancelled")]
     assert all(e["data"]["campaign"]["type"] == "broadcast" for e in receiver.accepted())
+
+
+async def test_two_delivery_loops_share_the_outbox_and_send_each_event_once(client, db, receiver, settings):
+    """Two senders on two engines (as two `wacast worker` processes): SKIP LOCKED and the lease
+    on PostgreSQL, the write lock on SQLite; every event reaches the receiver exactly once."""
+    import asyncio
+
+    from wacast.db.engine import Database
+    from wacast.webhooks.tasks import WebhookSender
+
+    setup = await make_project(db)
+    await subscribe(client, setup, receiver, ["contact.created"])
+    for i in range(60):
+        assert (await client.post("/api/v1/contacts", headers=auth(setup), json={"phone": f"+9198765{i:05d}"})).status_code == 201
+    databases = [Database(settings.database_url) for _ in range(2)]
+    senders = [WebhookSender(d, settings) for d in databases]
+    try:
+        async def drain(sender: WebhookSender) -> int:
+            total = 0
+            while True:
+                done = await sender.deliver_due(limit=7)
+                if not done:
+                    return total
+                total += done
+
+        made = await asyncio.gather(*(drain(s) for s in senders))
+    finally:
+        for s, d in zip(senders, databases, strict=True):
+            await s.close()
+            await d.dispose()
+    ids = [e["id"] for e in receiver.accepted()]
+    assert len(ids) == 60 and len(set(ids)) == 60 and sum(made) == 60
