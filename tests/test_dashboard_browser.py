@@ -192,6 +192,13 @@ async def test_api_key_copy_send_inbox_and_analytics(live, context: BrowserConte
     await page.locator(f'[data-message-id="{message_id}"] button', has_text="Send STOP").click()
     await page.goto(server.url + "/contacts?status=opted_out")
     await expect(page.locator("#contacts-table")).to_contain_text("+919876500001", timeout=WAIT)
+    await page.click("#contacts-table >> text=Kabir Rao")
+    timeline = page.locator(".timeline")
+    for kind in ("queued", "sent", "delivered", "read", "replied"):
+        await expect(timeline).to_contain_text(kind)
+    await expect(page.locator("main")).to_contain_text("STOP")
+    await expect(page.locator("h1 + p .badge")).to_have_text("opted out")
+    await shot(page, backend, "contact-timeline")
     await page.goto(server.url + "/")
     await expect(page.locator("#stat-today")).to_have_text("1")
     await shot(page, backend, "overview")
