@@ -124,3 +124,57 @@ async def test_two_workers_each_message_once_and_the_cap_held(client, db, settin
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_real_server_follows_metas_signed_webhooks_to_delivered(db, settings, fake_meta, db_url, tmp_path):
+    """`wacast serve` (dispatcher inside) sends to the fake Meta, which posts signed `sent` and
+    `delivered` webhooks back over HTTP to /webhooks/whatsapp: the message follows them."""
+    import socket
+
+    import httpx
+
+    setup = await make_cloud_project(db, settings, fake_meta, campaigns_for=("order_update",))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    fake_meta.webhook_url = base + "/webhooks/whatsapp"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WACAST_")}
+    env.update(WACAST_DATABASE_URL=db_url, WACAST_GRAPH_API_URL=fake_meta.base_url, WACAST_PORT=str(port),
+               WACAST_META_APP_SECRET=fake_meta.app_secret, WACAST_META_VERIFY_TOKEN="verify-me", WACAST_SECRET_KEY=settings.secret_key,
+               WACAST_DISPATCHER_POLL_SECONDS="0.05", WACAST_TEMPLATE_SYNC_MINUTES="0", WACAST_LOG_LEVEL="warning", PYTHONPATH=str(ROOT))
+    with (tmp_path / "serve.log").open("ab") as out:
+        server = subprocess.Popen([sys.executable, "-m", "wacast.cli", "serve"], env=env, cwd=ROOT, stdout=out, stderr=out)
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            async def up() -> bool:
+                assert server.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
+                try:
+                    return (await http.get(base + "/healthz")).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            await wait_for(up, 30, "wacast serve")
+            challenge = await http.get(base + "/webhooks/whatsapp", params={"hub.mode": "subscribe", "hub.verify_token": "verify-me", "hub.challenge": "42"})
+            assert challenge.text == "42"
+            response = await http.post(base + "/campaign/t1/api/v2", json=body(setup, destination="+917428520001"))
+            assert response.status_code == 200, response.text
+            message_id = response.json()["submitted_message_id"]
+            auth = {"Authorization": f"Bearer {setup.api_key}"}
+
+            async def delivered() -> bool:
+                return (await http.get(f"{base}/api/v1/messages/{message_id}", headers=auth)).json()["status"] == "delivered"
+
+            await wait_for(delivered, 30, "the delivered webhook to be applied")
+            data = (await http.get(f"{base}/api/v1/messages/{message_id}", headers=auth)).json()
+        [send] = fake_meta.accepted()
+        assert data["wamid"] == send.wamid and data["pricing_category"] == "utility"
+        assert [e["status"] for e in data["events"]] == ["queued", "sent", "delivered"]
+        assert [code for code, _ in fake_meta.webhooks_posted] == [200, 200]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
