@@ -137,6 +137,9 @@ async def message(session: AsyncSession, project_id: uuid.UUID, message_id: uuid
     return (await session.execute(select(Message).where(Message.project_id == project_id, Message.id == message_id))).scalar_one_or_none()
 
 
+EVENT_ORDER = {"queued": 0, "held": 1, "retry": 1, "sent": 2, "delivered": 3, "read": 4, "failed": 5, "replied": 6}
+
+
 async def contact_timeline(session: AsyncSession, project_id: uuid.UUID, contact_id: uuid.UUID, limit: int = 50) -> list[dict[str, Any]]:
     """A contact's messages, newest first, each with every status event and the replies."""
     rows = (
@@ -154,6 +157,9 @@ async def contact_timeline(session: AsyncSession, project_id: uuid.UUID, contact
     if ids:
         for ev in (await session.execute(select(MessageEvent).where(MessageEvent.message_id.in_(ids)).order_by(MessageEvent.occurred_at, MessageEvent.id))).scalars():
             events[ev.message_id].append(ev)
+    for evs in events.values():
+        # Providers report whole seconds: within one second, show the ladder's order.
+        evs.sort(key=lambda e: (e.occurred_at.replace(microsecond=0), EVENT_ORDER.get(e.kind, 5), e.id))
     return [
         {"message": r.Message, "campaign": r.campaign, "events": events[r.Message.id], "components": r.components or [],
          "parameter_format": r.parameter_format}
