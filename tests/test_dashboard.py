@@ -289,3 +289,35 @@ async def test_failures_show_meta_code_meaning_and_what_to_do(client: httpx.Asyn
     assert bad.status_code == 400 and bad.json()["code"] == "INVALID_OUTCOME"
     missing = await client.get("/campaigns/00000000-0000-0000-0000-000000000000")
     assert missing.status_code == 404 and "Campaign not found" in missing.text
+
+
+async def test_a_large_import_runs_in_chunks_and_reports_progress(client: httpx.AsyncClient, project, db) -> None:  # noqa: ANN001
+    from wacast.contacts import csv_io
+
+    await sign_in(client, "manager@acme.test", "password-manager")
+    token = await csv_of_token(client)
+    lines = ["phone,name,plan"] + [f"+9198200{i:05d},Person {i},{'gold' if i % 2 else 'silver'}" for i in range(700)]
+    lines[401] = "+91,Broken,gold"  # file line 402
+    lines.append("+919820000007,Person seven again,platinum")  # a repeat in a later chunk updates
+    started = await client.post("/contacts/import", data={"csrf": token}, headers={"accept": "application/json"},
+                                files={"file": ("big.csv", ("\n".join(lines) + "\n").encode(), "text/csv")})
+    url = started.json()["url"] + ".json"
+    seen = set()
+    for _ in range(400):
+        status = (await client.get(url)).json()
+        seen.add(status["processed_rows"])
+        if status["status"] == "done":
+            break
+        await asyncio.sleep(0.02)
+    assert status["status"] == "done" and status["processed_rows"] == status["total_rows"] == 701
+    assert (status["created"], status["updated"], status["errors"]) == (699, 1, 1)
+    assert status["first_errors"][0]["row"] == 402
+    assert all(n % csv_io.CHUNK == 0 or n == 701 for n in seen)  # progress moves a chunk at a time
+    async with db.sessionmaker() as session:
+        seven = (await session.execute(select(Contact).where(Contact.phone == "+919820000007"))).scalar_one()
+        count = len((await session.execute(select(Contact.id))).all())
+    assert seven.name == "Person seven again" and seven.attributes == {"plan": "platinum"} and count == 699
+
+
+async def csv_of_token(client: httpx.AsyncClient) -> str:
+    return await csrf_of(client, "/contacts/import")
