@@ -146,6 +146,7 @@ class FakeMeta:
         self.app = Starlette(routes=[
             Route("/{version}/{node}/message_templates", self._templates, methods=["GET", "POST"]),
             Route("/{version}/{node}/messages", self._messages, methods=["POST"]),
+            Route("/_control/sends", self._control_sends, methods=["GET"]),
         ])
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -231,15 +232,15 @@ class FakeMeta:
 
     def max_in_window(self, phone_number_id: str, window: float = 1.0) -> int:
         """The most sends of one number that arrived (accepted or not) within any `window` seconds."""
-        times = sorted(s.arrived for s in list(self.sends) if s.phone_number_id == phone_number_id and s.error_code != 190)
-        best, start = 0, 0
-        for end, t in enumerate(times):
-            while times[start] <= t - window:
-                start += 1
-            best = max(best, end - start + 1)
-        return best
+        return max_in_window([s.arrived for s in list(self.sends) if s.phone_number_id == phone_number_id and s.error_code != 190], window)
+
 
     # --- handlers -------------------------------------------------------------------------
+
+    async def _control_sends(self, request: Request) -> Response:
+        """The send log, for a test driving a fake Meta that runs in its own process."""
+        return JSONResponse([{"phone_number_id": s.phone_number_id, "message_id": s.message_id, "arrived": s.arrived,
+                              "wamid": s.wamid, "error_code": s.error_code} for s in list(self.sends)])
 
     def _auth(self, request: Request) -> bool:
         return request.headers.get("authorization", "") == f"Bearer {self.token}"
@@ -476,6 +477,17 @@ class FakeMeta:
             self.webhooks_posted.append((0, {"error": repr(error)}))
 
 
+def max_in_window(arrivals: list[float], window: float = 1.0) -> int:
+    """The most arrivals within any `window` seconds."""
+    times = sorted(arrivals)
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while times[start] <= t - window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
 def _placeholders(text: str) -> list[str]:
     return list(dict.fromkeys(PLACEHOLDER.findall(text or "")))
 
@@ -531,3 +543,25 @@ def _check_components(defined: list[dict], sent: list[dict], named: bool, where:
                 if problem is not None:
                     return problem
     return None
+
+
+def main() -> None:
+    """Run the fake Meta as its own process (its arrival times then do not share a GIL with
+    the test): python -m tests.support.fake_meta --port P [--latency 0.2]. The factories'
+    templates are published; GET /_control/sends returns the send log."""
+    import argparse
+
+    from tests.support.cloud import publish_templates
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    fake = FakeMeta(latency=args.latency)
+    publish_templates(fake)
+    fake.port = args.port
+    uvicorn.run(fake.app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False, backlog=4096)
+
+
+if __name__ == "__main__":
+    main()

@@ -217,12 +217,23 @@ class Dispatcher:
             }
             fair_share = math.ceil(len(projects) / max(1, live_workers)) if projects else 0
             mine = [p for p in projects if p.id in leases and leases[p.id].holder == self.worker_id and leases[p.id].expires_at > now]
+            # Keep the numbers we are actively serving; a number already draining stays given back.
+            mine.sort(key=lambda p: (not (p.id in self.lanes and self.lanes[p.id].held), str(p.id)))
             # Give back what is above our fair share, so a new worker gets numbers to serve.
             keep = mine[:fair_share] if len(mine) > fair_share else mine
             for project in mine[len(keep):]:
-                # Give it back, but let nobody take it before our reserved sends have gone out
-                # and left the one-second window: the cap holds across the hand-over.
+                # Give it back, so the cap holds across the hand-over: first stop claiming and
+                # keep the lease while our claimed sends drain; then release it with a quiet
+                # period, so nobody sends for it before our last send has left the window.
                 lane = self.lanes.get(project.id)
+                if lane is not None and lane.in_flight > 0:
+                    lane.held = False
+                    await session.execute(
+                        update(SenderLease)
+                        .where(SenderLease.project_id == project.id, SenderLease.holder == self.worker_id)
+                        .values(expires_at=now + lease_for)
+                    )
+                    continue
                 quiet = lane.pacer.quiet_after() if lane else Pacer.WINDOW + Pacer.MARGIN
                 await session.execute(
                     update(SenderLease)
