@@ -565,3 +565,52 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+class FakeMetaProcess:
+    """The fake Meta in its own process (`python -m tests.support.fake_meta`), with the factories'
+    templates published. Use it where arrival times matter (throughput caps): a fake Meta in the
+    test's own process stamps arrivals late whenever the test holds the GIL."""
+
+    def __init__(self, log_path: Any, latency: float = 0.0) -> None:
+        import os
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        root = Path(__file__).resolve().parents[2]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WACAST_")}
+        with open(log_path, "ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tests.support.fake_meta", "--port", str(self.port), "--latency", str(latency)],
+                env={**env, "PYTHONPATH": str(root)}, cwd=root, stdout=out, stderr=out)
+        deadline = time.monotonic() + 30
+        while True:
+            assert self.process.poll() is None, "the fake Meta process died"
+            try:
+                httpx.get(self.base_url + "/_control/sends", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "the fake Meta process did not start"
+                time.sleep(0.05)
+
+    def sends(self) -> list[dict[str, Any]]:
+        return httpx.get(self.base_url + "/_control/sends", timeout=10).json()
+
+    async def asends(self) -> list[dict[str, Any]]:
+        async with httpx.AsyncClient(timeout=10) as http:
+            return (await http.get(self.base_url + "/_control/sends")).json()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except Exception:  # noqa: BLE001
+                self.process.kill()
+                self.process.wait()
