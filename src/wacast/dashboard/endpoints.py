@@ -106,7 +106,7 @@ async def login(request: Request, ctx: Ctx = Depends(need(None))) -> Response:
         user = await repo.user_by_email(session, email) if email else None
         ok = users_service.verify_password(user.password_hash, password) if user else False
         if not user:
-            users_service.verify_password(_DUMMY_HASH, password)  # same work for unknown emails
+            users_service.verify_password(_dummy_hash(), password)  # same work for unknown emails
         member = await session.get(User, user.id) if ok else None
         has_project = bool(member) and await _first_project(session, member.id) is not None
     if not ok:
@@ -123,7 +123,13 @@ async def login(request: Request, ctx: Ctx = Depends(need(None))) -> Response:
     return redirect(ctx, next_url)
 
 
-_DUMMY_HASH = users_service.hash_password(secrets.token_urlsafe(12))
+_dummy: list[str] = []
+
+
+def _dummy_hash() -> str:
+    if not _dummy:  # made on first use, not at import (keeps start-up fast)
+        _dummy.append(users_service.hash_password(secrets.token_urlsafe(12)))
+    return _dummy[0]
 
 
 def throttle_failures(throttle: SignInThrottle, email: str) -> int:
