@@ -149,3 +149,63 @@ async def get_or_create_by_phone(session: AsyncSession, project_id: uuid.UUID, p
     return row.id
 
 
+
+
+# --- batched forms for the campaign API's group commit (campaign_api/group_commit.py) ---
+
+
+async def lock_many(session: AsyncSession, keys: Iterable[tuple[uuid.UUID, str]]) -> dict[tuple[uuid.UUID, str], Any]:
+    """The contacts of several (project_id, phone) pairs, locked for update on PostgreSQL."""
+    from sqlalchemy import tuple_
+
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return {}
+    stmt = select(
+        Contact.id, Contact.project_id, Contact.phone, Contact.name, Contact.source, Contact.opted_in, Contact.blocked, Contact.attributes
+    ).where(tuple_(Contact.project_id, Contact.phone).in_(keys))
+    if session.bind.dialect.name == "postgresql":
+        stmt = stmt.order_by(Contact.id).with_for_update()
+    return {(r.project_id, r.phone): r for r in (await session.execute(stmt)).all()}
+
+
+async def insert_many(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert new contacts (ON CONFLICT DO NOTHING); returns the ids actually inserted."""
+    if not rows:
+        return set()
+    conn = await session.connection()
+    stmt = insert_ignore(session, Contact, ["project_id", "phone"]).returning(Contact.id)
+    result = await conn.execute(stmt, rows)
+    return {r[0] for r in result.all()}
+
+
+async def update_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Update name, source, attributes and updated_at of contacts by id (one executemany)."""
+    from sqlalchemy import bindparam
+
+    if not rows:
+        return
+    conn = await session.connection()
+    table = Contact.__table__
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(name=bindparam("b_name"), source=bindparam("b_source"), attributes=bindparam("b_attributes"), updated_at=bindparam("b_now"))
+    )
+    await conn.execute(stmt, rows)
+
+
+async def add_tags_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn = await session.connection()
+        await conn.execute(insert_ignore(session, ContactTag, ["contact_id", "tag_id"]), rows)
+
+
+async def all_tag_ids(session: AsyncSession, project_id: uuid.UUID) -> dict[str, uuid.UUID]:
+    rows = await session.execute(select(Tag.name, Tag.id).where(Tag.project_id == project_id))
+    return {name: tag_id for name, tag_id in rows.all()}
+
+
+async def all_attribute_names(session: AsyncSession, project_id: uuid.UUID) -> set[str]:
+    rows = await session.execute(select(AttributeDefinition.name).where(AttributeDefinition.project_id == project_id))
+    return set(rows.scalars().all())

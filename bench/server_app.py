@@ -1,0 +1,42 @@
+"""The server under test: wacast's own app, served exactly as `wacast serve` serves it
+(uvicorn, uvloop + httptools, same options), plus one baseline route mounted by the harness:
+
+    POST /bench/noop   parse the JSON body (the same reader as the campaign API), answer 200.
+
+Run: python -m bench.server_app  (settings from WACAST_* as for `wacast serve`).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import Request
+
+from wacast.config import get_settings
+from wacast.kit.http import JSONResponse, read_json
+
+
+def create_bench_app():  # noqa: ANN201
+    from wacast.app import create_app
+
+    app = create_app(get_settings())
+
+    @app.post("/bench/noop", include_in_schema=False)
+    async def noop(request: Request) -> JSONResponse:
+        await read_json(request)
+        return JSONResponse({"success": "true", "submitted_message_id": str(uuid.uuid4())})
+
+    return app
+
+
+def main() -> None:
+    import uvicorn
+
+    settings = get_settings()
+    # The same options as `wacast serve` (src/wacast/cli.py).
+    uvicorn.run(create_bench_app(), host=settings.host, port=settings.port, log_level=settings.log_level,
+                proxy_headers=True, loop="auto", http="auto", timeout_graceful_shutdown=30)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Database preparation for the benchmarks: a fresh schema, seeded through wacast's own
+services, and a quick Core-SQL backlog of queued messages."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import insert, text, update
+
+from wacast.db.engine import Database, create_engine, is_sqlite, sqlite_path_of
+from wacast.db.migrate import upgrade
+
+TEMPLATE = {"name": "order_update", "language": "en", "category": "UTILITY", "status": "APPROVED",
+            "components": [{"type": "BODY", "text": "Hi {{1}}, your order {{2}} has shipped."}]}
+
+
+@dataclass
+class Seeded:
+    api_key: str
+    campaign: str
+    projects: list[tuple[uuid.UUID, str]]  # (project id, phone_number_id)
+    campaign_ids: dict[uuid.UUID, uuid.UUID]
+    template_ids: dict[uuid.UUID, uuid.UUID]
+
+
+async def _reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+def fresh_database(url: str) -> None:
+    if is_sqlite(url):
+        path = sqlite_path_of(url)
+        for suffix in ("", "-wal", "-shm"):
+            p = path.with_name(path.name + suffix)
+            if p.exists():
+                p.unlink()
+    else:
+        asyncio.run(_reset_postgres(url))
+    upgrade(url)
+
+
+async def seed(url: str, senders: int = 1, mps: int = 80, cloud: bool = False) -> Seeded:
+    """`senders` projects (one sender number each), a live campaign on a 2-parameter template."""
+    from wacast.api_keys import service as api_keys
+    from wacast.campaigns import service as campaigns
+    from wacast.contacts import repository as contacts
+    from wacast.projects import service as projects
+    from wacast.templates import service as templates
+
+    db = Database(url)
+    out: list[tuple[uuid.UUID, str]] = []
+    campaign_ids, template_ids = {}, {}
+    key = ""
+    try:
+        async with db.transaction() as session:
+            for i in range(senders):
+                pnid = f"10{i:04d}"
+                options = {"phone_number_id": pnid, "access_token": f"token-{i}"} if cloud else {}
+                project = await projects.create(session, f"bench{i}", default_country="IN", messages_per_second=mps, **options)
+                template = await templates.add_from_definition(session, project, TEMPLATE)
+                campaign = await campaigns.create(session, project.id, "orders", "order_update", live=True)
+                await contacts.create_tags(session, project.id, ["customer"])
+                await contacts.create_attributes(session, project.id, ["city"])
+                if i == 0:
+                    _, key = await api_keys.create_key(session, project.id, "full", "bench")
+                out.append((project.id, pnid))
+                campaign_ids[project.id] = campaign.id
+                template_ids[project.id] = template.id
+    finally:
+        await db.dispose()
+    return Seeded(key, "orders", out, campaign_ids, template_ids)
+
+
+async def set_rate(url: str, mps: int) -> None:
+    from wacast.projects.models import Project
+
+    db = Database(url)
+    try:
+        async with db.transaction() as session:
+            await session.execute(update(Project).values(messages_per_second=mps))
+    finally:
+        await db.dispose()
+
+
+async def clear_messages(url: str) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        if is_sqlite(url):
+            for table in ("message_events", "inbound_events", "messages", "contact_tags", "contacts", "sender_leases", "workers"):
+                await conn.execute(text(f"DELETE FROM {table}"))
+        else:
+            await conn.execute(text("TRUNCATE message_events, inbound_events, messages, contact_tags, contacts, sender_leases, workers CASCADE"))
+    await engine.dispose()
+
+
+async def insert_backlog(url: str, seeded: Seeded, count: int, chunk: int = 5000) -> None:
+    """`count` queued messages spread over the projects, distinct destinations, Core SQL."""
+    from wacast.contacts.models import Contact
+    from wacast.kit.clock import utcnow
+    from wacast.messages.models import Message
+
+    db = Database(url)
+    now = utcnow()
+    try:
+        for start in range(0, count, chunk):
+            contacts, messages = [], []
+            for n in range(start, min(count, start + chunk)):
+                project_id, _ = seeded.projects[n % len(seeded.projects)]
+                contact_id = uuid.uuid4()
+                phone = f"+91{9800000000 + n}"
+                contacts.append({"id": contact_id, "project_id": project_id, "phone": phone, "name": f"Customer {n}", "source": "bench",
+                                 "opted_in": True, "blocked": False, "attributes": {}, "created_at": now, "updated_at": now})
+                messages.append({
+                    "id": uuid.uuid4(), "project_id": project_id, "campaign_id": seeded.campaign_ids[project_id],
+                    "contact_id": contact_id, "template_id": seeded.template_ids[project_id], "destination": phone,
+                    "payload": {"template": "order_update", "language": "en", "category": "UTILITY", "components": [
+                        {"type": "body", "parameters": [{"type": "text", "text": f"Customer {n}"}, {"type": "text", "text": f"ORD-{n}"}]}]},
+                    "status": "queued", "priority": 0, "attempts": 0, "next_attempt_at": now, "created_at": now,
+                })
+            async with db.transaction() as session:
+                await session.execute(insert(Contact), contacts)
+                await session.execute(insert(Message), messages)
+    finally:
+        await db.dispose()
+
+
+async def count_status(url: str) -> dict[str, int]:
+    engine = create_engine(url)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT status, count(*) FROM messages GROUP BY status"))).all()
+    await engine.dispose()
+    return {r[0]: r[1] for r in rows}
+
+
+async def sent_wamids(url: str, limit: int) -> list[str]:
+    engine = create_engine(url)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT wamid FROM messages WHERE wamid IS NOT NULL LIMIT :n"), {"n": limit})).all()
+    await engine.dispose()
+    return [r[0] for r in rows]
