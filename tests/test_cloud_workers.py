@@ -151,15 +151,27 @@ async def test_two_workers_each_message_once_and_the_cap_held(client, db, settin
         accepted = by_message[message_id]
         if len(accepted) > 1:
             # The documented window: Meta accepted it just before the kill, the outcome was never recorded.
-            assert len(accepted) == 2 and accepted[0]["arrived"] <= killed_at, f"{message_id} sent twice outside the crash window"
+            # (Meta's answer time, 0.2 s, plus a dispatcher round or two; 2 s is generous.)
+            first_send = accepted[0]["arrived"]
+            assert len(accepted) == 2 and killed_at - 2.0 <= first_send <= killed_at, (
+                f"{message_id} sent twice outside the crash window ({first_send - killed_at:.2f} s from the kill)")
             twice += 1
     async with db.sessionmaker() as session:
         wamids = {str(r.id): r.wamid for r in (await session.execute(select(Message.id, Message.wamid))).all()}
     assert all(wamids[m] in {s["wamid"] for s in by_message[m]} for m in ids)
     windows = {n: max_in_window([s["arrived"] for s in sends if s["phone_number_id"] == n]) for n in numbers}
+    if os.environ.get("WACAST_DIAG"):
+        import bisect
+        for n in numbers:
+            times = sorted(s["arrived"] for s in sends if s["phone_number_id"] == n)
+            i = max(range(len(times)), key=lambda i: bisect.bisect_right(times, times[i] + 1.0) - i)
+            print("DIAG", n, "window at", round(times[i] - killed_at, 3), "from the kill:", [round(t - times[i], 3) for t in times[max(0, i - 3): i + 30]])
     for number in numbers:
         assert windows[number] <= CAP, (number, windows)
         assert len({s["message_id"] for s in sends if s["phone_number_id"] == number and s["wamid"]}) == PER_NUMBER
+    if os.environ.get("WACAST_DIAG"):
+        firsts = sorted(round(by_message[m][0]["arrived"] - killed_at, 3) for m in ids if len(by_message[m]) > 1)
+        print("DIAG first sends of duplicates, relative to the kill:", firsts)
     print(f"\n[two workers] {len(ids)} messages; {twice} sent twice inside the crash window; "
           f"max per 1 s window: {windows} (cap {CAP})")
 

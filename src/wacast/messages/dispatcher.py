@@ -177,6 +177,9 @@ class Outcome:
     hold_reason: str | None = None
     hold_seconds: float = 0.0
     fail: tuple[int | None, str, str | None] | None = None
+    # A send must start while the message lease is surely still ours (monotonic time).
+    send_by: float = float("inf")
+    expired: bool = False
 
 
 @dataclass
@@ -241,11 +244,13 @@ class Dispatcher:
                     .values(holder="", expires_at=now + timedelta(seconds=quiet))
                 )
             held = {p.id for p in keep}
+            for project_id in held:  # renew what we keep, before taking anything new
+                await session.execute(
+                    update(SenderLease).where(SenderLease.project_id == project_id, SenderLease.holder == self.worker_id).values(expires_at=now + lease_for)
+                )
+            taken_over: set[uuid.UUID] = set()
             for project in projects:
                 if project.id in held:
-                    await session.execute(
-                        update(SenderLease).where(SenderLease.project_id == project.id, SenderLease.holder == self.worker_id).values(expires_at=now + lease_for)
-                    )
                     continue
                 if len(held) >= fair_share:
                     break
@@ -262,11 +267,18 @@ class Dispatcher:
                     )
                 if result.rowcount:
                     held.add(project.id)
+                    if lease is not None and lease.holder != self.worker_id:
+                        taken_over.add(project.id)
             for project in projects:
                 if project.id in held:
                     lane = self.lanes.get(project.id)
                     if lane is None:
-                        self.lanes[project.id] = Lane(project, Pacer(project.messages_per_second))
+                        pacer = Pacer(project.messages_per_second)
+                        if project.id in taken_over:
+                            # Another worker sent for this number until moments ago: start only
+                            # once its last sends have left the one-second window.
+                            pacer.next_slot = time.monotonic() + Pacer.WINDOW + Pacer.MARGIN
+                        self.lanes[project.id] = Lane(project, pacer)
                     else:
                         lane.project = project
                         lane.pacer.rate = project.messages_per_second
@@ -304,8 +316,9 @@ class Dispatcher:
             if project.halted_reason or not lane.held:
                 continue
             room = self.settings.dispatcher_concurrency - sum(l.in_flight for l in self.lanes.values())
-            # Claim about one second of sending ahead, never more than we can run at once.
-            ahead = max(1, int(lane.pacer.rate * 1.0 - lane.pacer.backlog_seconds() * lane.pacer.rate))
+            # Claim about one second of sending ahead, never more than we can run at once, and
+            # nothing while a second is already waiting: a message must go out well within its lease.
+            ahead = math.ceil(lane.pacer.cap * max(0.0, 1.0 - lane.pacer.backlog_seconds())) if lane.pacer.backlog_seconds() < 0.5 else 0
             limit = min(self.settings.dispatcher_batch_size, room, ahead)
             if limit <= 0:
                 continue
@@ -325,6 +338,8 @@ class Dispatcher:
 
     def _start(self, lane: Lane, row: Any, template: Any) -> None:
         outcome = Outcome(row.id, lane.project.id, row.contact_id, row.destination, row.attempts, row.template_id)
+        lease = self.settings.message_lease_seconds
+        outcome.send_by = time.monotonic() + lease - max(1.0, lease * 0.2)
         ttl = ttl_seconds(template)
         if ttl is not None and row.created_at + timedelta(seconds=ttl) < utcnow():
             # Meta drops what is not delivered within the template's time-to-live; so do we.
@@ -361,6 +376,11 @@ class Dispatcher:
                 await asyncio.sleep(delay)
             while (wait := lane.pacer.admit(time.monotonic())) > 0:
                 await asyncio.sleep(wait)
+            if time.monotonic() > outcome.send_by:
+                # Waited too long (a stalled process, a slowed number): the lease may run out
+                # mid-send and another worker claim the message. Do not send; give it back.
+                outcome.expired = True
+                return
             provider = self.providers[lane.project.provider]
             message = OutgoingMessage(str(row.id), str(lane.project.id), row.destination, row.payload)
             try:
@@ -408,6 +428,10 @@ class Dispatcher:
 
     async def _record(self, session, outcome: Outcome) -> None:  # noqa: ANN001
         now = utcnow()
+        if outcome.expired:
+            await repo.release(session, outcome.message_id, self.worker_id, next_attempt_at=now, now=now, event="waiting",
+                               detail={"reason": "not sent within its lease; back in the queue"}, refund_attempt=True)
+            return
         if outcome.fail:
             code, title, details = outcome.fail
             await repo.mark_failed(session, outcome.message_id, self.worker_id, now, code, title, details)
