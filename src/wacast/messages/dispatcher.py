@@ -59,7 +59,7 @@ class Pacer:
     """
 
     WINDOW = 1.0
-    MARGIN = 0.05
+    MARGIN = 0.10
 
     def __init__(self, rate: float) -> None:
         self.rate = rate
