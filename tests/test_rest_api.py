@@ -310,3 +310,13 @@ async def test_openapi_documents_every_endpoint_with_an_example(client):
                 assert "example" in operation["requestBody"]["content"]["application/json"], (method, path)
             checked += 1
     assert checked >= 35
+
+
+async def test_campaign_reference_with_nul_is_not_found(client, db):
+    from tests.support.factories import make_project
+
+    setup = await make_project(db, "nulproject")
+    headers = {"Authorization": f"Bearer {setup.api_key}"}
+    response = await client.post("/api/v1/campaigns/bad%00name/pause", headers=headers)
+    assert response.status_code == 404
+    assert response.json()["code"] == "CAMPAIGN_NOT_FOUND"

@@ -94,6 +94,9 @@ async def find_campaign(session: AsyncSession, project_id: uuid.UUID, ref: str |
     try:
         cond = Campaign.id == uuid.UUID(str(ref))
     except ValueError:
+        if "\x00" in str(ref) or len(str(ref)) > 200:
+            # No campaign name can hold a NUL (PostgreSQL refuses it in a query) or be that long.
+            raise NotFound("Campaign not found", "CAMPAIGN_NOT_FOUND", {"campaign": str(ref)[:200]}) from None
         cond = Campaign.name == str(ref)
     campaign = (await session.execute(select(Campaign).where(Campaign.project_id == project_id, cond))).scalar_one_or_none()
     if campaign is None:
