@@ -189,8 +189,15 @@ async def test_api_key_copy_send_inbox_and_analytics(live, context: BrowserConte
 
     # STOP from the inbox opts the contact out (the events processor applies it).
     await page.goto(server.url + "/sandbox")
-    await page.locator(f'[data-message-id="{message_id}"] button', has_text="Send STOP").click()
-    await page.goto(server.url + "/contacts?status=opted_out")
+    # Let the form's POST finish before leaving the page (a goto right after the click could
+    # cancel it), then reload until the events processor has applied the opt-out.
+    async with page.expect_navigation():
+        await page.locator(f'[data-message-id="{message_id}"] button', has_text="Send STOP").click()
+    for _ in range(WAIT // 250):
+        await page.goto(server.url + "/contacts?status=opted_out")
+        if "+919876500001" in await page.content():
+            break
+        await page.wait_for_timeout(250)
     await expect(page.locator("#contacts-table")).to_contain_text("+919876500001", timeout=WAIT)
     await page.click("#contacts-table >> text=Kabir Rao")
     timeline = page.locator(".timeline")
