@@ -7,25 +7,14 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-WACAST = [sys.executable, "-m", "wacast.cli"]
+from tests.support.cli import WACAST, run, run_json
 
-
-def run(env: dict, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([*WACAST, *args], env=env, capture_output=True, text=True, timeout=60)
-    if ok:
-        assert result.returncode == 0, result.stderr + result.stdout
-    return result
-
-
-def run_json(env: dict, *args: str):  # noqa: ANN201
-    return json.loads(run(env, *args, "--json").stdout)
 
 
 @pytest.fixture
