@@ -127,10 +127,7 @@ def stacked_bars(days: list[str], series: dict[str, list[int]], *, width: int = 
     slot = plot_w / len(days)
     bar = max(min(slot * 0.7, 48), 2)
     parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="Messages per day by status">']
-    for k in range(0, y_max + 1, step):
-        y = top + plot_h - plot_h * k / y_max
-        parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{k}</text>')
+    parts.extend(_y_grid(left, width, top, plot_h, y_max, step))
     label_every = max(1, len(days) // 10)
     for i, day in enumerate(days):
         x = left + slot * i + (slot - bar) / 2
@@ -167,10 +164,7 @@ def grouped_bars(days: list[str], series: dict[str, list[int]], *, width: int = 
     group = max(min(slot * 0.8, 60), 4)
     bar = group / max(len(series), 1)
     parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="Messages per day">']
-    for k in range(0, y_max + 1, step):
-        y = top + plot_h - plot_h * k / y_max
-        parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{k}</text>')
+    parts.extend(_y_grid(left, width, top, plot_h, y_max, step))
     label_every = max(1, len(days) // 10)
     for i, day in enumerate(days):
         x0 = left + slot * i + (slot - group) / 2
@@ -187,6 +181,16 @@ def grouped_bars(days: list[str], series: dict[str, list[int]], *, width: int = 
             parts.append(f'<text x="{x0 + group / 2:.1f}" y="{height - 8}" text-anchor="middle" class="axis">{escape(day[5:])}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _y_grid(left: float, width: float, top: float, plot_h: float, y_max: int, step: int) -> list[str]:
+    """Horizontal grid lines with their value labels, shared by both bar charts."""
+    parts = []
+    for k in range(0, y_max + 1, step):
+        y = top + plot_h - plot_h * k / y_max
+        parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{k}</text>')
+    return parts
 
 
 def _nice_step(peak: int) -> int:
