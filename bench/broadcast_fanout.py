@@ -34,11 +34,11 @@ from wacast.campaigns import broadcast
 from wacast.campaigns.broadcast import BroadcastEngine
 from wacast.config import Settings
 from wacast.contacts import segments
-from wacast.contacts.models import Contact, ContactTag, Tag
+from wacast.models.contacts import Contact, ContactTag, Tag
 from wacast.db.engine import Database, create_engine
 from wacast.db.migrate import upgrade
 from wacast.kit.clock import utcnow
-from wacast.messages.models import Message
+from wacast.models.messages import Message
 from wacast.projects import service as projects
 from wacast.templates import service as templates
 

@@ -12,8 +12,9 @@ import asyncio
 import json
 import time
 
-from wacast.whatsapp.cloud import GraphClient
-from wacast.whatsapp.provider import OutgoingMessage, build_message_body
+from wacast.meta.client import GraphClient
+from wacast.messages.provider import OutgoingMessage
+from wacast.meta.types import build_message_body
 
 
 async def run(url: str, concurrency: int, seconds: float, numbers: int) -> dict:

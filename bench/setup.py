@@ -78,7 +78,7 @@ async def seed(url: str, senders: int = 1, mps: int = 80, cloud: bool = False) -
 
 
 async def set_rate(url: str, mps: int) -> None:
-    from wacast.projects.models import Project
+    from wacast.models.projects import Project
 
     db = Database(url)
     try:
@@ -101,9 +101,9 @@ async def clear_messages(url: str) -> None:
 
 async def insert_backlog(url: str, seeded: Seeded, count: int, chunk: int = 5000) -> None:
     """`count` queued messages spread over the projects, distinct destinations, Core SQL."""
-    from wacast.contacts.models import Contact
+    from wacast.models.contacts import Contact
     from wacast.kit.clock import utcnow
-    from wacast.messages.models import Message
+    from wacast.models.messages import Message
 
     db = Database(url)
     now = utcnow()

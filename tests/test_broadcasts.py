@@ -17,15 +17,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select, update
 
 from wacast.campaigns.broadcast import BroadcastEngine
-from wacast.campaigns.models import Campaign
+from wacast.models.campaigns import Campaign
 from wacast.contacts import repository as contacts_repo
-from wacast.contacts.models import Contact
+from wacast.models.contacts import Contact
 from wacast.kit.clock import utcnow
-from wacast.messages.models import InboundEvent, Message
-from wacast.projects.models import Project
+from wacast.models.messages import InboundEvent, Message
+from wacast.models.projects import Project
 from wacast.templates import service as templates
 from wacast.whatsapp.sandbox import sandbox_phone_number_id
-from wacast.whatsapp.events import dedupe_key
+from wacast.meta.types import dedupe_key
 from tests.support.factories import body, make_project
 
 PROMO = {"name": "promo", "language": "en", "category": "MARKETING", "components": [{"type": "BODY", "text": "Hi {{1}}, {{2}} off today only."}]}

@@ -7,8 +7,8 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from wacast.contacts.models import Contact, ContactTag, Tag
-from wacast.messages.models import Message
+from wacast.models.contacts import Contact, ContactTag, Tag
+from wacast.models.messages import Message
 from tests.support.factories import body, make_project, table_counts
 
 URL = "/campaign/t1/api/v2"
@@ -141,7 +141,7 @@ async def test_unknown_campaign(client, db, setup):
 
 async def test_campaign_not_live(client, db, setup):
     from wacast.campaigns import service
-    from wacast.campaigns.models import CampaignStatus
+    from wacast.models.campaigns import CampaignStatus
 
     async with db.transaction() as session:
         await service.set_status(session, setup.project_id, "order_update", CampaignStatus.paused)

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from wacast.messages.models import Message
+from wacast.models.messages import Message
 from tests.support.cloud import make_cloud_project
 from tests.support.factories import body
 from tests.support.meta_schema import errors_of

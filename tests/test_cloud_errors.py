@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import select, update
 
 from wacast.campaigns import service as campaigns
-from wacast.contacts.models import Contact
+from wacast.models.contacts import Contact
 from wacast.kit.clock import utcnow
-from wacast.messages.models import Message, MessageEvent
+from wacast.models.messages import Message, MessageEvent
 from wacast.projects import service as projects
-from wacast.projects.models import Project
-from wacast.templates.models import Template
+from wacast.models.projects import Project
+from wacast.models.templates import Template
 from tests.support.cloud import make_cloud_project
 from tests.support.factories import body
 

@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import select, update
 
 from wacast.campaigns import service as campaigns
-from wacast.campaigns.models import CampaignStatus
+from wacast.models.campaigns import CampaignStatus
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
 from wacast.projects import service as projects
-from wacast.projects.models import Project
-from wacast.templates.models import Template
+from wacast.models.projects import Project
+from wacast.models.templates import Template
 from wacast.templates.sync import create_template, sync_project
 from wacast.whatsapp.events import EventProcessor
 from tests.support.cloud import make_cloud_project

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from wacast.app import build_providers
 from wacast.messages.dispatcher import Dispatcher
-from wacast.messages.models import Message
-from wacast.projects.models import SenderLease
+from wacast.models.messages import Message
+from wacast.models.projects import SenderLease
 from tests.support.cloud import make_cloud_project
 from tests.support.factories import body
 from tests.support.fake_meta import FakeMeta, FakeMetaProcess, max_in_window

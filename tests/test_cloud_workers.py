@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from wacast.messages.models import Message
-from wacast.projects.models import SenderLease
+from wacast.models.messages import Message
+from wacast.models.projects import SenderLease
 from tests.conftest import PG_URL
 from tests.support.cloud import make_cloud_project
 from tests.support.factories import body

@@ -29,7 +29,7 @@ import pytest
 from sqlalchemy import select
 
 from wacast.db.engine import Database
-from wacast.messages.models import Message
+from wacast.models.messages import Message
 
 WACAST = [sys.executable, "-m", "wacast.cli"]
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import func, select, update
 
 from wacast.kit.clock import utcnow
-from wacast.messages.models import InboundEvent
-from wacast.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
-from wacast.whatsapp.events import EventProcessor, dedupe_key
+from wacast.models.messages import InboundEvent
+from wacast.models.webhooks import WebhookDelivery, WebhookEvent, WebhookSubscription
+from wacast.whatsapp.events import EventProcessor
+from wacast.meta.types import dedupe_key
 from tests.support.factories import body, make_project
 from tests.support.webhook_receiver import WebhookReceiver
 
@@ -171,7 +172,7 @@ async def test_replies_opt_outs_tags_campaign_and_template_changes_are_events(cl
     await client.post("/api/v1/campaigns/order_update/pause", headers=auth(setup))
     # Meta's verdict on a template arrives by webhook (template.status.updated).
     async with db.transaction() as session:
-        from wacast.projects.models import Project
+        from wacast.models.projects import Project
 
         await session.execute(update(Project).where(Project.id == setup.project_id).values(waba_id="waba-1"))
     template_event = {"object": "whatsapp_business_account", "entry": [{"id": "waba-1", "changes": [{

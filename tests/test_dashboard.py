@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.support.factories import body, make_project
-from wacast.contacts.models import Contact
-from wacast.messages.models import Message, Reply
+from wacast.models.contacts import Contact
+from wacast.models.messages import Message, Reply
 from wacast.users import service as users
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
@@ -116,10 +116,10 @@ READ_PAGES = ["/", "/campaigns", "/templates", "/contacts", "/tags", "/sandbox",
 async def test_roles_are_enforced_on_the_server_for_pages_and_actions(client: httpx.AsyncClient, project, db) -> None:  # noqa: ANN001
     async with db.sessionmaker() as session:
         campaign_id = (await session.execute(select(Message.id).limit(1))).first()
-        from wacast.campaigns.models import Campaign
+        from wacast.models.campaigns import Campaign
 
         order_update = (await session.execute(select(Campaign.id).where(Campaign.name == "order_update"))).scalar_one()
-        tag_id = (await session.execute(select(__import__("wacast.contacts.models", fromlist=["Tag"]).Tag.id).limit(1))).scalar_one()
+        tag_id = (await session.execute(select(__import__("wacast.models.contacts", fromlist=["Tag"]).Tag.id).limit(1))).scalar_one()
     assert campaign_id is None
     expectations = {"agent": ("agent",), "manager": ("agent", "manager"), "owner": ("agent", "manager", "owner")}
     for role, allowed in expectations.items():
@@ -143,12 +143,12 @@ async def test_roles_are_enforced_on_the_server_for_pages_and_actions(client: ht
                 assert answer.status_code == 403 and "You need the owner role" in answer.text, (role, path)
     # Nothing the refused requests asked for happened.
     async with db.sessionmaker() as session:
-        from wacast.campaigns.models import Campaign
-        from wacast.contacts.models import Tag
+        from wacast.models.campaigns import Campaign
+        from wacast.models.contacts import Tag
 
         assert (await session.get(Campaign, order_update)).status == "live"
         assert (await session.get(Tag, tag_id)) is not None
-        from wacast.users.models import User
+        from wacast.models.users import User
 
         assert (await session.execute(select(User).where(User.email == "new@acme.test"))).first() is None
 
@@ -182,7 +182,7 @@ async def test_removing_a_member_or_changing_the_password_ends_their_access(clie
     token = CSRF_RE.search(users_page.text).group(1)
     manager_id = re.search(r'action="/users/([0-9a-f-]+)/role"[^>]*>.{0,400}manager@acme.test', users_page.text, re.S)
     async with db.sessionmaker() as session:
-        from wacast.users.models import User
+        from wacast.models.users import User
 
         manager = (await session.execute(select(User).where(User.email == "manager@acme.test"))).scalar_one()
         owner_user = (await session.execute(select(User).where(User.email == "owner@acme.test"))).scalar_one()
@@ -267,7 +267,7 @@ async def test_sandbox_simulated_reply_and_stop_go_through_the_events_processor(
 
 
 async def test_failures_show_meta_code_meaning_and_what_to_do(client: httpx.AsyncClient, project, db, dispatcher) -> None:  # noqa: ANN001
-    from wacast.campaigns.models import Campaign
+    from wacast.models.campaigns import Campaign
 
     sent = await client.post("/campaign/t1/api/v2", json=body(project))
     message_id = __import__("uuid").UUID(sent.json()["submitted_message_id"])

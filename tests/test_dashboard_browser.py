@@ -369,7 +369,7 @@ async def _record_failures(url: str, failures: list[tuple[str, int, str]]) -> No
     processor does for a `failed` status webhook)."""
     import uuid
 
-    from wacast.campaigns.models import Campaign
+    from wacast.models.campaigns import Campaign
     from wacast.contacts import repository as contacts_repo
     from wacast.kit.clock import utcnow
     from wacast.messages import repository as messages_repo

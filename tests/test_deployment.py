@@ -33,8 +33,8 @@ from sqlalchemy import func, select
 
 from tests.conftest import PG_URL, _prepare_postgres, _truncate_postgres
 from wacast.db.engine import Database
-from wacast.messages.models import Message
-from wacast.projects.models import SenderLease, Worker
+from wacast.models.messages import Message
+from wacast.models.projects import SenderLease, Worker
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"

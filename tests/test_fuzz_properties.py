@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 
 from tests.support.factories import body, make_project
 from wacast.kit.phone import InvalidNumber, normalize
-from wacast.messages.models import Message
-from wacast.projects.models import Project
+from wacast.models.messages import Message
+from wacast.models.projects import Project
 from wacast.templates.params import analyze, placeholders, render_text
 from wacast.whatsapp.events import EventProcessor
 from wacast.whatsapp.webhook import signature_of

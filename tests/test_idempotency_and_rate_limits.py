@@ -10,11 +10,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from wacast.api_keys.models import ApiKey
+from wacast.models.api_keys import ApiKey
 from wacast.app import create_app
-from wacast.contacts.models import Contact
-from wacast.messages.models import Message
-from wacast.webhooks.models import IdempotencyKey
+from wacast.models.contacts import Contact
+from wacast.models.messages import Message
+from wacast.models.idempotency import IdempotencyKey
 from tests.support.factories import body, make_project
 from tests.support.webhook_receiver import WebhookReceiver
 

@@ -10,9 +10,9 @@ import uuid
 import pytest
 from sqlalchemy import func, select, update
 
-from wacast.contacts.models import Contact
-from wacast.messages.models import InboundEvent, Message, MessageEvent, Reply
-from wacast.projects.models import Project
+from wacast.models.contacts import Contact
+from wacast.models.messages import InboundEvent, Message, MessageEvent, Reply
+from wacast.models.projects import Project
 from wacast.whatsapp.events import EventProcessor
 from tests.support.cloud import make_cloud_project
 from tests.support.factories import body

@@ -32,7 +32,7 @@ from wacast.kit import crypto, logs
 from wacast.kit.crypto import SecretBox, SecretKeyError
 from wacast.ops import config_check, doctor
 from wacast.ops.secrets import rotate
-from wacast.projects.models import Project
+from wacast.models.projects import Project
 
 URL = "/campaign/t1/api/v2"
 META_TOKEN_LIKE = "EAAGm0PX4ZCpsBAKZAZBsecretsecretsecret1234"
@@ -81,7 +81,7 @@ async def test_readyz_says_whether_messages_flow_and_why_not(client, db, dispatc
     from datetime import timedelta
 
     from wacast.kit.clock import utcnow
-    from wacast.messages.models import Message
+    from wacast.models.messages import Message
 
     async with db.transaction() as session:
         await session.execute(update(Message).where(Message.project_id == setup.project_id).values(next_attempt_at=utcnow() - timedelta(minutes=10)))

@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from wacast.api_keys import service as api_keys
 from wacast.kit.clock import utcnow
-from wacast.messages.models import Message
+from wacast.models.messages import Message
 from tests.support.factories import body, make_project
 
 

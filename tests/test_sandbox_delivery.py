@@ -7,8 +7,8 @@ import uuid
 
 from sqlalchemy import select, update
 
-from wacast.messages.models import InboundEvent, Message
-from wacast.templates.models import Template
+from wacast.models.messages import InboundEvent, Message
+from wacast.models.templates import Template
 from tests.support.factories import body, make_project
 
 URL = "/campaign/t1/api/v2"

@@ -22,7 +22,8 @@ from wacast.db.engine import Database
 from wacast.kit.errors import WacastError
 from wacast.messages.dispatcher import Dispatcher
 from wacast.ops import endpoints as operations
-from wacast.whatsapp.cloud import CloudProvider, GraphClient
+from wacast.whatsapp.cloud import CloudProvider
+from wacast.meta.client import GraphClient
 from wacast.whatsapp.sandbox import SandboxProvider
 
 log = logging.getLogger("wacast")

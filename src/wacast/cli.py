@@ -254,7 +254,7 @@ def projects_list(as_json: bool = JsonOpt) -> None:
     """List projects."""
     from sqlalchemy import select
 
-    from wacast.projects.models import Project
+    from wacast.models.projects import Project
 
     async def work(db: Database) -> list:
         async with db.sessionmaker() as session:
@@ -379,7 +379,7 @@ def templates_list(project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
     """List a project's templates."""
     from sqlalchemy import select
 
-    from wacast.templates.models import Template
+    from wacast.models.templates import Template
     from wacast.templates.params import analyze
 
     async def work(db: Database) -> list:
@@ -451,7 +451,7 @@ def campaigns_create(project: str = ProjectOpt, name: str = typer.Option(..., "-
 
 def _set_campaign_status(campaign: str, project: str, status: str, as_json: bool) -> None:
     from wacast.campaigns import service
-    from wacast.campaigns.models import CampaignStatus
+    from wacast.models.campaigns import CampaignStatus
 
     async def work(db: Database) -> dict:
         async with db.transaction() as session:
@@ -526,8 +526,8 @@ def users_create(project: str = ProjectOpt, email: str = typer.Option(..., "--em
 @messages_app.command("show")
 def messages_show(message_id: str, as_json: bool = JsonOpt) -> None:
     """A message's status, error and history, by submitted_message_id."""
-    from wacast.campaigns.models import Campaign
-    from wacast.messages.models import Message
+    from wacast.models.campaigns import Campaign
+    from wacast.models.messages import Message
     from wacast.messages.repository import get_with_events
     from wacast.messages.schemas import message_out
 

@@ -11,9 +11,29 @@ from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 
 DEV_SECRET_KEY = "dev-insecure-secret-change-me"
+
+
+# Database URLs (here, below everything, because settings and the engine both read them).
+def async_url(url: str) -> str:
+    """Accept plain URLs and pick the async driver: sqlite -> aiosqlite, postgresql -> asyncpg."""
+    if url.startswith("sqlite://") and not url.startswith("sqlite+"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://", "postgresql+psycopg://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+def sqlite_path_of(url: str) -> Path | None:
+    u = make_url(async_url(url))
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
+
 
 
 class Settings(BaseSettings):
@@ -116,16 +136,9 @@ class Settings(BaseSettings):
 
     @property
     def sqlite_path(self) -> Path | None:
-        from wacast.db.engine import sqlite_path_of
-
         return sqlite_path_of(self.database_url)
 
 
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
-
-
-def reset_settings() -> None:
-    """Forget the cached settings (the CLI and tests change the environment)."""
-    get_settings.cache_clear()

@@ -88,8 +88,8 @@ async def table_counts(db: Database) -> dict[str, int]:
     """Row counts of every table a send could write to (to prove a rejection wrote nothing)."""
     from sqlalchemy import func, select
 
-    from wacast.contacts.models import Contact, ContactTag
-    from wacast.messages.models import Message, MessageEvent
+    from wacast.models.contacts import Contact, ContactTag
+    from wacast.models.messages import Message, MessageEvent
 
     counts = {}
     async with db.sessionmaker() as session:

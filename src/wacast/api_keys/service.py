@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wacast.api_keys.models import ApiKey
+from wacast.models.api_keys import ApiKey
 from wacast.kit.cache import TTLCache
 from wacast.kit.clock import utcnow
 

@@ -20,13 +20,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wacast.campaigns.models import Campaign
-from wacast.contacts.models import Contact
-from wacast.contacts.service import Page, decode_cursor, encode_cursor, page_limit
+from wacast.models.campaigns import Campaign
+from wacast.models.contacts import Contact
+from wacast.kit.pagination import Page, decode_cursor, encode_cursor, page_limit
 from wacast.kit.errors import NotFound, WacastError
-from wacast.messages.models import Message
-from wacast.projects.models import Project
-from wacast.whatsapp.errors import meaning
+from wacast.models.messages import Message
+from wacast.models.projects import Project
+from wacast.meta.errors import meaning
 
 OUTCOMES = ("SENT", "DELIVERED", "READ", "FAILED", "REPLIED")
 MAX_DAYS = 366

@@ -34,18 +34,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.campaign_api.request import CampaignRequest, Location, Media, parse_location, parse_media
 from wacast.campaign_api.service import build_components
-from wacast.campaigns.broadcast_models import BroadcastRecipient, SendPolicy
-from wacast.campaigns.models import Campaign
+from wacast.models.broadcasts import BroadcastRecipient, SendPolicy
+from wacast.models.campaigns import Campaign
 from wacast.contacts import segments
-from wacast.contacts.models import Contact
+from wacast.models.contacts import Contact
 from wacast.db.dialect import is_postgres
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import Conflict, NotFound, WacastError
-from wacast.messages.models import Message, MessageEvent, MessageStatus
-from wacast.projects.models import Project
-from wacast.templates.models import Template
+from wacast.models.messages import Message, MessageEvent, MessageStatus
+from wacast.models.projects import Project
+from wacast.models.templates import Template
 from wacast.templates.params import TemplateNeeds, analyze
-from wacast.whatsapp.errors import ErrorClass, classify
+from wacast.meta.errors import ErrorClass, classify
 
 log = logging.getLogger("wacast.broadcasts")
 

@@ -267,7 +267,7 @@ def broadcasts_policy(
 ) -> None:
     """Show or set the project's quiet hours, frequency cap and messaging tier."""
     from wacast.campaigns import broadcast
-    from wacast.projects.models import Project
+    from wacast.models.projects import Project
 
     body: dict[str, Any] = {}
     try:

@@ -15,13 +15,13 @@ from sqlalchemy import select
 from wacast.api_keys.dependencies import ApiIdentity
 from wacast.campaigns import broadcast
 from wacast.contacts import segments
-from wacast.contacts.models import Contact
+from wacast.models.contacts import Contact
 from wacast.contacts.segment_endpoints import _json, require_full_key, segment_out
 from wacast.db.dialect import insert_ignore
 from wacast.kit import phone as phones
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
-from wacast.projects.models import Project
+from wacast.models.projects import Project
 
 router = APIRouter(prefix="/api/v1", tags=["Broadcasts"])
 

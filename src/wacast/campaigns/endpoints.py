@@ -17,11 +17,11 @@ from sqlalchemy import func, select
 from wacast.api_keys.dependencies import ApiIdentity, require_full
 from wacast.campaigns import analytics
 from wacast.campaigns import service as campaigns
-from wacast.campaigns.models import Campaign, CampaignStatus
+from wacast.models.campaigns import Campaign, CampaignStatus
 from wacast.kit.api import answer, doc, page
 from wacast.kit.errors import WacastError
-from wacast.messages.models import Message
-from wacast.templates.models import Template
+from wacast.models.messages import Message
+from wacast.models.templates import Template
 
 router = APIRouter(prefix="/api/v1", tags=["Campaigns"])
 

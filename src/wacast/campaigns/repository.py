@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wacast.campaigns.models import Campaign
-from wacast.projects.models import Project
-from wacast.templates.models import Template
+from wacast.models.campaigns import Campaign
+from wacast.models.projects import Project
+from wacast.models.templates import Template
 from wacast.templates.params import TemplateNeeds, analyze
 
 

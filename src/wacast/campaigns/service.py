@@ -8,11 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.campaign_api.service import invalidate_campaigns
-from wacast.campaigns.models import Campaign, CampaignStatus
+from wacast.models.campaigns import Campaign, CampaignStatus
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import Conflict, NotFound, WacastError
 from wacast.templates import service as templates
-from wacast.templates.models import Template
+from wacast.models.templates import Template
 from wacast.webhooks import events as _webhook_events  # noqa: F401 - registers campaign.status.updated on flush
 
 

@@ -33,12 +33,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.contacts import repository as contacts_repo
 from wacast.contacts import service as contacts
-from wacast.contacts.import_models import ContactImport
+from wacast.models.contact_imports import ContactImport
 from wacast.db.engine import Database
 from wacast.kit import phone as phones
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import NotFound, WacastError
-from wacast.projects.models import Project
+from wacast.kit.pagination import MAX_PAGE
+from wacast.models.projects import Project
 
 log = logging.getLogger("wacast.contacts.csv")
 
@@ -367,7 +368,7 @@ async def export_rows(db: Database, project_id: uuid.UUID, flt: contacts.Contact
     cursor = None
     while True:
         async with db.sessionmaker() as session:
-            page = await contacts.list_contacts(session, project_id, flt, cursor=cursor, limit=contacts.MAX_PAGE)
+            page = await contacts.list_contacts(session, project_id, flt, cursor=cursor, limit=MAX_PAGE)
         out = io.StringIO()
         writer = csv.writer(out)
         for c in page.items:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wacast.contacts.models import AttributeDefinition, Contact, ContactTag, Tag
+from wacast.models.contacts import AttributeDefinition, Contact, ContactTag, Tag
 from wacast.db.dialect import insert_ignore
 from wacast.kit.clock import utcnow
 

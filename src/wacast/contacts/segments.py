@@ -29,28 +29,16 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, ForeignKey, String, UniqueConstraint, and_, case, exists, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, exists, func, not_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 
-from wacast.campaigns.models import Campaign
-from wacast.contacts.models import AttributeDefinition, Contact, ContactTag, Tag
-from wacast.db.base import Base, IdMixin
+from wacast.models.campaigns import Campaign
+from wacast.models.contacts import AttributeDefinition, Contact, ContactTag, Tag
+from wacast.models.segments import Segment
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import Conflict, NotFound, WacastError
-from wacast.messages.models import Message
-from wacast.projects.models import Project
-
-
-class Segment(IdMixin, Base):
-    __tablename__ = "segments"
-    __table_args__ = (UniqueConstraint("project_id", "name"),)
-
-    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(200))
-    filter: Mapped[dict]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+from wacast.models.messages import Message
+from wacast.models.projects import Project
 
 
 OUTCOMES = ("queued", "sent", "delivered", "read", "failed", "replied")

@@ -8,7 +8,6 @@ contact.opted_out) write their webhook event in the same transaction.
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -17,15 +16,15 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wacast.contacts.models import AttributeDefinition, Contact, ContactTag, Tag
+from wacast.models.contacts import AttributeDefinition, Contact, ContactTag, Tag
 from wacast.kit import phone as phones
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import Conflict, NotFound, WacastError
-from wacast.projects.models import Project
+from wacast.kit.pagination import Page, decode_cursor, encode_cursor, page_limit
+from wacast.models.projects import Project
 from wacast.webhooks import outbox
 
 UNSET: Any = object()
-MAX_PAGE = 200
 MAX_ATTRIBUTE_VALUE = 1000
 
 
@@ -44,14 +43,6 @@ class ContactOut:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass
-class Page:
-    """One page of a keyset-paginated list; pass `next_cursor` back to get the next page."""
-
-    items: list[Any]
-    next_cursor: str | None = None
 
 
 @dataclass
@@ -83,28 +74,6 @@ class ContactFilter:
 
 
 # --- cursors -------------------------------------------------------------------------------
-
-
-def encode_cursor(at: datetime, item_id: uuid.UUID) -> str:
-    raw = f"{at.isoformat()}|{item_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, _, item_id = raw.partition("|")
-        return datetime.fromisoformat(at), uuid.UUID(item_id)
-    except (ValueError, UnicodeDecodeError):
-        raise WacastError("cursor is not valid; pass next_cursor from the previous page", "INVALID_CURSOR", {"field": "cursor"}) from None
-
-
-def page_limit(limit: int | None, default: int = 50) -> int:
-    if limit is None:
-        return default
-    if not 1 <= limit <= MAX_PAGE:
-        raise WacastError(f"limit must be between 1 and {MAX_PAGE}", "INVALID_LIMIT", {"field": "limit", "max": MAX_PAGE})
-    return limit
 
 
 # --- reading -------------------------------------------------------------------------------

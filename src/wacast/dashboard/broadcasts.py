@@ -13,11 +13,11 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 
 from wacast.campaigns import broadcast
-from wacast.campaigns.models import Campaign
+from wacast.models.campaigns import Campaign
 from wacast.contacts import segments
 from wacast.dashboard.web import Ctx, DashboardRoute, need, redirect, render
 from wacast.kit.errors import NotFound, WacastError
-from wacast.templates.models import Template
+from wacast.models.templates import Template
 from wacast.templates.params import analyze
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)

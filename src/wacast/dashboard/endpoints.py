@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from wacast.api_keys import service as api_keys_service
@@ -30,7 +30,7 @@ from wacast.campaign_api.service import example_request
 from wacast.campaigns import analytics
 from wacast.campaigns import repository as campaigns_repo
 from wacast.campaigns import service as campaigns_service
-from wacast.campaigns.models import CampaignStatus
+from wacast.models.campaigns import CampaignStatus
 from wacast.contacts import csv_io
 from wacast.contacts import service as contacts
 from wacast.dashboard import repository as repo
@@ -43,10 +43,10 @@ from wacast.dashboard.web import (
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import NotFound, WacastError
 from wacast.kit.http import JSONResponse
-from wacast.messages.models import InboundEvent
+from wacast.models.messages import InboundEvent
 from wacast.users import service as users_service
-from wacast.users.models import Membership, User
-from wacast.whatsapp.events import dedupe_key
+from wacast.models.users import Membership, User
+from wacast.meta.types import dedupe_key
 
 STATIC_DIR = Path(__file__).with_name("static")
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -255,7 +255,7 @@ async def template_create(request: Request, ctx: Ctx = Depends(MANAGER)) -> Resp
 
     definition = _template_definition(await _form(request))
     async with _db(request).transaction() as session:
-        from wacast.projects.models import Project
+        from wacast.models.projects import Project
 
         project = await session.get(Project, ctx.project.id)
         template = await sync.create_template(session, project, definition, request.app.state.settings)
@@ -267,7 +267,7 @@ async def template_create(request: Request, ctx: Ctx = Depends(MANAGER)) -> Resp
 
 @router.post("/templates/sync")
 async def template_sync(request: Request, ctx: Ctx = Depends(MANAGER)) -> Response:
-    from wacast.projects.models import Project
+    from wacast.models.projects import Project
     from wacast.templates import sync
 
     async with _db(request).transaction() as session:

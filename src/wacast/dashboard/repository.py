@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wacast.api_keys.models import ApiKey
-from wacast.campaigns.models import Campaign
-from wacast.contacts.models import Contact
-from wacast.messages.models import Message, MessageEvent, Reply
-from wacast.templates.models import Template
-from wacast.users.models import Membership, User
+from wacast.models.api_keys import ApiKey
+from wacast.models.campaigns import Campaign
+from wacast.models.contacts import Contact
+from wacast.models.messages import Message, MessageEvent, Reply
+from wacast.models.templates import Template
+from wacast.models.users import Membership, User
 
 
 def _funnel_columns() -> list[Any]:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from markupsafe import Markup, escape
 
 from wacast.templates.params import NAMED_RE, POSITIONAL_RE, analyze, render_text
-from wacast.whatsapp.errors import meaning
+from wacast.meta.errors import meaning
 
 STATUS_COLORS = {
     "queued": "#94a3b8",

@@ -28,8 +28,8 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from wacast.kit.errors import WacastError
-from wacast.projects.models import Project
-from wacast.users.models import Membership, User
+from wacast.models.projects import Project
+from wacast.models.users import Membership, User
 
 COOKIE = "wacast_session"
 SESSION_SECONDS = 14 * 24 * 3600

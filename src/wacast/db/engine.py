@@ -4,32 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from wacast.config import async_url, sqlite_path_of
 
-def async_url(url: str) -> str:
-    """Accept plain URLs and pick the async driver: sqlite -> aiosqlite, postgresql -> asyncpg."""
-    if url.startswith("sqlite://") and not url.startswith("sqlite+"):
-        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
-    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://", "postgresql+psycopg://"):
-        if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix) :]
-    return url
-
-
-def sync_url(url: str) -> str:
-    return async_url(url)
-
-
-def sqlite_path_of(url: str) -> Path | None:
-    u = make_url(async_url(url))
-    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
-        return None
-    return Path(u.database)
+__all__ = ["Database", "async_url", "create_engine", "is_sqlite", "sqlite_path_of"]
 
 
 def is_sqlite(engine_or_url: AsyncEngine | str) -> bool:

@@ -12,14 +12,14 @@ from typing import Any
 from sqlalchemy import select
 
 from wacast.api_keys import service as api_keys
-from wacast.api_keys.models import ApiKey
+from wacast.models.api_keys import ApiKey
 from wacast.campaigns import service as campaigns
-from wacast.campaigns.models import Campaign
+from wacast.models.campaigns import Campaign
 from wacast.config import Settings
 from wacast.contacts import repository as contacts
 from wacast.db.engine import Database
 from wacast.projects import service as projects
-from wacast.projects.models import Project
+from wacast.models.projects import Project
 from wacast.templates import service as templates
 from wacast.users import service as users
 

@@ -17,7 +17,6 @@ lease (60 s). Keys are scoped to the API key that sent them.
 from __future__ import annotations
 
 import hashlib
-import math
 from datetime import timedelta
 from typing import Any
 
@@ -27,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wacast.db.dialect import insert_ignore, is_postgres
 from wacast.kit.clock import utcnow
-from wacast.webhooks.models import IdempotencyKey
+from wacast.models.idempotency import IdempotencyKey
 
 HEADER = b"idempotency-key"
 METHODS = {"POST", "PUT", "PATCH", "DELETE"}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -24,7 +23,6 @@ from prometheus_client.core import Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from wacast.kit.clock import utcnow
-from wacast.kit.logs import bind_message
 
 __all__ = ["CONTENT_TYPE_LATEST"]
 log = logging.getLogger("wacast.send")
@@ -116,35 +114,6 @@ def message_status(project_id: Any, status: str, error_code: int | None = None) 
     MESSAGE_STATUS.labels(project, status).inc()
     if status == "failed":
         MESSAGES_FAILED.labels(project, str(error_code) if error_code is not None else "none").inc()
-
-
-async def timed_send(provider: Any, project: Any, message: Any, template: Any) -> Any:
-    """provider.send, measured: latency, errors by code, 130429s. Marks the task's log lines
-    with the message's submitted_message_id."""
-    bind_message(message.message_id)
-    remember_project(project.id, project.name)
-    started = time.perf_counter()
-    outcome = "exception"
-    try:
-        result = await provider.send(project, message, template)
-        outcome = "ok" if result.error is None else "error"
-    finally:
-        PROVIDER_LATENCY.labels(provider.name, outcome).observe(time.perf_counter() - started)
-    if result.error is not None:
-        code = result.error.code
-        PROVIDER_ERRORS.labels(project.name, str(code) if code is not None else "none").inc()
-        if code == 130429:
-            THROUGHPUT_REACHED.labels(project.name).inc()
-        from wacast.whatsapp.errors import ErrorClass, classify
-
-        kind = classify(code, result.error.http_status)
-        # Transient refusals (retried) are routine under load: info; anything else: warning.
-        log.log(
-            logging.INFO if kind in (ErrorClass.retry, ErrorClass.recipient, ErrorClass.defer) else logging.WARNING,
-            "%s refused the send: (%s) %s", provider.name, code, result.error.title,
-            extra={"project": project.name, "error_code": code, "error_class": str(kind), "http_status": result.error.http_status},
-        )
-    return result
 
 
 def status_reported(project: Any, status: str, changed: bool, error: dict | None, event_time: datetime | None) -> None:

@@ -27,18 +27,19 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 
 from wacast.config import Settings
-from wacast.contacts.models import Contact
+from wacast.models.contacts import Contact
 from wacast.db.dialect import insert_ignore
 from wacast.db.engine import Database
 from wacast.kit import metrics
 from wacast.kit.clock import utcnow
 from wacast.messages import repository as repo
-from wacast.messages.models import InboundEvent, Message
-from wacast.projects.models import Project, SenderLease, Worker
-from wacast.templates.models import Template
-from wacast.whatsapp.errors import ErrorClass, classify
-from wacast.whatsapp.events import EventProcessor, dedupe_key
-from wacast.whatsapp.provider import OutgoingMessage, Provider, SendResult
+from wacast.models.messages import InboundEvent, Message
+from wacast.models.projects import Project, SenderLease, Worker
+from wacast.models.templates import Template
+from wacast.meta.errors import ErrorClass, classify
+from wacast.whatsapp.events import EventProcessor
+from wacast.meta.types import dedupe_key
+from wacast.messages.provider import OutgoingMessage, Provider, SendResult, timed_send
 
 log = logging.getLogger("wacast.dispatcher")
 
@@ -384,10 +385,10 @@ class Dispatcher:
             provider = self.providers[lane.project.provider]
             message = OutgoingMessage(str(row.id), str(lane.project.id), row.destination, row.payload)
             try:
-                outcome.result = await metrics.timed_send(provider, lane.project, message, template)
+                outcome.result = await timed_send(provider, lane.project, message, template)
             except Exception as error:  # a provider bug must not lose the message: retry it
                 log.exception("provider %s failed on message %s", provider.name, row.id)
-                from wacast.whatsapp.provider import ProviderError
+                from wacast.messages.provider import ProviderError
 
                 outcome.result = SendResult(error=ProviderError(None, f"internal error: {type(error).__name__}"))
             if outcome.result.error and outcome.result.error.code == 130429:

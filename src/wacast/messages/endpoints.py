@@ -33,7 +33,7 @@ async def get_message(submitted_message_id: str, request: Request, identity: Api
         found = await repo.get_with_events(session, identity.project_id, message_id)
         campaign_name = None
         if found and found[0].campaign_id:
-            from wacast.campaigns.models import Campaign
+            from wacast.models.campaigns import Campaign
 
             campaign = await session.get(Campaign, found[0].campaign_id)
             campaign_name = campaign.name if campaign else None
@@ -69,11 +69,11 @@ async def list_messages(
     from sqlalchemy import and_, or_, select
 
     from wacast.campaigns.analytics import find_campaign
-    from wacast.campaigns.models import Campaign
+    from wacast.models.campaigns import Campaign
     from wacast.contacts import service as contacts
     from wacast.kit.api import page
     from wacast.kit.errors import WacastError
-    from wacast.messages.models import Message, MessageStatus
+    from wacast.models.messages import Message, MessageStatus
 
     limit = contacts.page_limit(limit)
     stmt = select(Message, Campaign.name).outerjoin(Campaign, Campaign.id == Message.campaign_id).where(Message.project_id == identity.project_id)

@@ -10,7 +10,7 @@ from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.db.dialect import is_postgres
-from wacast.messages.models import Message, MessageEvent, MessageStatus
+from wacast.models.messages import Message, MessageEvent, MessageStatus
 
 # The ladder. `failed` sits apart: final, unless Meta later says delivered or read.
 RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3}
@@ -137,7 +137,7 @@ async def mark_sent_many(session: AsyncSession, sent: list[tuple[uuid.UUID, str]
 
 async def release_held_for_templates(session: AsyncSession, project_id: uuid.UUID, now: datetime) -> int:
     """Held messages whose template is APPROVED again become due now."""
-    from wacast.templates.models import Template
+    from wacast.models.templates import Template
 
     approved = select(Template.id).where(Template.project_id == project_id, Template.status == "APPROVED")
     result = await session.execute(

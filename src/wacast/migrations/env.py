@@ -4,7 +4,7 @@ from alembic import context
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from wacast.db.engine import create_engine
-from wacast.db.models import Base
+from wacast.models import Base
 
 target_metadata = Base.metadata
 

@@ -94,7 +94,7 @@ async def _database(db: Database, checks: list[Check]) -> None:
 
 async def _project(db: Database, name: str, checks: list[Check]) -> Any:
     from wacast.kit.crypto import SecretKeyError
-    from wacast.projects.models import Project
+    from wacast.models.projects import Project
 
     try:
         async with db.sessionmaker() as session:
@@ -110,7 +110,7 @@ async def _project(db: Database, name: str, checks: list[Check]) -> Any:
 
 
 async def _dispatcher(db: Database, settings: Settings, checks: list[Check]) -> None:
-    from wacast.projects.models import Worker
+    from wacast.models.projects import Worker
 
     fresh = utcnow() - timedelta(seconds=2 * settings.sender_lease_seconds)
     async with db.sessionmaker() as session:
@@ -212,7 +212,7 @@ async def _subscription(graph: httpx.AsyncClient, project: Any, checks: list[Che
 
 
 async def _templates(db: Database, project: Any, checks: list[Check]) -> None:
-    from wacast.templates.models import Template
+    from wacast.models.templates import Template
 
     async with db.sessionmaker() as session:
         counts = dict((await session.execute(

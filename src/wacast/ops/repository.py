@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import and_, case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wacast.messages.models import InboundEvent, Message, MessageStatus
-from wacast.projects.models import Project, SenderLease, Worker
+from wacast.models.messages import InboundEvent, Message
+from wacast.models.projects import Project, SenderLease, Worker
 
 
 async def ping(session: AsyncSession) -> None:
@@ -73,7 +73,7 @@ async def project_name(session: AsyncSession, project_id: Any) -> str | None:
 async def outbound_webhooks(session: AsyncSession, now: datetime) -> tuple[int, datetime | None, int, int]:
     """Customer webhooks: pending deliveries, the oldest one's creation, subscriptions failing
     and subscriptions wacast turned off."""
-    from wacast.webhooks.models import WebhookDelivery, WebhookSubscription
+    from wacast.models.webhooks import WebhookDelivery, WebhookSubscription
 
     pending = (
         await session.execute(select(func.count(), func.min(WebhookDelivery.created_at)).where(WebhookDelivery.status == "pending"))

@@ -15,7 +15,7 @@ from wacast.kit.crypto import EncryptedString, box
 
 
 def encrypted_columns() -> list[tuple[Any, Any]]:
-    import wacast.db.models  # noqa: F401 (every model registered)
+    import wacast.models  # noqa: F401 (every model registered)
     from wacast.db.base import Base
 
     found = []

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.kit.errors import Conflict, NotFound, WacastError
 from wacast.kit.phone import is_valid_region
-from wacast.projects.models import Project
+from wacast.models.projects import Project
 
 MAX_MESSAGES_PER_SECOND = 1000
 

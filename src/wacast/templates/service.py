@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import NotFound, WacastError
-from wacast.projects.models import Project
-from wacast.templates.models import Template
+from wacast.models.projects import Project
+from wacast.models.templates import Template
 
 NAME_RE = re.compile(r"^[a-z0-9_]{1,512}$")
 CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wacast.config import Settings
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
-from wacast.projects.models import Project
+from wacast.models.projects import Project
 from wacast.templates import service
-from wacast.templates.models import Template
-from wacast.whatsapp.cloud import GraphClient, GraphError
+from wacast.models.templates import Template
+from wacast.meta.client import GraphClient, GraphError
 
 
 def _client(settings: Settings, client: GraphClient | None) -> tuple[GraphClient, bool]:

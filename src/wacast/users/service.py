@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.kit.errors import WacastError
-from wacast.users.models import Membership, Role, User
+from wacast.models.users import Membership, Role, User
 
 _hasher = PasswordHasher()
 MIN_PASSWORD = 8

@@ -14,10 +14,10 @@ from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from wacast.campaigns.models import Campaign
-from wacast.contacts.models import Contact
+from wacast.models.campaigns import Campaign
+from wacast.models.contacts import Contact
 from wacast.kit.clock import utcnow
-from wacast.messages.models import Message
+from wacast.models.messages import Message
 from wacast.webhooks import outbox
 
 
@@ -76,7 +76,7 @@ async def messages_status_many(session: AsyncSession, message_ids: list[uuid.UUI
     project has a subscription to the topic."""
     if not message_ids:
         return
-    from wacast.webhooks.models import WebhookSubscription
+    from wacast.models.webhooks import WebhookSubscription
 
     wanted = (
         await session.execute(
@@ -168,7 +168,7 @@ def _campaign_status_changes(session: Session, _context: Any, _instances: Any) -
                 changed.append((obj, history.deleted[0]))
     if not changed:
         return
-    from wacast.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
+    from wacast.models.webhooks import WebhookDelivery, WebhookEvent, WebhookSubscription
 
     now = utcnow()
     with session.no_autoflush:

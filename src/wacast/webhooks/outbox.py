@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.kit.clock import utcnow
-from wacast.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
+from wacast.models.webhooks import WebhookDelivery, WebhookEvent, WebhookSubscription
 
 TOPICS = (
     "message.status.updated",

@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wacast.contacts.service import Page, decode_cursor, encode_cursor, page_limit
+from wacast.kit.pagination import Page, decode_cursor, encode_cursor, page_limit
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import NotFound, WacastError
-from wacast.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
+from wacast.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 from wacast.webhooks.outbox import TOPICS
 
 MAX_SUBSCRIPTIONS = 20

@@ -25,7 +25,7 @@ from sqlalchemy import func, insert, or_, select, update
 from wacast.config import Settings
 from wacast.db.engine import Database
 from wacast.kit.clock import utcnow
-from wacast.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
+from wacast.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 from wacast.webhooks.service import check_url, sign
 
 log = logging.getLogger("wacast.webhooks")

@@ -6,13 +6,11 @@ so a crash between the two loses nothing: unprocessed rows are picked up again.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import select, update
 
 from wacast.config import Settings
@@ -22,19 +20,14 @@ from wacast.db.engine import Database
 from wacast.kit import metrics
 from wacast.kit.clock import utcnow
 from wacast.messages import repository as messages_repo
-from wacast.messages.models import InboundEvent, Reply
-from wacast.projects.models import Project
-from wacast.templates.models import Template
+from wacast.models.messages import InboundEvent, Reply
+from wacast.models.projects import Project
+from wacast.models.templates import Template
 from wacast.webhooks import events as hooks
 
 log = logging.getLogger("wacast.events")
 
 SANDBOX_PREFIX = "sandbox:"
-
-
-def dedupe_key(body: Any) -> str:
-    """A stable hash of the event's content: Meta's retries carry the same body."""
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _timestamp(value: Any) -> datetime:

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from wacast.templates.params import analyze
-from wacast.whatsapp.provider import OutgoingMessage, ProviderError, SendResult
+from wacast.messages.provider import OutgoingMessage, ProviderError, SendResult
 
 SANDBOX_PHONE_PREFIX = "sandbox:"
 

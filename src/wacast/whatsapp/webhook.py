@@ -19,8 +19,8 @@ from wacast.kit.http import JSONResponse
 from wacast.db.dialect import insert_ignore
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
-from wacast.messages.models import InboundEvent
-from wacast.whatsapp.events import dedupe_key
+from wacast.models.messages import InboundEvent
+from wacast.meta.types import dedupe_key
 
 router = APIRouter(tags=["Meta webhooks"])
 MAX_WEBHOOK_BODY = 3 * 1024 * 1024  # Meta: payloads up to 3 MB

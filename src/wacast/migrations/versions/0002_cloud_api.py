@@ -6,7 +6,6 @@ Create Date: 2026-11-27
 """
 from alembic import op
 import sqlalchemy as sa
-import wacast.db.base
 
 revision = '0002'
 down_revision = '0001'

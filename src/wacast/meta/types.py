@@ -1,9 +1,12 @@
-"""The provider protocol the dispatcher sends through: the Cloud API or the sandbox."""
+"""What one send to Meta carries and returns, and the body of POST /{phone-number-id}/messages."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
+
+import orjson
 
 
 @dataclass(frozen=True)
@@ -38,14 +41,6 @@ class OutgoingMessage:
     payload: dict[str, Any]  # {"template", "language", "category", "components"}
 
 
-class Provider(Protocol):
-    name: str
-
-    async def send(self, project: Any, message: OutgoingMessage, template: Any) -> SendResult: ...
-
-    async def close(self) -> None: ...
-
-
 def build_message_body(message: OutgoingMessage) -> dict[str, Any]:
     """The JSON body of POST /{phone-number-id}/messages for a template message."""
     template: dict[str, Any] = {
@@ -62,3 +57,8 @@ def build_message_body(message: OutgoingMessage) -> dict[str, Any]:
         "biz_opaque_callback_data": message.message_id,
         "template": template,
     }
+
+
+def dedupe_key(body: Any) -> str:
+    """A stable hash of the event's content: Meta's retries carry the same body."""
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()

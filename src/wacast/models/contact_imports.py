@@ -10,8 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from wacast.db.base import Base, IdMixin
 from wacast.kit.clock import utcnow
-from wacast.projects import models as _projects  # noqa: F401  (the tables the foreign keys name)
-from wacast.users import models as _users  # noqa: F401
 
 
 class ContactImport(IdMixin, Base):
