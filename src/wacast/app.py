@@ -15,7 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from wacast.api_keys import service as api_key_service
 from wacast.campaign_api.media import MediaChecker
 from wacast.campaign_api.service import CampaignApiService
-from wacast.campaign_api.service import configure_cache as configure_campaign_cache
+from wacast.campaigns import repository as campaigns_repo
+from wacast.contacts import repository as contacts_repo
 from wacast.campaigns.broadcast import BroadcastEngine
 from wacast.config import Settings, get_settings
 from wacast.db.engine import Database
@@ -49,7 +50,8 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
             cache_seconds=settings.media_cache_seconds,
             allow_private_hosts=settings.allow_private_media_hosts,
         )
-        configure_campaign_cache(settings.cache_seconds)
+        campaigns_repo.configure_cache(settings.cache_seconds)
+        contacts_repo.configure_cache(settings.cache_seconds)
         api_key_service.configure_cache(settings.cache_seconds)
         from wacast.kit import ratelimit
 
@@ -167,7 +169,7 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
 
         app.include_router(dashboard_broadcasts)
 
-    from wacast.kit.idempotency import IdempotencyMiddleware
+    from wacast.idempotency.middleware import IdempotencyMiddleware
 
     app.add_middleware(IdempotencyMiddleware)  # Idempotency-Key on every write (docs/integrations.md)
     operations.install(app)  # /readyz, /metrics and the request-id middleware (outermost)

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from wacast.contacts import repository as contacts_repo
-from wacast.kit.cache import TTLCache
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
 from wacast.messages import repository as messages_repo
@@ -35,14 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("wacast.ingest")
 
 MAX_BATCH = 256
-_tag_cache: TTLCache[dict[str, uuid.UUID]] = TTLCache(ttl=2)
-
-
-def configure_cache(ttl: float) -> None:
-    _tag_cache.ttl = ttl
-    _tag_cache.clear()
-
-
 @dataclass
 class Pending:
     identity: Any
@@ -115,15 +106,12 @@ class GroupCommit:
                 item.future.set_result(outcome)
 
     async def _tags(self, session, project_id: uuid.UUID) -> dict[str, uuid.UUID]:  # noqa: ANN001
-        tags = _tag_cache.get(project_id)
-        if tags is None:
-            tags = await contacts_repo.all_tag_ids(session, project_id)
-            _tag_cache.put(project_id, tags)
-        return tags
+        return await contacts_repo.cached_tag_ids(session, project_id)
 
     async def _write_in(self, session, batch: list[Pending]) -> list[tuple[Pending, Any]]:  # noqa: ANN001
         from wacast.api_keys import service as api_keys
-        from wacast.campaign_api.service import Accepted, build_components
+        from wacast.campaign_api.service import Accepted
+        from wacast.templates.components import build_components
 
         now = utcnow()
         found = await contacts_repo.lock_many(session, [(p.identity.project_id, p.destination) for p in batch])

@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wacast.campaign_api.request import CampaignRequest, Location, Media, parse_location, parse_media
-from wacast.campaign_api.service import build_components
+from wacast.templates.request import CampaignRequest, Location, Media, parse_location, parse_media
+from wacast.templates.components import build_components
 from wacast.models.broadcasts import BroadcastRecipient, SendPolicy
 from wacast.models.campaigns import Campaign
 from wacast.contacts import segments

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wacast.kit.cache import TTLCache
 from wacast.models.campaigns import Campaign
 from wacast.models.projects import Project
 from wacast.models.templates import Template
@@ -31,6 +32,29 @@ class CampaignSnapshot:
     parameter_format: str
     components: list
     needs: TemplateNeeds
+
+
+# (project id, campaign name) -> its snapshot; a campaign API request reads it, every change
+# of a campaign forgets it.
+_snapshots: TTLCache[CampaignSnapshot | None] = TTLCache(ttl=2)
+
+
+def configure_cache(ttl: float) -> None:
+    _snapshots.ttl = ttl
+    _snapshots.clear()
+
+
+def forget_snapshots() -> None:
+    _snapshots.clear()
+
+
+async def cached_snapshot(session: AsyncSession, project_id: uuid.UUID, name: str) -> CampaignSnapshot | None:
+    key = (project_id, name)
+    snapshot = _snapshots.get(key)
+    if snapshot is None:
+        snapshot = await snapshot_by_name(session, project_id, name)
+        _snapshots.put(key, snapshot)
+    return snapshot
 
 
 async def snapshot_by_name(session: AsyncSession, project_id: uuid.UUID, name: str) -> CampaignSnapshot | None:

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wacast.campaign_api.service import invalidate_campaigns
+from wacast.campaigns.repository import forget_snapshots
 from wacast.models.campaigns import Campaign, CampaignStatus
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import Conflict, NotFound, WacastError
@@ -51,7 +51,7 @@ async def set_status(session: AsyncSession, project_id: uuid.UUID, name: str, st
     campaign.status = status  # the flush emits campaign.status.updated (webhooks/events.py)
     campaign.updated_at = utcnow()
     await session.flush()
-    invalidate_campaigns()
+    forget_snapshots()
     return campaign
 
 

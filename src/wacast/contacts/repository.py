@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.models.contacts import AttributeDefinition, Contact, ContactTag, Tag
 from wacast.db.dialect import insert_ignore
+from wacast.kit.cache import TTLCache
 from wacast.kit.clock import utcnow
 
 
@@ -209,3 +210,35 @@ async def all_tag_ids(session: AsyncSession, project_id: uuid.UUID) -> dict[str,
 async def all_attribute_names(session: AsyncSession, project_id: uuid.UUID) -> set[str]:
     rows = await session.execute(select(AttributeDefinition.name).where(AttributeDefinition.project_id == project_id))
     return set(rows.scalars().all())
+
+
+# Per-project caches the campaign API reads on every request: tag ids by name, and the names
+# of the defined attributes. Changing an attribute definition forgets the names.
+_tag_ids: TTLCache[dict[str, uuid.UUID]] = TTLCache(ttl=2)
+_attribute_names: TTLCache[set[str]] = TTLCache(ttl=2)
+
+
+def configure_cache(ttl: float) -> None:
+    for cache in (_tag_ids, _attribute_names):
+        cache.ttl = ttl
+        cache.clear()
+
+
+def forget_attribute_names() -> None:
+    _attribute_names.clear()
+
+
+async def cached_tag_ids(session: AsyncSession, project_id: uuid.UUID) -> dict[str, uuid.UUID]:
+    tags = _tag_ids.get(project_id)
+    if tags is None:
+        tags = await all_tag_ids(session, project_id)
+        _tag_ids.put(project_id, tags)
+    return tags
+
+
+async def cached_attribute_names(session: AsyncSession, project_id: uuid.UUID) -> set[str]:
+    names = _attribute_names.get(project_id)
+    if names is None:
+        names = await all_attribute_names(session, project_id)
+        _attribute_names.put(project_id, names)
+    return names

@@ -23,6 +23,7 @@ from wacast.kit.errors import Conflict, NotFound, WacastError
 from wacast.kit.pagination import Page, decode_cursor, encode_cursor, page_limit
 from wacast.models.projects import Project
 from wacast.webhooks import outbox
+from wacast.contacts import repository as repo
 
 UNSET: Any = object()
 MAX_ATTRIBUTE_VALUE = 1000
@@ -493,9 +494,7 @@ async def delete_attribute(session: AsyncSession, project_id: uuid.UUID, ref: st
 
 
 def _forget_attribute_cache() -> None:
-    from wacast.campaign_api import service as campaign_api
-
-    campaign_api._attribute_cache.clear()
+    repo.forget_attribute_names()
 
 
 __all__ = [

@@ -122,7 +122,7 @@ class WebhookSender:
         """Forget idempotency keys past their 24 h and webhook events (with their log) past 30 days."""
         from sqlalchemy import delete
 
-        from wacast.kit.idempotency import purge_expired
+        from wacast.idempotency.middleware import purge_expired
 
         await purge_expired(self.db)
         async with self.db.transaction() as session:
