@@ -18,7 +18,7 @@ from wacast.models.messages import Message
 from wacast.models.projects import Project
 from wacast.templates.params import analyze, placeholders, render_text
 from wacast.whatsapp.events import EventProcessor
-from wacast.whatsapp.webhook import signature_of
+from wacast.api.meta_webhooks import signature_of
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 REGIONS = sorted(r for r in phonenumbers.SUPPORTED_REGIONS if phonenumbers.example_number_for_type(r, phonenumbers.PhoneNumberType.MOBILE))

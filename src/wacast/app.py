@@ -26,6 +26,19 @@ from wacast.ops import endpoints as operations
 from wacast.whatsapp.cloud import CloudProvider
 from wacast.meta.client import GraphClient
 from wacast.whatsapp.sandbox import SandboxProvider
+from wacast.api.broadcasts import router as broadcasts_router
+from wacast.api.campaign_api import router as campaign_router
+from wacast.api.campaigns import router as campaigns_router
+from wacast.api.contacts import router as contacts_router
+from wacast.api.messages import router as messages_router
+from wacast.api.meta_webhooks import router as webhook_router
+from wacast.api.segments import router as segments_router
+from wacast.api.templates import router as templates_router
+from wacast.api.webhooks import router as webhooks_router
+from wacast.dashboard.broadcasts import router as dashboard_broadcasts
+from wacast.idempotency.middleware import IdempotencyMiddleware
+from wacast.kit import ratelimit
+from wacast.webhooks.tasks import WebhookSender
 
 log = logging.getLogger("wacast")
 
@@ -53,7 +66,6 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         campaigns_repo.configure_cache(settings.cache_seconds)
         contacts_repo.configure_cache(settings.cache_seconds)
         api_key_service.configure_cache(settings.cache_seconds)
-        from wacast.kit import ratelimit
 
         ratelimit.limiter.configure(settings.api_rate_limit, settings.api_rate_burst)
         app.state.settings = settings
@@ -67,7 +79,6 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         app.state.wake_dispatcher = lambda: None
         app.state.broadcasts = BroadcastEngine(db, settings, notify=lambda: app.state.wake_dispatcher())
         broadcast_task = None
-        from wacast.webhooks.tasks import WebhookSender
 
         app.state.webhooks = WebhookSender(db, settings)  # customer webhooks (docs/integrations.md)
         webhooks_task = asyncio.create_task(app.state.webhooks.run(stop)) if dispatcher_enabled else None
@@ -129,29 +140,20 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         log.exception("unexpected error")
         return JSONResponse({"message": "Internal error", "code": "INTERNAL_ERROR"}, status_code=500)
 
-    from wacast.campaign_api.endpoints import router as campaign_router
-    from wacast.messages.endpoints import router as messages_router
-    from wacast.whatsapp.webhook import router as webhook_router
 
     app.include_router(campaign_router)
     app.include_router(messages_router)
     app.include_router(webhook_router)
-    from wacast.contacts.segment_endpoints import router as segments_router
 
     app.include_router(segments_router)
-    from wacast.campaigns.endpoints import router as campaigns_router  # before broadcasts: /pause of both kinds
 
     app.include_router(campaigns_router)
-    from wacast.contacts.endpoints import router as contacts_router
 
     app.include_router(contacts_router)
-    from wacast.templates.endpoints import router as templates_router
 
     app.include_router(templates_router)
-    from wacast.webhooks.endpoints import router as webhooks_router
 
     app.include_router(webhooks_router)
-    from wacast.campaigns.broadcast_endpoints import router as broadcasts_router
 
     app.include_router(broadcasts_router)
 
@@ -165,11 +167,9 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         mount_dashboard = None
     if mount_dashboard is not None:
         mount_dashboard(app)
-        from wacast.dashboard.broadcasts import router as dashboard_broadcasts  # segments and broadcasts pages
 
         app.include_router(dashboard_broadcasts)
 
-    from wacast.idempotency.middleware import IdempotencyMiddleware
 
     app.add_middleware(IdempotencyMiddleware)  # Idempotency-Key on every write (docs/integrations.md)
     operations.install(app)  # /readyz, /metrics and the request-id middleware (outermost)

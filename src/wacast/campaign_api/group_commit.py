@@ -27,6 +27,9 @@ from wacast.contacts import repository as contacts_repo
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
 from wacast.messages import repository as messages_repo
+from wacast.api_keys import service as api_keys
+from wacast.templates.components import build_components
+from wacast.webhooks import events as hooks
 
 if TYPE_CHECKING:
     from wacast.campaign_api.service import CampaignApiService
@@ -34,6 +37,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("wacast.ingest")
 
 MAX_BATCH = 256
+@dataclass
+class Accepted:
+    message_id: uuid.UUID
+    ignored: dict[str, list[str]] = field(default_factory=dict)
+
+
 @dataclass
 class Pending:
     identity: Any
@@ -109,9 +118,6 @@ class GroupCommit:
         return await contacts_repo.cached_tag_ids(session, project_id)
 
     async def _write_in(self, session, batch: list[Pending]) -> list[tuple[Pending, Any]]:  # noqa: ANN001
-        from wacast.api_keys import service as api_keys
-        from wacast.campaign_api.service import Accepted
-        from wacast.templates.components import build_components
 
         now = utcnow()
         found = await contacts_repo.lock_many(session, [(p.identity.project_id, p.destination) for p in batch])
@@ -181,7 +187,6 @@ class GroupCommit:
         if new and len(await contacts_repo.insert_many(session, new)) != len(new):
             raise _Retry  # another process created one of these contacts since our read
         if new:  # customer webhooks: contact.created, in this transaction
-            from wacast.webhooks import events as hooks
 
             for project_id in {row["project_id"] for row in new}:
                 await hooks.contacts_created(session, project_id, [r for r in new if r["project_id"] == project_id], via="campaign_api")

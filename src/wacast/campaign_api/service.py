@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,14 +25,13 @@ from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
 from wacast.messages import repository as messages_repo
 from wacast.templates.components import VARIABLE_RE, build_components, media_to_check
+from wacast.api_keys import service as api_keys
+from wacast.campaign_api.group_commit import Accepted, GroupCommit
+from wacast.kit import ratelimit
+from wacast.kit.errors import Unauthorized
+from wacast.webhooks import events as hooks
 
 ACCEPTING_TEMPLATE_STATUSES = {"APPROVED", "PAUSED", "DISABLED", "FLAGGED", "IN_APPEAL", "REINSTATED", "UNPAUSED"}
-
-@dataclass
-class Accepted:
-    message_id: uuid.UUID
-    ignored: dict[str, list[str]] = field(default_factory=dict)
-
 
 async def load_campaign(session: AsyncSession, project_id: uuid.UUID, name: str) -> CampaignSnapshot:
     snapshot = await campaigns_repo.cached_snapshot(session, project_id, name)
@@ -64,14 +62,11 @@ class CampaignApiService:
     def __init__(self, db: Database, media: MediaChecker) -> None:
         self.db = db
         self.media = media
-        from wacast.campaign_api.group_commit import GroupCommit
 
         # Accepted requests are written together, one transaction per batch (group_commit.py).
         self.group = GroupCommit(self)
 
     async def authenticate(self, session: AsyncSession, body: Any):  # noqa: ANN201
-        from wacast.api_keys import service as api_keys
-        from wacast.kit.errors import Unauthorized
 
         key = body.get("apiKey") if isinstance(body, dict) else None
         if not isinstance(key, str) or not key or len(key) > 200:
@@ -79,7 +74,6 @@ class CampaignApiService:
         identity = await api_keys.authenticate(session, key)
         if identity is None:
             raise Unauthorized({"reason": "unknown or revoked apiKey"})
-        from wacast.kit import ratelimit
 
         ratelimit.check(identity)  # 429 with Retry-After, per key, in memory
         return identity
@@ -142,7 +136,6 @@ class CampaignApiService:
             )
             self._check_contact(contact)
             if contact.created:  # customer webhooks: contact.created, in this transaction
-                from wacast.webhooks import events as hooks
 
                 await hooks.contacts_created(session, identity.project_id, [{
                     "id": contact.id, "phone": destination, "name": contact.name, "source": request.source, "attributes": contact.attributes,
@@ -169,7 +162,6 @@ class CampaignApiService:
                 held_reason=held,
                 now=now,
             )
-            from wacast.api_keys import service as api_keys
 
             await api_keys.touch(session, identity.key_id, now)
         ignored: dict[str, list[str]] = {}

@@ -46,6 +46,7 @@ from wacast.models.projects import Project
 from wacast.models.templates import Template
 from wacast.templates.params import TemplateNeeds, analyze
 from wacast.meta.errors import ErrorClass, classify
+from wacast.templates import service as templates
 
 log = logging.getLogger("wacast.broadcasts")
 
@@ -367,7 +368,6 @@ class Draft:
 
 async def prepare(session: AsyncSession, project_id: uuid.UUID, body: Any, *, csv_audience: bool, defaults: Any) -> Draft:
     """Validate a create request (everything but the media URL, which the caller checks)."""
-    from wacast.templates import service as templates
 
     if not isinstance(body, dict):
         raise WacastError("Request body must be a JSON object", "INVALID_BODY")

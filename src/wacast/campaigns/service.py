@@ -14,6 +14,7 @@ from wacast.kit.errors import Conflict, NotFound, WacastError
 from wacast.templates import service as templates
 from wacast.models.templates import Template
 from wacast.webhooks import events as _webhook_events  # noqa: F401 - registers campaign.status.updated on flush
+from wacast.messages import repository as messages_repo
 
 
 async def create(session: AsyncSession, project_id: uuid.UUID, name: str, template_name: str, language: str | None = None, *, live: bool = False) -> Campaign:
@@ -60,7 +61,6 @@ HOLDING_TEMPLATE_STATUSES = {"PAUSED", "DISABLED", "PENDING", "IN_APPEAL", "FLAG
 
 async def describe(session: AsyncSession, project, name: str) -> dict:  # noqa: ANN001
     """A campaign for people: template, counts by status, and why its sends are held."""
-    from wacast.messages import repository as messages_repo
 
     campaign = (await session.execute(select(Campaign).where(Campaign.project_id == project.id, Campaign.name == name))).scalar_one_or_none()
     if campaign is None:

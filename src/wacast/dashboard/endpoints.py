@@ -47,6 +47,11 @@ from wacast.models.messages import InboundEvent
 from wacast.users import service as users_service
 from wacast.models.users import Membership, User
 from wacast.meta.types import dedupe_key
+from wacast.models.projects import Project
+from wacast.projects import service as projects
+from wacast.templates import sync
+from wacast.templates.params import analyze
+from wacast.whatsapp.sandbox import sandbox_phone_number_id
 
 STATIC_DIR = Path(__file__).with_name("static")
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -251,11 +256,9 @@ def _template_definition(form: dict[str, Any]) -> dict[str, Any]:
 
 @router.post("/templates")
 async def template_create(request: Request, ctx: Ctx = Depends(MANAGER)) -> Response:
-    from wacast.templates import sync
 
     definition = _template_definition(await _form(request))
     async with _db(request).transaction() as session:
-        from wacast.models.projects import Project
 
         project = await session.get(Project, ctx.project.id)
         template = await sync.create_template(session, project, definition, request.app.state.settings)
@@ -267,8 +270,6 @@ async def template_create(request: Request, ctx: Ctx = Depends(MANAGER)) -> Resp
 
 @router.post("/templates/sync")
 async def template_sync(request: Request, ctx: Ctx = Depends(MANAGER)) -> Response:
-    from wacast.models.projects import Project
-    from wacast.templates import sync
 
     async with _db(request).transaction() as session:
         project = await session.get(Project, ctx.project.id)
@@ -284,7 +285,6 @@ async def template_page(request: Request, template_id: str, ctx: Ctx = Depends(A
         if t is None:
             raise NotFound("Template not found", "TEMPLATE_NOT_FOUND")
         used_by = await repo.campaigns_using(session, t.id)
-    from wacast.templates.params import analyze
 
     return render(ctx, "template.html", page="templates", t=t, preview=views.bubble(t.components, t.parameter_format),
                   needs=analyze(t.components, t.parameter_format), used_by=used_by,
@@ -711,7 +711,6 @@ async def settings_page(request: Request, ctx: Ctx = Depends(OWNER)) -> Response
 
 @router.post("/settings")
 async def settings_save(request: Request, ctx: Ctx = Depends(OWNER)) -> Response:
-    from wacast.projects import service as projects
 
     form = await _form(request)
     try:
@@ -759,7 +758,6 @@ async def sandbox_page(request: Request, ctx: Ctx = Depends(AGENT)) -> Response:
 
 @router.post("/sandbox/{message_id}/simulate")
 async def sandbox_simulate(request: Request, message_id: str, ctx: Ctx = Depends(MANAGER)) -> Response:
-    from wacast.whatsapp.sandbox import sandbox_phone_number_id
 
     if not ctx.is_sandbox:
         raise WacastError("Simulated replies exist only for sandbox projects", "NOT_SANDBOX", status_code=409)

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Text, TypeDecorator
 
 from wacast.kit.logs import register_secret
+from wacast.config import get_settings
 
 FERNET_PREFIX = "gAAAAA"  # every Fernet token starts with version byte 0x80, base64
 
@@ -94,7 +95,6 @@ def configure(keys: list[str]) -> SecretBox:
 
 def box() -> SecretBox:
     if _box is None:
-        from wacast.config import get_settings
 
         return configure(get_settings().secret_keys)
     return _box

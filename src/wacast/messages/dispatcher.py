@@ -40,6 +40,7 @@ from wacast.meta.errors import ErrorClass, classify
 from wacast.whatsapp.events import EventProcessor
 from wacast.meta.types import dedupe_key
 from wacast.messages.provider import OutgoingMessage, Provider, SendResult, timed_send
+from wacast.templates.sync import sync_project
 
 log = logging.getLogger("wacast.dispatcher")
 
@@ -543,7 +544,6 @@ class Dispatcher:
             return
 
     async def _sync_templates(self, project_id: uuid.UUID) -> dict | None:
-        from wacast.templates.sync import sync_project
 
         try:
             async with self.db.transaction() as session:

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.db.dialect import is_postgres
 from wacast.models.messages import Message, MessageEvent, MessageStatus
+from wacast.models.templates import Template
+from wacast.webhooks import events as hooks
 
 # The ladder. `failed` sits apart: final, unless Meta later says delivered or read.
 RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3}
@@ -103,7 +105,6 @@ async def mark_sent(session: AsyncSession, message_id: uuid.UUID, worker: str, w
     )
     if result.rowcount:
         await add_event(session, message_id, "sent", now, {"wamid": wamid})
-        from wacast.webhooks import events as hooks
 
         await hooks.messages_status_many(session, [message_id], "sent", now)  # customer webhooks
     return bool(result.rowcount)
@@ -130,14 +131,12 @@ async def mark_sent_many(session: AsyncSession, sent: list[tuple[uuid.UUID, str]
         insert(MessageEvent.__table__),
         [{"message_id": mid, "kind": "sent", "occurred_at": now, "detail": {"wamid": wamid}} for mid, wamid in sent],
     )
-    from wacast.webhooks import events as hooks
 
     await hooks.messages_status_many(session, [mid for mid, _ in sent], "sent", now)  # customer webhooks
 
 
 async def release_held_for_templates(session: AsyncSession, project_id: uuid.UUID, now: datetime) -> int:
     """Held messages whose template is APPROVED again become due now."""
-    from wacast.models.templates import Template
 
     approved = select(Template.id).where(Template.project_id == project_id, Template.status == "APPROVED")
     result = await session.execute(
@@ -233,7 +232,6 @@ async def mark_failed(
     )
     if result.rowcount:
         await add_event(session, message_id, "failed", now, {"code": code, "title": title, "details": details})
-        from wacast.webhooks import events as hooks
 
         await hooks.messages_status_many(session, [message_id], "failed", now, {"code": code, "title": title})  # customer webhooks
     return bool(result.rowcount)

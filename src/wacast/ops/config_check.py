@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from wacast.config import DEV_SECRET_KEY, Settings
+from wacast.db.engine import async_url
 
 PREFIX = "WACAST_"
 # WACAST_* variables read by tools around wacast, not by the Settings class.
@@ -84,7 +85,6 @@ def _database_url(url: str) -> list[str]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    from wacast.db.engine import async_url
 
     try:
         parsed = make_url(async_url(url))

@@ -26,6 +26,12 @@ from wacast.config import Settings
 from wacast.db.engine import Database
 from wacast.kit.clock import utcnow
 from wacast.ops import config_check
+from wacast.db.migrate import current_revision
+from wacast.kit.crypto import SecretKeyError
+from wacast.models.projects import Project
+from wacast.models.projects import Worker
+from wacast.models.templates import Template
+from wacast.ops.snapshot import head
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 PHONE_FIELDS = "id,display_phone_number,verified_name,status,quality_rating,platform_type,throughput,messaging_limit_tier,code_verification_status,name_status"
@@ -77,8 +83,6 @@ async def run(settings: Settings, project_name: str, *, environ: dict[str, str] 
 
 
 async def _database(db: Database, checks: list[Check]) -> None:
-    from wacast.db.migrate import current_revision
-    from wacast.ops.snapshot import head
 
     try:
         current = await asyncio.wait_for(current_revision(db.engine), 10)
@@ -93,8 +97,6 @@ async def _database(db: Database, checks: list[Check]) -> None:
 
 
 async def _project(db: Database, name: str, checks: list[Check]) -> Any:
-    from wacast.kit.crypto import SecretKeyError
-    from wacast.models.projects import Project
 
     try:
         async with db.sessionmaker() as session:
@@ -110,7 +112,6 @@ async def _project(db: Database, name: str, checks: list[Check]) -> Any:
 
 
 async def _dispatcher(db: Database, settings: Settings, checks: list[Check]) -> None:
-    from wacast.models.projects import Worker
 
     fresh = utcnow() - timedelta(seconds=2 * settings.sender_lease_seconds)
     async with db.sessionmaker() as session:
@@ -212,7 +213,6 @@ async def _subscription(graph: httpx.AsyncClient, project: Any, checks: list[Che
 
 
 async def _templates(db: Database, project: Any, checks: list[Check]) -> None:
-    from wacast.models.templates import Template
 
     async with db.sessionmaker() as session:
         counts = dict((await session.execute(

@@ -13,6 +13,12 @@ from wacast.kit import metrics
 from wacast.kit.errors import WacastError
 from wacast.kit.http import JSONResponse
 from wacast.ops.snapshot import SnapshotCache, families, readiness
+from wacast.kit import crypto
+from wacast.kit import logs
+from wacast.ops.config_check import ConfigError
+from wacast.ops.config_check import check
+from wacast.ops.middleware import RequestContextMiddleware
+from wacast.ops.repository import project_name as lookup
 
 router = APIRouter(tags=["Operations"])
 
@@ -47,7 +53,6 @@ async def metrics_endpoint(request: Request) -> Response:
 
 def install(app: FastAPI) -> None:
     """Add /readyz, /metrics and the request context middleware (call it last: outermost)."""
-    from wacast.ops.middleware import RequestContextMiddleware
 
     app.include_router(router)
     app.add_middleware(RequestContextMiddleware)
@@ -59,7 +64,6 @@ def start(state: Any) -> None:
     db = state.db
 
     async def project_name(project_id: Any) -> str | None:
-        from wacast.ops.repository import project_name as lookup
 
         async with db.sessionmaker() as session:
             return await lookup(session, project_id)
@@ -70,8 +74,6 @@ def start(state: Any) -> None:
 def prepare(settings: Any) -> None:
     """Before the app is built: encryption keys, logging, and the refusal to run outside
     development and test with a configuration problem (e.g. no WACAST_SECRET_KEY)."""
-    from wacast.kit import crypto, logs
-    from wacast.ops.config_check import ConfigError, check
 
     if settings.environment not in ("development", "test"):
         problems = check(settings)

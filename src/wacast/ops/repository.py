@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.models.messages import InboundEvent, Message
 from wacast.models.projects import Project, SenderLease, Worker
+from wacast.models.webhooks import WebhookDelivery
+from wacast.models.webhooks import WebhookSubscription
 
 
 async def ping(session: AsyncSession) -> None:
@@ -73,7 +75,6 @@ async def project_name(session: AsyncSession, project_id: Any) -> str | None:
 async def outbound_webhooks(session: AsyncSession, now: datetime) -> tuple[int, datetime | None, int, int]:
     """Customer webhooks: pending deliveries, the oldest one's creation, subscriptions failing
     and subscriptions wacast turned off."""
-    from wacast.models.webhooks import WebhookDelivery, WebhookSubscription
 
     pending = (
         await session.execute(select(func.count(), func.min(WebhookDelivery.created_at)).where(WebhookDelivery.status == "pending"))

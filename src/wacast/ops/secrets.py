@@ -12,11 +12,14 @@ from sqlalchemy import Text, select, type_coerce, update
 
 from wacast.db.engine import Database
 from wacast.kit.crypto import EncryptedString, box
+from wacast.db.base import Base
+from wacast.db.migrate import current_revision
+from wacast.kit.errors import WacastError
+from wacast.ops.snapshot import head
+import wacast.models  # noqa: F401 (every table registered before the rotation walks them)
 
 
 def encrypted_columns() -> list[tuple[Any, Any]]:
-    import wacast.models  # noqa: F401 (every model registered)
-    from wacast.db.base import Base
 
     found = []
     for table in Base.metadata.sorted_tables:
@@ -28,9 +31,6 @@ def encrypted_columns() -> list[tuple[Any, Any]]:
 
 async def rotate(db: Database, batch: int = 500) -> dict[str, int]:
     """Re-encrypt in batches of `batch` rows per transaction; returns rows per column."""
-    from wacast.db.migrate import current_revision
-    from wacast.kit.errors import WacastError
-    from wacast.ops.snapshot import head
 
     current = await current_revision(db.engine)
     if current != head():

@@ -53,14 +53,10 @@ async def create(session: AsyncSession, name: str, **options) -> Project:  # noq
     return project
 
 
-async def update(session: AsyncSession, name: str, *, clear_halt: bool = False, **options) -> Project:  # noqa: ANN003
+async def update(session: AsyncSession, name: str, **options) -> Project:  # noqa: ANN003
+    """Change a project's settings (clearing a sender halt is messages/senders.py's: it also
+    releases the held sends)."""
     project = await get_by_name(session, name)
     _apply(project, **options)
-    if clear_halt:
-        project.halted_reason = None
-        from wacast.kit.clock import utcnow
-        from wacast.messages.repository import release_held_for_project
-
-        await release_held_for_project(session, project.id, utcnow())  # held sends go now
     await session.flush()
     return project

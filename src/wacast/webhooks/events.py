@@ -19,6 +19,9 @@ from wacast.models.contacts import Contact
 from wacast.kit.clock import utcnow
 from wacast.models.messages import Message
 from wacast.webhooks import outbox
+from wacast.models.webhooks import WebhookDelivery
+from wacast.models.webhooks import WebhookEvent
+from wacast.models.webhooks import WebhookSubscription
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -76,7 +79,6 @@ async def messages_status_many(session: AsyncSession, message_ids: list[uuid.UUI
     project has a subscription to the topic."""
     if not message_ids:
         return
-    from wacast.models.webhooks import WebhookSubscription
 
     wanted = (
         await session.execute(
@@ -168,7 +170,6 @@ def _campaign_status_changes(session: Session, _context: Any, _instances: Any) -
                 changed.append((obj, history.deleted[0]))
     if not changed:
         return
-    from wacast.models.webhooks import WebhookDelivery, WebhookEvent, WebhookSubscription
 
     now = utcnow()
     with session.no_autoflush:

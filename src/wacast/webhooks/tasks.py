@@ -27,6 +27,7 @@ from wacast.db.engine import Database
 from wacast.kit.clock import utcnow
 from wacast.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 from wacast.webhooks.service import check_url, sign
+from wacast.idempotency.middleware import purge_expired
 
 log = logging.getLogger("wacast.webhooks")
 
@@ -122,7 +123,6 @@ class WebhookSender:
         """Forget idempotency keys past their 24 h and webhook events (with their log) past 30 days."""
         from sqlalchemy import delete
 
-        from wacast.idempotency.middleware import purge_expired
 
         await purge_expired(self.db)
         async with self.db.transaction() as session:

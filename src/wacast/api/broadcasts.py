@@ -12,16 +12,17 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 
-from wacast.api_keys.dependencies import ApiIdentity
+from wacast.api.auth import ApiIdentity
 from wacast.campaigns import broadcast
 from wacast.contacts import segments
 from wacast.models.contacts import Contact
-from wacast.contacts.segment_endpoints import _json, require_full_key, segment_out
+from wacast.api.segments import _json, require_full_key, segment_out
 from wacast.db.dialect import insert_ignore
 from wacast.kit import phone as phones
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
 from wacast.models.projects import Project
+from wacast.campaigns import service as campaigns
 
 router = APIRouter(prefix="/api/v1", tags=["Broadcasts"])
 
@@ -158,7 +159,6 @@ async def create_campaign(request: Request, identity: ApiIdentity = Depends(requ
 
 
 async def _create_api_campaign(request: Request, identity: ApiIdentity, body: dict) -> Any:
-    from wacast.campaigns import service as campaigns
 
     name, template = body.get("name"), body.get("template")
     if not isinstance(name, str) or not isinstance(template, str) or not template.strip():

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from wacast.api_keys.dependencies import ApiIdentity, require_full
-from wacast.kit.api import allow_fields, answer, body_object, doc, page
+from wacast.api.auth import ApiIdentity, require_full
+from wacast.api.common import allow_fields, answer, body_object, doc, page
 from wacast.webhooks import service
 from wacast.webhooks.outbox import TOPICS
 

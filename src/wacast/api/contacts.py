@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from wacast.api_keys.dependencies import ApiIdentity, require_full
+from wacast.api.auth import ApiIdentity, require_full
 from wacast.contacts import service
-from wacast.kit.api import allow_fields, answer, body_object, doc, page, parse_bool
+from wacast.api.common import allow_fields, answer, body_object, doc, page, parse_bool
 from wacast.kit.errors import WacastError
 
 router = APIRouter(prefix="/api/v1")

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from wacast.api_keys.dependencies import ApiIdentity, require_key
+from wacast.api.auth import ApiIdentity, require_key
 from wacast.contacts import segments
 from wacast.kit.errors import Forbidden, WacastError
 

@@ -10,6 +10,14 @@ import typer
 from rich.console import Console
 from rich.progress_bar import ProgressBar
 from rich.table import Table
+from wacast import cli
+from wacast.api.broadcasts import _upsert_csv_contacts
+from wacast.api.broadcasts import parse_csv
+from wacast.campaign_api.media import MediaChecker
+from wacast.campaigns import broadcast
+from wacast.config import get_settings
+from wacast.contacts import segments
+from wacast.models.projects import Project
 
 segments_app = typer.Typer(help="Segments: saved contact filters (docs/broadcasts.md).", no_args_is_help=True)
 broadcasts_app = typer.Typer(help="Broadcast campaigns: a template to a segment or CSV, now or scheduled.", no_args_is_help=True)
@@ -20,7 +28,6 @@ JsonOpt = typer.Option(False, "--json", help="Print JSON.")
 
 
 def _cli():  # noqa: ANN202
-    from wacast import cli
 
     return cli
 
@@ -55,7 +62,6 @@ def render_progress(data: dict[str, Any]) -> None:
 
 
 async def broadcast_view(session: Any, project_id: Any, campaign_id: str) -> dict[str, Any]:
-    from wacast.campaigns import broadcast
 
     campaign = await broadcast.find(session, project_id, campaign_id)
     return await broadcast.describe(session, campaign)
@@ -83,7 +89,6 @@ def segments_create(
     as_json: bool = JsonOpt,
 ) -> None:
     """Save a segment and print its live count."""
-    from wacast.contacts import segments
 
     flt = _filter_arg(filter_json, filter_file)
 
@@ -104,7 +109,6 @@ def segments_create(
 @segments_app.command("count")
 def segments_count(name: str, project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
     """The live count of a segment."""
-    from wacast.contacts import segments
 
     async def work(db: Any) -> dict:
         async with db.sessionmaker() as session:
@@ -119,7 +123,6 @@ def segments_count(name: str, project: str = ProjectOpt, as_json: bool = JsonOpt
 @segments_app.command("list")
 def segments_list(project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
     """All segments of a project."""
-    from wacast.contacts import segments
 
     async def work(db: Any) -> list:
         async with db.sessionmaker() as session:
@@ -136,7 +139,6 @@ def segments_list(project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
 @segments_app.command("export")
 def segments_export(name: str, project: str = ProjectOpt, output: Path = typer.Option(..., "--output", "-o", help="CSV file to write.")) -> None:
     """Write a segment's contacts to a CSV file (streamed, any size)."""
-    from wacast.contacts import segments
 
     async def work(db: Any) -> int:
         async with db.sessionmaker() as session:
@@ -167,10 +169,6 @@ def broadcasts_create(
     as_json: bool = JsonOpt,
 ) -> None:
     """Create a broadcast (it starts at --send-at, or as soon as a worker sees it)."""
-    from wacast.campaign_api.media import MediaChecker
-    from wacast.campaigns import broadcast
-    from wacast.campaigns.broadcast_endpoints import _upsert_csv_contacts, parse_csv
-    from wacast.config import get_settings
 
     params: list[Any] = []
     for value in param:
@@ -214,7 +212,6 @@ def broadcasts_create(
 
 
 def _control(name: str, project: str, action: str, as_json: bool) -> None:
-    from wacast.campaigns import broadcast
 
     async def work(db: Any) -> dict:
         async with db.transaction() as session:
@@ -266,8 +263,6 @@ def broadcasts_policy(
     as_json: bool = JsonOpt,
 ) -> None:
     """Show or set the project's quiet hours, frequency cap and messaging tier."""
-    from wacast.campaigns import broadcast
-    from wacast.models.projects import Project
 
     body: dict[str, Any] = {}
     try:

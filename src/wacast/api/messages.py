@@ -7,10 +7,17 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from wacast.api_keys.dependencies import ApiIdentity, require_key
+from wacast.api.auth import ApiIdentity, require_key
 from wacast.kit.errors import NotFound
 from wacast.messages import repository as repo
 from wacast.messages.schemas import MessageOut, message_out
+from wacast.api.common import page
+from wacast.campaigns.analytics import find_campaign
+from wacast.contacts import service as contacts
+from wacast.kit.errors import WacastError
+from wacast.models.campaigns import Campaign
+from wacast.models.messages import Message
+from wacast.models.messages import MessageStatus
 
 router = APIRouter(prefix="/api/v1", tags=["Messages"])
 
@@ -33,7 +40,6 @@ async def get_message(submitted_message_id: str, request: Request, identity: Api
         found = await repo.get_with_events(session, identity.project_id, message_id)
         campaign_name = None
         if found and found[0].campaign_id:
-            from wacast.models.campaigns import Campaign
 
             campaign = await session.get(Campaign, found[0].campaign_id)
             campaign_name = campaign.name if campaign else None
@@ -68,12 +74,6 @@ async def list_messages(
     """A `send` key may read its project's messages too (integrations/docs)."""
     from sqlalchemy import and_, or_, select
 
-    from wacast.campaigns.analytics import find_campaign
-    from wacast.models.campaigns import Campaign
-    from wacast.contacts import service as contacts
-    from wacast.kit.api import page
-    from wacast.kit.errors import WacastError
-    from wacast.models.messages import Message, MessageStatus
 
     limit = contacts.page_limit(limit)
     stmt = select(Message, Campaign.name).outerjoin(Campaign, Campaign.id == Message.campaign_id).where(Message.project_id == identity.project_id)

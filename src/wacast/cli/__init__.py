@@ -50,7 +50,6 @@ def _run(work: Callable[[Database], Awaitable[Any]]) -> Any:
         finally:
             await db.dispose()
 
-    from wacast.kit.crypto import SecretKeyError
 
     try:
         return asyncio.run(main())
@@ -64,7 +63,6 @@ def _run(work: Callable[[Database], Awaitable[Any]]) -> Any:
 
 def _checked_settings() -> Any:
     """The settings, or every configuration problem on its own line and exit 2."""
-    from wacast.ops.config_check import ConfigError, load
 
     try:
         return load()
@@ -87,7 +85,6 @@ def _emit(data: dict[str, Any], as_json: bool, text: str | None = None) -> None:
 @app.command()
 def migrate(as_json: bool = JsonOpt) -> None:
     """Create or upgrade the database schema."""
-    from wacast.db.migrate import head_revision, upgrade
 
     settings = _checked_settings()
     upgrade(settings.database_url)
@@ -98,7 +95,6 @@ def migrate(as_json: bool = JsonOpt) -> None:
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
-    from wacast.db.engine import async_url
 
     return make_url(async_url(url)).render_as_string(hide_password=True)
 
@@ -112,7 +108,6 @@ def serve(
     """Serve the campaign API, the REST API, Meta's webhooks and the dashboard."""
     import uvicorn
 
-    from wacast.kit.logs import configure_from_settings
 
     settings = _checked_settings()
     configure_from_settings(settings)
@@ -132,7 +127,6 @@ def serve(
     if workers > 1:
         uvicorn.run("wacast.app:create_app", factory=True, workers=workers, **kwargs)
     else:
-        from wacast.app import create_app
 
         uvicorn.run(create_app(settings), **kwargs)
 
@@ -140,11 +134,7 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run the dispatcher alone (several of them scale out on PostgreSQL)."""
-    from wacast.app import build_providers
-    from wacast.messages.dispatcher import Dispatcher
 
-    from wacast.kit import crypto
-    from wacast.kit.logs import configure_from_settings
 
     settings = _checked_settings()
     configure_from_settings(settings)
@@ -159,15 +149,12 @@ def worker() -> None:
         dispatcher = Dispatcher(db, settings, providers)
         ops_server = None
         if settings.worker_metrics_port:  # /healthz, /readyz and /metrics of this worker
-            from wacast.ops import worker_http
 
             ops_server, ops_task = await worker_http.serve(worker_http.ops_app(db, settings, dispatcher), settings.host, settings.worker_metrics_port)
         err_console.print(f"worker {dispatcher.worker_id} started on {_safe_url(settings.database_url)}")
-        from wacast.campaigns.broadcast import BroadcastEngine
 
         broadcasts = BroadcastEngine(db, settings, notify=dispatcher.wake.set)  # broadcast fan-out (docs/broadcasts.md)
         broadcast_task = asyncio.create_task(broadcasts.run(stop))
-        from wacast.webhooks.tasks import WebhookSender
 
         webhooks = WebhookSender(db, settings)  # customer webhooks, from their outbox (docs/integrations.md)
         webhooks_task = asyncio.create_task(webhooks.run(stop))
@@ -232,14 +219,13 @@ def projects_update(name: str, default_country: str = CountryOpt, waba_id: str =
                     opt_out_payloads: str = typer.Option(None, "--opt-out-payloads", help="Comma-separated quick-reply payloads that opt a contact out."),
                     as_json: bool = JsonOpt) -> None:
     """Change a project's settings."""
-    from wacast.projects import service
 
     def split(value: str | None) -> list[str] | None:
         return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
 
     async def work(db: Database) -> dict:
         async with db.transaction() as session:
-            project = await service.update(session, name, default_country=default_country, waba_id=waba_id,
+            project = await senders.update_project(session, name, default_country=default_country, waba_id=waba_id,
                                            phone_number_id=phone_number_id, access_token=access_token,
                                            messages_per_second=messages_per_second, sender_number=sender_number,
                                            clear_halt=clear_halt, opt_out_keywords=split(opt_out_keywords),
@@ -254,7 +240,6 @@ def projects_list(as_json: bool = JsonOpt) -> None:
     """List projects."""
     from sqlalchemy import select
 
-    from wacast.models.projects import Project
 
     async def work(db: Database) -> list:
         async with db.sessionmaker() as session:
@@ -315,7 +300,6 @@ def templates_add(project: str = ProjectOpt, file: Path = typer.Option(..., "--f
                   as_json: bool = JsonOpt) -> None:
     """Add a template from a file (approved at once in a sandbox project)."""
     from wacast.templates import service
-    from wacast.templates.params import analyze
 
     try:
         data = json.loads(file.read_text())
@@ -340,7 +324,6 @@ def templates_create(project: str = ProjectOpt, file: Path = typer.Option(..., "
                      as_json: bool = JsonOpt) -> None:
     """Create a template and submit it to Meta for review (stored PENDING until Meta decides;
     a sandbox project approves it at once)."""
-    from wacast.templates.sync import create_template
 
     try:
         data = json.loads(file.read_text())
@@ -362,7 +345,6 @@ def templates_create(project: str = ProjectOpt, file: Path = typer.Option(..., "
 @templates_app.command("sync")
 def templates_sync(project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
     """Fetch every template of the project's WhatsApp Business Account from Meta."""
-    from wacast.templates.sync import sync_project
 
     settings = get_settings()
 
@@ -379,8 +361,6 @@ def templates_list(project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
     """List a project's templates."""
     from sqlalchemy import select
 
-    from wacast.models.templates import Template
-    from wacast.templates.params import analyze
 
     async def work(db: Database) -> list:
         async with db.sessionmaker() as session:
@@ -405,7 +385,6 @@ def templates_list(project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
 @tags_app.command("create")
 def tags_create(names: list[str], project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
     """Define tags (requests may then assign them)."""
-    from wacast.contacts import repository
 
     async def work(db: Database) -> dict:
         async with db.transaction() as session:
@@ -419,7 +398,6 @@ def tags_create(names: list[str], project: str = ProjectOpt, as_json: bool = Jso
 @attributes_app.command("create")
 def attributes_create(names: list[str], project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
     """Define contact attributes (requests may then set them)."""
-    from wacast.contacts import repository
 
     async def work(db: Database) -> dict:
         async with db.transaction() as session:
@@ -451,7 +429,6 @@ def campaigns_create(project: str = ProjectOpt, name: str = typer.Option(..., "-
 
 def _set_campaign_status(campaign: str, project: str, status: str, as_json: bool) -> None:
     from wacast.campaigns import service
-    from wacast.models.campaigns import CampaignStatus
 
     async def work(db: Database) -> dict:
         async with db.transaction() as session:
@@ -471,7 +448,6 @@ def campaigns_show(campaign: str, project: str = ProjectOpt, as_json: bool = Jso
         async with db.sessionmaker() as session:
             p = await _project(session, project)
             data = await service.describe(session, p, campaign)
-            from wacast.campaigns.broadcast_cli import broadcast_view
 
             data["broadcast"] = await broadcast_view(session, p.id, data["id"])  # progress (docs/broadcasts.md)
             return data
@@ -485,7 +461,6 @@ def campaigns_show(campaign: str, project: str = ProjectOpt, as_json: bool = Jso
     if data["hold_reason"]:
         console.print(f"[yellow]held:[/yellow] {data['hold_reason']} ({data['held_messages']} messages waiting)")
     console.print("messages: " + ", ".join(f"{k} {v}" for k, v in data["messages"].items()) if data["messages"] else "messages: none")
-    from wacast.campaigns.broadcast_cli import render_progress
 
     render_progress(data["broadcast"])
 
@@ -526,10 +501,6 @@ def users_create(project: str = ProjectOpt, email: str = typer.Option(..., "--em
 @messages_app.command("show")
 def messages_show(message_id: str, as_json: bool = JsonOpt) -> None:
     """A message's status, error and history, by submitted_message_id."""
-    from wacast.models.campaigns import Campaign
-    from wacast.models.messages import Message
-    from wacast.messages.repository import get_with_events
-    from wacast.messages.schemas import message_out
 
     try:
         mid = uuid.UUID(message_id)
@@ -566,7 +537,6 @@ def messages_show(message_id: str, as_json: bool = JsonOpt) -> None:
 @app.command()
 def demo(as_json: bool = JsonOpt) -> None:
     """Seed (or refresh) the demo project and print its API key, login and a ready curl."""
-    from wacast.demo.seed import seed_demo
 
     settings = get_settings()
     data = _run(lambda db: seed_demo(db, settings))
@@ -588,7 +558,40 @@ def demo(as_json: bool = JsonOpt) -> None:
 
 secrets_app = typer.Typer(help="Secrets at rest (WACAST_SECRET_KEY).", no_args_is_help=True)
 app.add_typer(secrets_app, name="secrets")
-from wacast.campaigns.broadcast_cli import broadcasts_app, segments_app  # noqa: E402
+from wacast.cli.broadcasts import broadcasts_app, segments_app  # noqa: E402
+from wacast.app import build_providers
+from wacast.app import create_app
+from wacast.campaigns.broadcast import BroadcastEngine
+from wacast.cli.broadcasts import broadcast_view
+from wacast.cli.broadcasts import render_progress
+from wacast.config import Settings
+from wacast.contacts import repository
+from wacast.db.engine import async_url
+from wacast.db.migrate import head_revision
+from wacast.db.migrate import upgrade
+from wacast.demo.seed import seed_demo
+from wacast.kit import crypto
+from wacast.kit.crypto import SecretKeyError
+from wacast.kit.crypto import generate_key
+from wacast.kit.logs import configure_from_settings
+from wacast.messages import senders
+from wacast.messages.dispatcher import Dispatcher
+from wacast.messages.repository import get_with_events
+from wacast.messages.schemas import message_out
+from wacast.models.campaigns import Campaign
+from wacast.models.campaigns import CampaignStatus
+from wacast.models.messages import Message
+from wacast.models.projects import Project
+from wacast.models.templates import Template
+from wacast.ops import doctor as checks
+from wacast.ops import worker_http
+from wacast.ops.config_check import ConfigError
+from wacast.ops.config_check import load
+from wacast.ops.secrets import rotate
+from wacast.templates.params import analyze
+from wacast.templates.sync import create_template
+from wacast.templates.sync import sync_project
+from wacast.webhooks.tasks import WebhookSender
 
 app.add_typer(segments_app, name="segments")
 app.add_typer(broadcasts_app, name="broadcasts")
@@ -597,7 +600,6 @@ app.add_typer(broadcasts_app, name="broadcasts")
 @secrets_app.command("generate-key")
 def secrets_generate_key() -> None:
     """Print a new key for WACAST_SECRET_KEY."""
-    from wacast.kit.crypto import generate_key
 
     print(generate_key())
 
@@ -608,8 +610,6 @@ def secrets_rotate(as_json: bool = JsonOpt) -> None:
 
     To change keys: put the new key first and keep the old one after it
     (WACAST_SECRET_KEY=new,old), restart, run this, then drop the old key."""
-    from wacast.kit import crypto
-    from wacast.ops.secrets import rotate
 
     settings = _checked_settings()
     crypto.configure(settings.secret_keys)
@@ -624,8 +624,6 @@ def doctor(project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
 
     from rich.markup import escape
 
-    from wacast.config import Settings
-    from wacast.ops import doctor as checks
 
     try:
         settings = Settings()

@@ -14,14 +14,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import func, select
 
-from wacast.api_keys.dependencies import ApiIdentity, require_full
+from wacast.api.auth import ApiIdentity, require_full
 from wacast.campaigns import analytics
 from wacast.campaigns import service as campaigns
 from wacast.models.campaigns import Campaign, CampaignStatus
-from wacast.kit.api import answer, doc, page
+from wacast.api.common import answer, doc, page
 from wacast.kit.errors import WacastError
 from wacast.models.messages import Message
 from wacast.models.templates import Template
+from wacast.api.broadcasts import _control
 
 router = APIRouter(prefix="/api/v1", tags=["Campaigns"])
 
@@ -102,7 +103,6 @@ async def pause(campaign: str, request: Request, identity: ApiIdentity = Depends
         kind = found.type
         await session.rollback()
     if kind == "broadcast":
-        from wacast.campaigns.broadcast_endpoints import _control
 
         return await _control(request, identity, campaign, "pause")
     return await _set_status(request, identity, campaign, CampaignStatus.paused)

@@ -10,14 +10,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from wacast.api_keys.dependencies import ApiIdentity, require_full
+from wacast.api.auth import ApiIdentity, require_full
 from wacast.models.campaigns import Campaign
-from wacast.kit.api import answer, body_object, doc
+from wacast.api.common import answer, body_object, doc
 from wacast.kit.errors import Conflict, NotFound, WacastError
 from wacast.models.projects import Project
 from wacast.templates import service, sync
 from wacast.models.templates import Template
 from wacast.templates.params import analyze
+from wacast.meta.client import GraphClient
 
 router = APIRouter(prefix="/api/v1", tags=["Templates"])
 
@@ -105,7 +106,6 @@ async def delete_template(template: str, request: Request, identity: ApiIdentity
             raise Conflict(f"Template {found.name} is used by campaign(s) {', '.join(users)}", "TEMPLATE_IN_USE", {"campaigns": list(users)})
         project = await session.get(Project, identity.project_id)
         if project.provider == "cloud" and found.meta_id and project.waba_id:
-            from wacast.meta.client import GraphClient
 
             client = GraphClient(settings.graph_api_url, settings.graph_api_version, timeout=settings.graph_api_timeout)
             try:
