@@ -17,7 +17,7 @@ from wacast.campaigns import service as campaigns
 from wacast.models.contacts import Contact
 from wacast.kit.clock import utcnow
 from wacast.models.messages import Message, MessageEvent
-from wacast.projects import service as projects
+from wacast.messages import senders
 from wacast.models.projects import Project
 from wacast.models.templates import Template
 from tests.support.cloud import make_cloud_project
@@ -234,7 +234,7 @@ async def test_halt_sender_until_the_operator_clears_it(client, db, settings, di
             shown = await campaigns.describe(session, project, "order_update")
         assert shown["hold_reason"].startswith("sender halted:") and "--clear-halt" in shown["hold_reason"]
         async with db.transaction() as session:
-            await projects.update(session, setup.project_id and project.name, clear_halt=True)
+            await senders.update_project(session, setup.project_id and project.name, clear_halt=True)
         dispatcher.last_lease_refresh = 0  # the worker sees the change at its next lease refresh
         rows = await drain(dispatcher, db, [message_id, later], lambda r: r.status == "sent")
         assert rows[message_id].attempts == 1, "a halt does not use up attempts"

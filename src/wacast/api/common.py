@@ -8,17 +8,9 @@ from typing import Any
 from fastapi import Request
 
 from wacast.kit.errors import WacastError
-import orjson
+from wacast.kit.http import JSONResponse, read_json
 
-from wacast.kit.http import JSONResponse as _JSONResponse
-from wacast.kit.http import read_json
-
-
-class JSONResponse(_JSONResponse):
-    """orjson, with asyncpg's UUID type (not a uuid.UUID subclass) and the like as strings."""
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS, default=str)
+__all__ = ["JSONResponse", "read_json"]  # re-exported for the routers
 
 ERRORS: dict[int, dict[str, Any]] = {
     400: {"message": "tags: Unknown tag(s): gold; create them first (POST /api/v1/tags)", "code": "TAG_UNKNOWN", "details": {"tags": ["gold"]}},

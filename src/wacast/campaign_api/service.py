@@ -30,8 +30,8 @@ from wacast.campaign_api.group_commit import Accepted, GroupCommit
 from wacast.kit import ratelimit
 from wacast.kit.errors import Unauthorized
 from wacast.webhooks import events as hooks
+from wacast.templates import statuses
 
-ACCEPTING_TEMPLATE_STATUSES = {"APPROVED", "PAUSED", "DISABLED", "FLAGGED", "IN_APPEAL", "REINSTATED", "UNPAUSED"}
 
 async def load_campaign(session: AsyncSession, project_id: uuid.UUID, name: str) -> CampaignSnapshot:
     snapshot = await campaigns_repo.cached_snapshot(session, project_id, name)
@@ -47,7 +47,7 @@ def check_live(snapshot: CampaignSnapshot) -> None:
             "CAMPAIGN_NOT_LIVE",
             {"campaignName": snapshot.campaign_name, "status": snapshot.campaign_status},
         )
-    if snapshot.template_status not in ACCEPTING_TEMPLATE_STATUSES:
+    if snapshot.template_status not in statuses.ACCEPTING:
         raise WacastError(
             f"Template {snapshot.template_name} is not approved (status {snapshot.template_status})",
             "TEMPLATE_NOT_APPROVED",

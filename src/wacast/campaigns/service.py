@@ -15,6 +15,7 @@ from wacast.templates import service as templates
 from wacast.models.templates import Template
 from wacast.webhooks import events as _webhook_events  # noqa: F401 - registers campaign.status.updated on flush
 from wacast.messages import repository as messages_repo
+from wacast.templates import statuses
 
 
 async def create(session: AsyncSession, project_id: uuid.UUID, name: str, template_name: str, language: str | None = None, *, live: bool = False) -> Campaign:
@@ -56,7 +57,6 @@ async def set_status(session: AsyncSession, project_id: uuid.UUID, name: str, st
     return campaign
 
 
-HOLDING_TEMPLATE_STATUSES = {"PAUSED", "DISABLED", "PENDING", "IN_APPEAL", "FLAGGED", "LOCKED", "LIMIT_EXCEEDED"}
 
 
 async def describe(session: AsyncSession, project, name: str) -> dict:  # noqa: ANN001
@@ -70,7 +70,7 @@ async def describe(session: AsyncSession, project, name: str) -> dict:  # noqa: 
     reasons = []
     if project.halted_reason:
         reasons.append(f"sender halted: {project.halted_reason} (clear with `wacast projects update {project.name} --clear-halt`)")
-    if template is not None and template.status in HOLDING_TEMPLATE_STATUSES:
+    if template is not None and template.status in statuses.HELD:
         reasons.append(f"template {template.name} is {template.status}")
     if not reasons and held and last_reason:
         reasons.append(last_reason)

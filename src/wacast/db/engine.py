@@ -51,7 +51,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # BEGIN IMMEDIATE takes the write lock up front. A deferred transaction that reads and
         # then writes can fail at once with SQLITE_BUSY when another connection wrote in
         # between; taking the lock first makes writers queue on busy_timeout instead.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Database.read() sessions only read: a deferred BEGIN lets them run beside the writer.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("wacast_read_only") else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -61,6 +62,10 @@ class Database:
         self.url = url
         self.engine = create_engine(url)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Same pool; the option tells SQLite's begin hook to take no write lock (read()).
+        self.read_sessionmaker = async_sessionmaker(
+            self.engine.execution_options(wacast_read_only=True), expire_on_commit=False
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -72,6 +77,16 @@ class Database:
         async with self.sessionmaker() as session:
             async with session.begin():
                 yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit: no BEGIN IMMEDIATE, so on SQLite it takes no write lock and never
+        waits for the writer; whatever it did is rolled back at the end."""
+        async with self.read_sessionmaker() as session:
+            try:
+                yield session
+            finally:
+                await session.rollback()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

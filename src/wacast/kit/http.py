@@ -44,9 +44,11 @@ def too_large(max_bytes: int) -> WacastError:
 
 
 class JSONResponse(Response):
-    """JSON rendered with orjson (fast, and UUIDs/datetimes without custom encoders)."""
+    """The one JSON response of wacast: orjson (fast; UUIDs and datetimes without custom
+    encoders), and anything else orjson does not know (asyncpg's UUID type, which is not a
+    uuid.UUID subclass) as its string."""
 
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS, default=str)

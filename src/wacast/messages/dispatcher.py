@@ -41,11 +41,10 @@ from wacast.whatsapp.events import EventProcessor
 from wacast.meta.types import dedupe_key
 from wacast.messages.provider import OutgoingMessage, Provider, SendResult, timed_send
 from wacast.templates.sync import sync_project
+from wacast.templates import statuses
 
 log = logging.getLogger("wacast.dispatcher")
 
-HOLD_TEMPLATE_STATUSES = {"PAUSED", "DISABLED", "PENDING", "IN_APPEAL", "FLAGGED", "LOCKED", "LIMIT_EXCEEDED"}
-DEAD_TEMPLATE_STATUSES = {"REJECTED", "DELETED", "ARCHIVED", "PENDING_DELETION"}
 PAIR_INTERVAL = 6.0  # Meta: one message every 6 s to the same user...
 PAIR_BURST = 3  # ...with a small burst allowed.
 
@@ -349,12 +348,12 @@ class Dispatcher:
                             f"template {template.name} ({template.category}) allows {ttl} seconds between the request and delivery")
             self._finish(outcome)
             return
-        if template is not None and template.status in HOLD_TEMPLATE_STATUSES:
+        if template is not None and template.status in statuses.HELD:
             outcome.hold_reason = f"template {template.name} is {template.status}"
             outcome.hold_seconds = 60
             self._finish(outcome)
             return
-        if template is not None and template.status in DEAD_TEMPLATE_STATUSES:
+        if template is not None and template.status in statuses.DEAD:
             outcome.fail = (132001, f"Template {template.name} is {template.status}", "the template can no longer be sent")
             self._finish(outcome)
             return

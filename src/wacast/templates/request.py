@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from wacast.kit import text
 from wacast.kit.errors import WacastError
 
 MAX_STRING = 4096
@@ -23,15 +24,9 @@ def field_error(name: str, expected: str, *, missing: bool = False) -> WacastErr
 
 
 def _check_text(name: str, value: str, max_len: int = MAX_STRING) -> str:
-    if "\x00" in value:
-        raise WacastError(f"{name} must not contain NUL characters", "FIELD_INVALID", {"field": name})
-    if len(value) > max_len:
-        raise WacastError(
-            f"{name} is too long (at most {max_len} characters)",
-            "FIELD_TOO_LONG",
-            {"field": name, "max_length": max_len, "length": len(value)},
-        )
-    return value
+    # The base text rule (kit/text.py); newlines and tabs pass here so that template
+    # parameters get Meta's own error (PARAM_INVALID_TEXT, templates/components.py).
+    return text.check(name, value, max_len=max_len, multiline=True)
 
 
 def _string(body: dict, name: str, *, required: bool = False, max_len: int = MAX_STRING) -> str | None:
