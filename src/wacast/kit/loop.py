@@ -27,6 +27,8 @@ FAILED_ROUND_PAUSE = 1.0
 
 
 class Loop(Protocol):
+    """A tick-based loop; `run_loop` drives it."""
+
     name: str
     wake: asyncio.Event
     poll_seconds: float
@@ -34,6 +36,15 @@ class Loop(Protocol):
     async def tick(self) -> int: ...
 
     async def close(self) -> None: ...
+
+
+class Runnable(Protocol):
+    """What the runtime supervises: every loop offers `run(stop)` (a Loop's is `run_loop`)."""
+
+    name: str
+    wake: asyncio.Event
+
+    async def run(self, stop: asyncio.Event) -> None: ...
 
 
 async def sleep_until_woken(loop: Loop, stop: asyncio.Event, seconds: float) -> None:
