@@ -13,7 +13,6 @@ from fastapi import Depends, Request
 from wacast.kit import text
 from wacast.kit.errors import NotFound
 
-
 # The form guard is about characters; each field's own length rule stays with the service that
 # stores it (its codes, e.g. INVALID_NAME for a tag name over 100) or the page's truncation.
 # This bound only keeps a pasted megabyte out of them.

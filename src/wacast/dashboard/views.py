@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup, escape
 
-from wacast.templates.params import NAMED_RE, POSITIONAL_RE, analyze, render_text
 from wacast.meta.errors import meaning
+from wacast.templates.params import NAMED_RE, POSITIONAL_RE, analyze, render_text
 
 STATUS_COLORS = {
     "queued": "#94a3b8",
@@ -249,13 +249,13 @@ def ago(value: datetime | None) -> str:
     return f"{seconds} seconds ago"
 
 
-def pct(part: int | float, whole: int | float) -> str:
+def pct(part: float, whole: float) -> str:
     if not whole:
         return "—"
     return f"{100 * part / whole:.1f}%"
 
 
-def number(value: int | float | None) -> str:
+def number(value: float | None) -> str:
     if value is None:
         return "0"
     return f"{value:,}"

@@ -17,9 +17,28 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from wacast.dashboard.pages import campaigns, contacts, home, keys, sandbox, settings, signin, tags, templates, users
+from wacast.dashboard.pages import (
+    campaigns,
+    contacts,
+    home,
+    keys,
+    sandbox,
+    settings,
+    signin,
+    tags,
+    templates,
+    users,
+)
 from wacast.dashboard.throttle import SignInThrottle
-from wacast.dashboard.web import ROLE_WORDS, CsrfFailed, NoAccess, NotSignedIn, load_ctx, login_redirect, render
+from wacast.dashboard.web import (
+    ROLE_WORDS,
+    CsrfFailed,
+    NoAccess,
+    NotSignedIn,
+    load_ctx,
+    login_redirect,
+    render,
+)
 from wacast.kit.http import JSONResponse
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"

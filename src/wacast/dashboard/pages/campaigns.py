@@ -19,7 +19,15 @@ from wacast.contacts import csv_io
 from wacast.dashboard import repository as repo
 from wacast.dashboard import views
 from wacast.dashboard.forms import Posted, uuid_or_404
-from wacast.dashboard.web import Agent, Ctx, DashboardRoute, Manager, redirect, render, zone_of
+from wacast.dashboard.web import (
+    Agent,
+    Ctx,
+    DashboardRoute,
+    Manager,
+    redirect,
+    render,
+    zone_of,
+)
 from wacast.db.requests import ReadSession, WriteSession
 from wacast.kit.errors import NotFound, WacastError
 from wacast.models.campaigns import CampaignStatus
@@ -115,7 +123,7 @@ async def campaign_audience_csv(request: Request, campaign_id: str, ctx: Agent, 
     analytics._outcome_condition(outcome)  # 400 for an unknown outcome, before streaming starts
     db, project_id = request.app.state.db, ctx.project.id
 
-    async def rows():  # noqa: ANN202
+    async def rows():
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(AUDIENCE_COLUMNS)

@@ -16,10 +16,17 @@ from wacast.contacts import service as contacts
 from wacast.dashboard import repository as repo
 from wacast.dashboard import views
 from wacast.dashboard.forms import Posted, query_text, uuid_or_404
-from wacast.dashboard.web import Agent, DashboardRoute, Manager, finish, redirect, render
+from wacast.dashboard.web import (
+    Agent,
+    DashboardRoute,
+    Manager,
+    finish,
+    redirect,
+    render,
+)
 from wacast.db.requests import ReadSession, WriteSession
-from wacast.kit.clock import utcnow
 from wacast.kit import text
+from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
 from wacast.kit.http import JSONResponse
 

@@ -11,7 +11,16 @@ from fastapi.responses import Response
 from wacast.dashboard import repository as repo
 from wacast.dashboard.forms import Posted
 from wacast.dashboard.throttle import SignInThrottle
-from wacast.dashboard.web import Agent, DashboardRoute, NoAccess, Visitor, password_fingerprint, redirect, render, safe_next
+from wacast.dashboard.web import (
+    Agent,
+    DashboardRoute,
+    NoAccess,
+    Visitor,
+    password_fingerprint,
+    redirect,
+    render,
+    safe_next,
+)
 from wacast.db.requests import ReadSession
 from wacast.users import service as users_service
 
@@ -19,7 +28,7 @@ router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
 
 @router.get("/login")
-async def login_page(request: Request, ctx: Visitor, next: str = "/") -> Response:  # noqa: A002
+async def login_page(request: Request, ctx: Visitor, next: str = "/") -> Response:
     if ctx.user is not None:
         return redirect(ctx, safe_next(next))
     return render(ctx, "login.html", next=safe_next(next), email="")
