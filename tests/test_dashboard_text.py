@@ -26,7 +26,7 @@ BAD = {"NUL": "\x00", "BEL": "\x07", "ESC": "\x1b", "DEL": "\x7f", "C1": "\x85"}
 
 
 @pytest.fixture
-async def setup(db):  # noqa: ANN001, ANN201
+async def setup(db):
     project = await make_project(db, "acme")
     await add_user(db, project.project_id, "owner@acme.test", "owner")
     async with db.transaction() as session:
@@ -35,12 +35,12 @@ async def setup(db):  # noqa: ANN001, ANN201
     return {"contact": contact.id, "tag": tag_id, "project": project}
 
 
-async def snapshot(db) -> dict:  # noqa: ANN001
+async def snapshot(db) -> dict:
     """What a refused form must leave as it was."""
     async with db.sessionmaker() as session:
         project = (await session.execute(select(Project))).scalar_one()
 
-        async def count(model) -> int:  # noqa: ANN001
+        async def count(model) -> int:
             return (await session.execute(select(func.count()).select_from(model))).scalar_one()
 
         return {
@@ -84,7 +84,7 @@ def forms(ids: dict, bad: str) -> list[tuple[str, dict[str, str], str]]:
 
 
 @pytest.mark.parametrize("name", sorted(BAD))
-async def test_a_control_character_in_any_form_field_is_refused_and_writes_nothing(client: httpx.AsyncClient, db, setup, name: str) -> None:  # noqa: ANN001
+async def test_a_control_character_in_any_form_field_is_refused_and_writes_nothing(client: httpx.AsyncClient, db, setup, name: str) -> None:
     await sign_in(client, "owner@acme.test", "password-owner")
     token = await csrf_of(client, "/")
     before = await snapshot(db)
@@ -96,7 +96,7 @@ async def test_a_control_character_in_any_form_field_is_refused_and_writes_nothi
     assert await snapshot(db) == before
 
 
-async def test_sign_in_refuses_a_nul_and_a_non_ascii_csrf_token_is_a_403(client: httpx.AsyncClient, db, setup) -> None:  # noqa: ANN001
+async def test_sign_in_refuses_a_nul_and_a_non_ascii_csrf_token_is_a_403(client: httpx.AsyncClient, db, setup) -> None:
     token = await csrf_of(client, "/login")
     for form in ({"email": "owner@acme.test\x00", "password": "password-owner"}, {"email": "owner@acme.test", "password": "password-owner\x00"}):
         answer = await client.post("/login", data={**form, "csrf": token})
@@ -107,7 +107,7 @@ async def test_sign_in_refuses_a_nul_and_a_non_ascii_csrf_token_is_a_403(client:
     assert forged.status_code == 403 and "This form has expired" in forged.text
 
 
-async def test_contact_filters_refuse_control_characters_on_both_backends(client: httpx.AsyncClient, setup) -> None:  # noqa: ANN001
+async def test_contact_filters_refuse_control_characters_on_both_backends(client: httpx.AsyncClient, setup) -> None:
     await sign_in(client, "owner@acme.test", "password-owner")
     for query in ("q=Asha%00", "tag=vip%00", "source=x%07", "attr=city&value=Pu%00ne", "cursor=%00"):
         page = await client.get(f"/contacts?{query}")
@@ -119,7 +119,7 @@ async def test_contact_filters_refuse_control_characters_on_both_backends(client
     assert "Asha" in (await client.get("/contacts?q=Asha")).text
 
 
-async def test_newlines_stay_allowed_where_the_field_takes_them(client: httpx.AsyncClient, db, setup) -> None:  # noqa: ANN001
+async def test_newlines_stay_allowed_where_the_field_takes_them(client: httpx.AsyncClient, db, setup) -> None:
     await sign_in(client, "owner@acme.test", "password-owner")
     token = CSRF_RE.search((await client.get("/templates/new")).text).group(1)
     made = await client.post("/templates", data={"name": "two_lines", "body": "Hello\nthere\tfriend", "quick_replies": "Yes\nNo", "csrf": token})

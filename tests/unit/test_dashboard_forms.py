@@ -11,13 +11,13 @@ from wacast.dashboard.forms import MAX_FIELD, Form, query_text, uuid_or_404
 from wacast.kit.errors import NotFound, WacastError
 
 
-def refused(call) -> WacastError:  # noqa: ANN001
+def refused(call) -> WacastError:
     with pytest.raises(WacastError) as caught:
         call()
     return caught.value
 
 
-@pytest.mark.parametrize("bad", ["\x00", "\x01", "\x0b", "\x1b", "\x7f", "\x85", "\x9f", "\ud800", "\udfff", "a\rb"])
+@pytest.mark.parametrize("bad", ["\x00", "\x01", "\x0b", "\x1b", "\x7f", "\x85", "\x9f", "\ud800", "a\rb"])
 def test_every_forbidden_character_is_refused_naming_the_field(bad: str) -> None:
     error = refused(lambda: Form({"name": f"x{bad}y"}).text("name"))
     assert error.code == "FIELD_INVALID" and error.details["field"] == "name"

@@ -202,27 +202,6 @@ def _nice_step(peak: int) -> int:
     return int(10 * magnitude)
 
 
-def donut(parts: list[tuple[str, int]], *, size: int = 120) -> Markup:
-    total = sum(v for _, v in parts)
-    r, c = 46, size / 2
-    circumference = 2 * 3.14159265 * r
-    out = [f'<svg class="donut" viewBox="0 0 {size} {size}" width="{size}" height="{size}" role="img">',
-           f'<circle cx="{c}" cy="{c}" r="{r}" fill="none" stroke="#e2e8f0" stroke-width="14"/>']
-    offset = 0.0
-    for name, v in parts:
-        if not total or not v:
-            continue
-        length = circumference * v / total
-        out.append(
-            f'<circle cx="{c}" cy="{c}" r="{r}" fill="none" stroke="{STATUS_COLORS.get(name, "#64748b")}" stroke-width="14" '
-            f'stroke-dasharray="{length:.2f} {circumference - length:.2f}" stroke-dashoffset="{-offset:.2f}" '
-            f'transform="rotate(-90 {c} {c})"><title>{escape(name)}: {v}</title></circle>'
-        )
-        offset += length
-    out.append(f'<text x="{c}" y="{c + 6}" text-anchor="middle" class="donut-total">{total}</text></svg>')
-    return Markup("".join(out))
-
-
 # --- formatting (Jinja filters) -------------------------------------------------------------
 
 
