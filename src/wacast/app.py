@@ -162,7 +162,7 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         return {"status": "ok"}
 
     try:
-        from wacast.dashboard.endpoints import mount_dashboard
+        from wacast.dashboard.pages import mount_dashboard
     except ImportError:  # the dashboard is optional while it is being built
         mount_dashboard = None
     if mount_dashboard is not None:

@@ -1,4 +1,6 @@
-"""SQL the dashboard pages need and no other area does (overview, inbox, keys, members)."""
+"""The dashboard's SQL: the read models of its screens (overview, inbox, timelines, keys,
+members), the signed-in context, and the few writes whose service is still being written in
+another domain (marked so below: the pages switch to that service when it exists)."""
 
 from __future__ import annotations
 
@@ -9,10 +11,14 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wacast.kit.clock import utcnow
+from wacast.kit.errors import NotFound, WacastError
+from wacast.meta.types import dedupe_key
 from wacast.models.api_keys import ApiKey
 from wacast.models.campaigns import Campaign
 from wacast.models.contacts import Contact
-from wacast.models.messages import Message, MessageEvent, Reply
+from wacast.models.messages import InboundEvent, Message, MessageEvent, Reply
+from wacast.models.projects import Project
 from wacast.models.templates import Template
 from wacast.models.users import Membership, User
 
@@ -229,3 +235,73 @@ async def daily_by_status(session: AsyncSession, project_id: uuid.UUID, bounds: 
         if 0 <= index < days and status in out:
             out[status][index] = int(count)
     return out
+
+
+# --- the signed-in context (web.load_ctx) and sign-in ---------------------------------------
+
+
+async def user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def projects_of(session: AsyncSession, user_id: uuid.UUID) -> list[Any]:
+    """(project, role) of every project the user is a member of, by project name."""
+    return list(
+        (
+            await session.execute(
+                select(Project, Membership.role)
+                .join(Membership, Membership.project_id == Project.id)
+                .where(Membership.user_id == user_id)
+                .order_by(Project.name)
+            )
+        ).all()
+    )
+
+
+async def has_project(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    return (await session.execute(select(Membership.project_id).where(Membership.user_id == user_id).limit(1))).first() is not None
+
+
+async def project(session: AsyncSession, project_id: uuid.UUID) -> Project | None:
+    return await session.get(Project, project_id)
+
+
+# --- writes waiting for their domain's service ----------------------------------------------
+# users.service.set_role / remove_member (contacts room) and the one function that stores an
+# inbound event (delivery room) are being written; the pages switch to them at the merge.
+
+ROLES = ("owner", "manager", "agent")
+
+
+async def _member(session: AsyncSession, project_id: uuid.UUID, user_id: uuid.UUID, keeps_owner: bool) -> tuple[Membership, User]:
+    found = await membership(session, project_id, user_id)
+    if found is None:
+        raise NotFound("This user is not in the project", "MEMBER_NOT_FOUND")
+    if found.role == "owner" and not keeps_owner and await owner_count(session, project_id) <= 1:
+        raise WacastError("A project keeps at least one owner: make someone else owner first", "LAST_OWNER", status_code=409)
+    return found, await session.get(User, user_id)
+
+
+async def set_role(session: AsyncSession, project_id: uuid.UUID, user_id: uuid.UUID, role: str) -> User:
+    """A member's new role; the project keeps at least one owner."""
+    found, member = await _member(session, project_id, user_id, keeps_owner=role == "owner")
+    if role not in ROLES:
+        raise WacastError("role must be owner, manager or agent", "FIELD_INVALID", {"field": "role"})
+    found.role = role
+    await session.flush()
+    return member
+
+
+async def remove_member(session: AsyncSession, project_id: uuid.UUID, user_id: uuid.UUID) -> User:
+    """Takes the user out of the project (not out of others); the project keeps an owner."""
+    found, member = await _member(session, project_id, user_id, keeps_owner=False)
+    await session.delete(found)
+    await session.flush()
+    return member
+
+
+async def store_inbound_event(session: AsyncSession, source: str, body: dict[str, Any]) -> None:
+    """An inbound event for the events processor, as Meta's webhook stores one."""
+    now = utcnow()
+    session.add(InboundEvent(source=source, dedupe_key=dedupe_key(body), body=body, received_at=now, process_after=now))
+    await session.flush()

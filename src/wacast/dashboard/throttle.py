@@ -55,5 +55,10 @@ class SignInThrottle:
             cutoff = now - FORGET_AFTER
             self._records = {k: r for k, r in self._records.items() if r.last >= cutoff}
 
+    def failures(self, email: str) -> int:
+        """Failed sign-ins for this email still remembered (each one slows the answer a little)."""
+        record = self._records.get("e:" + email)
+        return record.failures if record else 0
+
     def succeeded(self, email: str) -> None:
         self._records.pop("e:" + email, None)

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup, escape
 
-from wacast.templates.params import NAMED_RE, POSITIONAL_RE, analyze, render_text
 from wacast.meta.errors import meaning
+from wacast.templates.params import NAMED_RE, POSITIONAL_RE, analyze, render_text
 
 STATUS_COLORS = {
     "queued": "#94a3b8",
@@ -202,27 +202,6 @@ def _nice_step(peak: int) -> int:
     return int(10 * magnitude)
 
 
-def donut(parts: list[tuple[str, int]], *, size: int = 120) -> Markup:
-    total = sum(v for _, v in parts)
-    r, c = 46, size / 2
-    circumference = 2 * 3.14159265 * r
-    out = [f'<svg class="donut" viewBox="0 0 {size} {size}" width="{size}" height="{size}" role="img">',
-           f'<circle cx="{c}" cy="{c}" r="{r}" fill="none" stroke="#e2e8f0" stroke-width="14"/>']
-    offset = 0.0
-    for name, v in parts:
-        if not total or not v:
-            continue
-        length = circumference * v / total
-        out.append(
-            f'<circle cx="{c}" cy="{c}" r="{r}" fill="none" stroke="{STATUS_COLORS.get(name, "#64748b")}" stroke-width="14" '
-            f'stroke-dasharray="{length:.2f} {circumference - length:.2f}" stroke-dashoffset="{-offset:.2f}" '
-            f'transform="rotate(-90 {c} {c})"><title>{escape(name)}: {v}</title></circle>'
-        )
-        offset += length
-    out.append(f'<text x="{c}" y="{c + 6}" text-anchor="middle" class="donut-total">{total}</text></svg>')
-    return Markup("".join(out))
-
-
 # --- formatting (Jinja filters) -------------------------------------------------------------
 
 
@@ -249,13 +228,13 @@ def ago(value: datetime | None) -> str:
     return f"{seconds} seconds ago"
 
 
-def pct(part: int | float, whole: int | float) -> str:
+def pct(part: float, whole: float) -> str:
     if not whole:
         return "—"
     return f"{100 * part / whole:.1f}%"
 
 
-def number(value: int | float | None) -> str:
+def number(value: float | None) -> str:
     if value is None:
         return "0"
     return f"{value:,}"

@@ -16,20 +16,23 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi import Depends, Request
+from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
 from starlette.responses import Response
 
+from wacast.dashboard import repository as repo
+from wacast.dashboard import views
 from wacast.kit.errors import WacastError
+from wacast.kit.http import JSONResponse
 from wacast.models.projects import Project
-from wacast.models.users import Membership, User
+from wacast.models.users import User
 
 COOKIE = "wacast_session"
 SESSION_SECONDS = 14 * 24 * 3600
@@ -42,6 +45,7 @@ ROLE_WORDS = {
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+views.install_filters(templates.env)
 
 
 class NotSignedIn(Exception):
@@ -139,6 +143,14 @@ class Ctx:
         return self.project is not None and self.project.provider == "sandbox"
 
 
+def zone_of(ctx: Ctx) -> ZoneInfo:
+    """The project's time zone (days on charts start at its midnight); UTC when unset or unknown."""
+    try:
+        return ZoneInfo(ctx.project.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 async def load_ctx(request: Request) -> Ctx:
     cached = getattr(request.state, "dashboard_ctx", None)
     if cached is not None:
@@ -153,20 +165,16 @@ async def load_ctx(request: Request) -> Ctx:
         uid = uuid.UUID(str(user_id))
     except ValueError:
         return ctx
-    async with request.app.state.db.sessionmaker() as session:
-        user = await session.get(User, uid)
+    # Its own read session: the context is loaded by every page's dependency and again by the
+    # error handlers, after the page's own session has gone.
+    async with request.app.state.db.read() as session:
+        user = await repo.user(session, uid)
         if user is None or data.get("h") != password_fingerprint(user.password_hash):
             data.pop("u", None)
             ctx.dirty = True
             return ctx
-        rows = (
-            await session.execute(
-                select(Project, Membership.role)
-                .join(Membership, Membership.project_id == Project.id)
-                .where(Membership.user_id == uid)
-                .order_by(Project.name)
-            )
-        ).all()
+        rows = await repo.projects_of(session, uid)
+        session.expunge_all()  # kept for the whole request: the read session's rollback must not expire them
     if not rows:
         return ctx
     ctx.user = user
@@ -188,7 +196,8 @@ async def check_csrf(request: Request, ctx: Ctx) -> None:
         if "form" in content_type:
             form = await request.form()
             given = form.get("csrf")
-    if not expected or not isinstance(given, str) or not secrets.compare_digest(expected, given):
+    # compare_digest refuses non-ASCII text (a TypeError, a 500): such a token is forged anyway.
+    if not expected or not isinstance(given, str) or not given.isascii() or not secrets.compare_digest(expected, given):
         raise CsrfFailed()
 
 
@@ -207,6 +216,15 @@ def need(role: str | None = "agent") -> Callable:
         return ctx
 
     return dependency
+
+
+AGENT, MANAGER, OWNER = need("agent"), need("manager"), need("owner")
+# The context as a parameter type. Pages declare it before their database session, so the
+# role and CSRF are checked before a write transaction (SQLite's write lock) is opened.
+Visitor = Annotated[Ctx, Depends(need(None))]
+Agent = Annotated[Ctx, Depends(AGENT)]
+Manager = Annotated[Ctx, Depends(MANAGER)]
+Owner = Annotated[Ctx, Depends(OWNER)]
 
 
 def finish(ctx: Ctx, response: Response) -> Response:
@@ -264,19 +282,8 @@ class DashboardRoute(APIRoute):
                 if request.method == "POST":
                     return redirect(ctx, back_url(request), f"{error.message} ({error.code})", "error")
                 if request.url.path.endswith((".json", ".csv")):
-                    from wacast.kit.http import JSONResponse
-
                     return JSONResponse(error.body(), status_code=error.status_code)
                 return render(ctx, "error.html", status_code=error.status_code, error=error, page="error")
 
         return handler
 
-
-def html_error(request: Request, status: int, title: str, text: str) -> HTMLResponse:
-    response = templates.TemplateResponse(
-        request, "error.html",
-        {"ctx": getattr(request.state, "dashboard_ctx", None) or Ctx(request, {}), "flashes": [], "page": "error",
-         "error": WacastError(text, title)},
-        status_code=status,
-    )
-    return response

@@ -1,0 +1,66 @@
+"""What people type into the dashboard, read once: every form field and every query parameter
+a page passes on passes the one text rule (kit/text.py). NUL, control characters and lone
+surrogates are refused with FIELD_INVALID naming the field (shown on the page, nothing
+written; PostgreSQL never sees them); newlines and tabs only in fields that allow them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from wacast.kit import text
+from wacast.kit.errors import NotFound
+
+# The form guard is about characters; each field's own length rule stays with the service that
+# stores it (its codes, e.g. INVALID_NAME for a tag name over 100) or the page's truncation.
+# This bound only keeps a pasted megabyte out of them.
+MAX_FIELD = 64 * 1024
+
+
+class Form:
+    """A submitted form (the last value of a repeated field wins), read through the text rule."""
+
+    def __init__(self, items: dict[str, Any]) -> None:
+        self._items = items
+
+    @classmethod
+    async def read(cls, request: Request) -> Form:
+        form = await request.form()
+        return cls(dict(form.multi_items()))
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._items
+
+    def text(self, name: str, default: str = "", *, multiline: bool = False, max_len: int = MAX_FIELD, strip: bool = True) -> str:
+        """The field as checked text (stripped unless `strip=False`); `default` when absent."""
+        return text.clean(name, self._items.get(name, default), max_len=max_len, multiline=multiline, strip=strip)
+
+    def checked(self, name: str) -> bool:
+        """A checkbox: ticked when it was sent as "on"."""
+        return name in self._items and self.text(name) == "on"
+
+    def upload(self, name: str) -> Any:
+        """A file field (starlette's UploadFile), or None when no file was chosen."""
+        value = self._items.get(name)
+        return None if value is None or isinstance(value, str) else value
+
+
+# A POST page's form, read before its database session is opened (an upload is never read
+# while a write transaction waits).
+Posted = Annotated[Form, Depends(Form.read)]
+
+
+def query_text(request: Request, name: str, default: str = "") -> str:
+    """A query parameter a page filters on, checked like a form field (never stripped: a
+    filter searches for what it was given)."""
+    return text.clean(name, request.query_params.get(name, default), max_len=MAX_FIELD, strip=False)
+
+
+def uuid_or_404(value: str) -> uuid.UUID:
+    """An id from the path; anything else is a page that does not exist."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound("Not found", "NOT_FOUND") from None

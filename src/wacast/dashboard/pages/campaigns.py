@@ -1,0 +1,150 @@
+"""API campaigns: the list, a new campaign, live/paused, and one campaign with its exact
+request, analytics, failures and audience (on the page and as CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime, timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+
+from wacast.campaign_api.service import example_request
+from wacast.campaigns import analytics
+from wacast.campaigns import repository as campaigns_repo
+from wacast.campaigns import service as campaigns_service
+from wacast.contacts import csv_io
+from wacast.dashboard import repository as repo
+from wacast.dashboard import views
+from wacast.dashboard.forms import Posted, uuid_or_404
+from wacast.dashboard.web import (
+    Agent,
+    Ctx,
+    DashboardRoute,
+    Manager,
+    redirect,
+    render,
+    zone_of,
+)
+from wacast.db.requests import ReadSession, WriteSession
+from wacast.kit.errors import NotFound, WacastError
+from wacast.models.campaigns import CampaignStatus
+
+router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
+
+
+@router.get("/campaigns")
+async def campaigns_page(request: Request, ctx: Agent, session: ReadSession) -> Response:
+    rows = await repo.campaigns_with_counts(session, ctx.project.id)
+    return render(ctx, "campaigns.html", rows=rows)
+
+
+@router.get("/campaigns/new")
+async def campaign_new(request: Request, ctx: Manager, session: ReadSession, template: str = "") -> Response:
+    approved = await repo.templates_of(session, ctx.project.id, approved_only=True)
+    return render(ctx, "campaign_new.html", page="campaigns", approved=approved, chosen=template)
+
+
+@router.post("/campaigns")
+async def campaign_create(request: Request, ctx: Manager, form: Posted, session: WriteSession) -> Response:
+    name = form.text("name")
+    template_id = uuid_or_404(form.text("template_id"))
+    live = form.checked("live")
+    t = await repo.template(session, ctx.project.id, template_id)
+    if t is None or t.status != "APPROVED":
+        raise WacastError("Choose an approved template", "TEMPLATE_NOT_APPROVED", {"field": "template_id"})
+    campaign = await campaigns_service.create(session, ctx.project.id, name, t.name, t.language, live=live)
+    note = "It is live: requests are accepted now." if campaign.status == "live" else "Set it Live to accept requests."
+    return redirect(ctx, f"/campaigns/{campaign.id}", f"Campaign {name} created. {note}")
+
+
+@router.post("/campaigns/{campaign_id}/status")
+async def campaign_status(request: Request, campaign_id: str, ctx: Manager, form: Posted, session: WriteSession) -> Response:
+    wanted = form.text("status", strip=False)
+    if wanted not in (CampaignStatus.live, CampaignStatus.paused):
+        raise WacastError("status must be live or paused", "FIELD_INVALID", {"field": "status"})
+    campaign = await campaigns_repo.get(session, ctx.project.id, uuid_or_404(campaign_id))
+    if campaign is None:
+        raise NotFound("Campaign not found", "CAMPAIGN_NOT_FOUND")
+    if campaign.type != "api":
+        raise WacastError("Broadcasts are paused and resumed from their own controls (REST API)", "NOT_AN_API_CAMPAIGN")
+    await campaigns_service.set_status(session, ctx.project.id, campaign.name, CampaignStatus(wanted))
+    text = "is live: requests are accepted" if wanted == "live" else "is paused: requests are refused with CAMPAIGN_NOT_LIVE"
+    return redirect(ctx, f"/campaigns/{campaign_id}", f"{campaign.name} {text}.")
+
+
+def _days_window(ctx: Ctx, days: int) -> tuple[date, date]:
+    end = datetime.now(zone_of(ctx)).date()
+    return end - timedelta(days=days - 1), end
+
+
+@router.get("/campaigns/{campaign_id}")
+async def campaign_page(request: Request, campaign_id: str, ctx: Agent, session: ReadSession, days: int = 14, outcome: str = "") -> Response:
+    days = min(max(days, 1), 90)
+    cid = uuid_or_404(campaign_id)
+    campaign = await campaigns_repo.get(session, ctx.project.id, cid)
+    if campaign is None:
+        raise NotFound("Campaign not found", "CAMPAIGN_NOT_FOUND")
+    snapshot = await campaigns_repo.snapshot_by_name(session, ctx.project.id, campaign.name)
+    described = await campaigns_service.describe(session, ctx.project, campaign.name)
+    summary = await analytics.summary(session, ctx.project.id, cid)
+    start, end = _days_window(ctx, days)
+    series = await analytics.daily(session, ctx.project.id, cid, start, end)
+    failures = await analytics.failures(session, ctx.project.id, cid)
+    chosen = outcome.upper() if outcome.upper() in analytics.OUTCOMES else ""
+    audience = await analytics.audience(session, ctx.project.id, cid, chosen or "SENT", limit=50) if chosen else None
+    t = await repo.template(session, ctx.project.id, campaign.template_id)
+    body = example_request(snapshot, api_key="YOUR_API_KEY")
+    base = str(request.base_url).rstrip("/")
+    chart = views.grouped_bars(
+        [d.date.isoformat() for d in series],
+        {k: [getattr(d, k) for d in series] for k in ("sent", "delivered", "read", "failed", "replied")},
+    )
+    return render(
+        ctx, "campaign.html", page="campaigns", campaign=campaign, described=described, summary=summary, chart=chart, days=days,
+        failures=failures, outcome=chosen, audience=audience, template=t,
+        bubble=views.bubble(t.components, t.parameter_format) if t else None,
+        body_json=json.dumps(body, indent=2), curl=views.curl_command(base, body), base=base, needs=snapshot.needs,
+        replied_series=sum(d.replied for d in series),
+    )
+
+
+AUDIENCE_COLUMNS = ["submitted_message_id", "phone", "name", "status", "error_code", "error_meaning", "created_at", "sent_at",
+                    "delivered_at", "read_at", "failed_at", "replied_at"]
+
+
+@router.get("/campaigns/{campaign_id}/audience.csv")
+async def campaign_audience_csv(request: Request, campaign_id: str, ctx: Agent, session: ReadSession, outcome: str = "SENT") -> Response:
+    cid = uuid_or_404(campaign_id)
+    outcome = outcome.upper()
+    campaign = await analytics.find_campaign(session, ctx.project.id, cid)
+    analytics._outcome_condition(outcome)  # 400 for an unknown outcome, before streaming starts
+    db, project_id = request.app.state.db, ctx.project.id
+
+    async def rows():
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(AUDIENCE_COLUMNS)
+        yield out.getvalue()
+        cursor = None
+        while True:
+            # A read session per page of rows: the response streams after the request's session has gone.
+            async with db.read() as page_session:
+                page = await analytics.audience(page_session, project_id, cid, outcome, cursor=cursor, limit=200)
+            out = io.StringIO()
+            writer = csv.writer(out)
+            for m in page.items:
+                writer.writerow([
+                    m.submitted_message_id, m.phone, csv_io._safe(m.name), m.status, m.error_code or "",
+                    views.failure_words(m.error_code)["meaning"] if m.error_code is not None or m.status == "failed" else "",
+                    *[(t.isoformat(timespec="seconds") if t else "") for t in (m.created_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.replied_at)],
+                ])
+            yield out.getvalue()
+            cursor = page.next_cursor
+            if not cursor:
+                return
+
+    filename = f"{campaign.name}-{outcome.lower()}.csv".replace('"', "")
+    return StreamingResponse(rows(), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{filename}"'})

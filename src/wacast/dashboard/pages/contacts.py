@@ -1,0 +1,171 @@
+"""Contacts: the filtered list and its CSV export, one contact with its message timeline
+(edit, tag, delete), and CSV imports with their progress and error report."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
+
+from wacast.contacts import csv_io
+from wacast.contacts import service as contacts
+from wacast.dashboard import repository as repo
+from wacast.dashboard import views
+from wacast.dashboard.forms import Posted, query_text, uuid_or_404
+from wacast.dashboard.web import (
+    Agent,
+    DashboardRoute,
+    Manager,
+    finish,
+    redirect,
+    render,
+)
+from wacast.db.requests import ReadSession, WriteSession
+from wacast.kit import text
+from wacast.kit.clock import utcnow
+from wacast.kit.errors import WacastError
+from wacast.kit.http import JSONResponse
+
+router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
+
+FILTERS = ("q", "tag", "source", "status", "attr", "value")
+
+
+def _contact_filter(request: Request) -> tuple[contacts.ContactFilter, dict[str, str]]:
+    given = {k: query_text(request, k) for k in FILTERS}
+    flt = contacts.ContactFilter(
+        tag=given["tag"] or None,
+        source=given["source"] or None,
+        search=given["q"] or None,
+        opted_in={"opted_in": True, "opted_out": False}.get(given["status"]),
+        attributes={given["attr"]: given["value"]} if given["attr"] and given["value"] else {},
+    )
+    return flt, given
+
+
+@router.get("/contacts")
+async def contacts_page(request: Request, ctx: Agent, session: ReadSession) -> Response:
+    flt, given = _contact_filter(request)
+    page = await contacts.list_contacts(session, ctx.project.id, flt, cursor=query_text(request, "cursor") or None, limit=50)
+    tags = await contacts.list_tags(session, ctx.project.id)
+    attributes = await contacts.list_attributes(session, ctx.project.id)
+    sources = await repo.sources(session, ctx.project.id)
+    query = urlencode({k: v for k, v in given.items() if v})
+    return render(ctx, "contacts.html", page_data=page, tags=tags, attributes=attributes, sources=sources, given=given, query=query,
+                  filtered=any(given.values()))
+
+
+@router.get("/contacts/export.csv")
+async def contacts_export(request: Request, ctx: Agent) -> Response:
+    flt, _ = _contact_filter(request)
+    stamp = utcnow().strftime("%Y%m%d-%H%M")
+    return StreamingResponse(
+        csv_io.export_rows(request.app.state.db, ctx.project.id, flt), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="contacts-{ctx.project.name}-{stamp}.csv"'},
+    )
+
+
+# --- imports ---------------------------------------------------------------------------------
+
+
+@router.get("/contacts/import")
+async def import_page(request: Request, ctx: Manager, session: ReadSession) -> Response:
+    recent = await csv_io.recent_imports(session, ctx.project.id)
+    return render(ctx, "import.html", page="contacts", recent=recent)
+
+
+async def _start_import_task(request: Request, import_id: uuid.UUID) -> None:
+    """Runs the import beside the requests (async: a background task must not run on a thread)."""
+    tasks: set = request.app.state.dashboard_tasks
+    task = asyncio.create_task(csv_io.run_import(request.app.state.db, import_id))
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+@router.post("/contacts/import")
+async def import_upload(request: Request, ctx: Manager, form: Posted, session: WriteSession) -> Response:
+    upload = form.upload("file")
+    if upload is None:
+        raise WacastError("Choose a CSV file to import", "CSV_EMPTY")
+    filename = text.clean("file", upload.filename or "") or "contacts.csv"
+    data = await upload.read(csv_io.MAX_BYTES + 1)
+    job = await csv_io.start_import(session, ctx.project.id, ctx.user.id, filename, data)
+    # The import runs in its own sessions: it starts once this request's write is committed.
+    start = BackgroundTask(_start_import_task, request, job.id)
+    if request.headers.get("accept", "").startswith("application/json"):
+        response = JSONResponse({"id": str(job.id), "total_rows": job.total_rows, "url": f"/contacts/imports/{job.id}"}, status_code=201)
+        response.background = start
+        return finish(ctx, response)
+    response = redirect(ctx, f"/contacts/imports/{job.id}")
+    response.background = start
+    return response
+
+
+@router.get("/contacts/imports/{import_id}.json")
+async def import_status(request: Request, import_id: str, ctx: Manager, session: ReadSession) -> Response:
+    iid = uuid_or_404(import_id)
+    job = await csv_io.get_import(session, ctx.project.id, iid)
+    stale = await csv_io.needs_resume(session, iid)
+    if stale:  # the server that ran it stopped: carry on here
+        await _start_import_task(request, iid)
+    return JSONResponse(csv_io.progress(job))
+
+
+@router.get("/contacts/imports/{import_id}/errors.csv")
+async def import_errors(request: Request, import_id: str, ctx: Manager, session: ReadSession) -> Response:
+    job = await csv_io.get_import(session, ctx.project.id, uuid_or_404(import_id))
+    return PlainTextResponse(csv_io.errors_csv(job), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="import-errors-{job.id}.csv"'})
+
+
+@router.get("/contacts/imports/{import_id}")
+async def import_progress_page(request: Request, import_id: str, ctx: Manager, session: ReadSession) -> Response:
+    job = await csv_io.get_import(session, ctx.project.id, uuid_or_404(import_id))
+    return render(ctx, "import_progress.html", page="contacts", job=job, progress=csv_io.progress(job))
+
+
+# --- one contact -----------------------------------------------------------------------------
+
+
+@router.get("/contacts/{contact_id}")
+async def contact_page(request: Request, contact_id: str, ctx: Agent, session: ReadSession) -> Response:
+    contact = await contacts.get(session, ctx.project.id, uuid_or_404(contact_id))
+    timeline = await repo.contact_timeline(session, ctx.project.id, contact.id)
+    replies = await repo.contact_replies(session, ctx.project.id, contact.id)
+    tags = await contacts.list_tags(session, ctx.project.id)
+    attributes = await contacts.list_attributes(session, ctx.project.id)
+    for item in timeline:
+        item["bubble"] = views.bubble(item["components"], item["parameter_format"], item["message"].payload.get("components") or [])
+    return render(ctx, "contact.html", page="contacts", contact=contact, timeline=timeline, replies=replies, tags=tags, attributes=attributes)
+
+
+@router.post("/contacts/{contact_id}")
+async def contact_update(request: Request, contact_id: str, ctx: Manager, form: Posted, session: WriteSession) -> Response:
+    cid = uuid_or_404(contact_id)
+    name, opted_in, blocked = form.text("name", strip=False), form.checked("opted_in"), form.checked("blocked")
+    defined = [a.name for a in await contacts.list_attributes(session, ctx.project.id)]
+    attributes = {n: (form.text(f"attr:{n}") or None) for n in defined if f"attr:{n}" in form}
+    await contacts.update_contact(session, ctx.project.id, cid, name=name, attributes=attributes, opted_in=opted_in, blocked=blocked)
+    return redirect(ctx, f"/contacts/{contact_id}", "Contact saved.")
+
+
+@router.post("/contacts/{contact_id}/tags")
+async def contact_tags(request: Request, contact_id: str, ctx: Manager, form: Posted, session: WriteSession) -> Response:
+    tag = form.text("tag", strip=False)
+    if form.text("action") == "remove":
+        await contacts.remove_tags(session, ctx.project.id, uuid_or_404(contact_id), [tag])
+        done = f"Tag {tag} removed."
+    else:
+        await contacts.add_tags(session, ctx.project.id, uuid_or_404(contact_id), [tag])
+        done = f"Tagged {tag}."
+    return redirect(ctx, f"/contacts/{contact_id}", done)
+
+
+@router.post("/contacts/{contact_id}/delete")
+async def contact_delete(request: Request, contact_id: str, ctx: Manager, session: WriteSession) -> Response:
+    await contacts.delete_contact(session, ctx.project.id, uuid_or_404(contact_id))
+    return redirect(ctx, "/contacts", "Contact deleted.")

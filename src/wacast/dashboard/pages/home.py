@@ -1,0 +1,39 @@
+"""The overview: today's and this week's numbers, the funnel, two weeks by status, recent
+failures and campaigns."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from wacast.dashboard import repository as repo
+from wacast.dashboard import views
+from wacast.dashboard.web import Agent, DashboardRoute, render, zone_of
+from wacast.db.requests import ReadSession
+
+router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
+
+
+@router.get("/")
+async def overview(request: Request, ctx: Agent, session: ReadSession) -> Response:
+    zone = zone_of(ctx)
+    now_local = datetime.now(zone)
+    today = datetime.combine(now_local.date(), datetime.min.time(), zone)
+    week = today - timedelta(days=6)
+    pid = ctx.project.id
+    data = {
+        "today": await repo.count_since(session, pid, today),
+        "week": await repo.count_since(session, pid, week),
+        "funnel": await repo.funnel(session, pid, week),
+        "failures": await repo.recent_failures(session, pid),
+        "campaigns": (await repo.campaigns_with_counts(session, pid))[:6],
+        "keys": len([k for k in await repo.api_keys(session, pid) if k.revoked_at is None]),
+    }
+    first = now_local.date() - timedelta(days=13)
+    bounds = [datetime.combine(first + timedelta(days=i), datetime.min.time(), zone) for i in range(15)]
+    series = await repo.daily_by_status(session, pid, bounds)
+    steps = [(s, data["funnel"][s]) for s in ("submitted", "sent", "delivered", "read", "failed", "replied")]
+    chart = views.stacked_bars([b.date().isoformat() for b in bounds[:-1]], series, width=1100, height=200) if any(map(any, series.values())) else None
+    return render(ctx, "overview.html", steps=steps, chart=chart, **data)
