@@ -1,23 +1,20 @@
 """Templates and Meta: sync through every page of cursors, create and submit (POST), the
-message_template_status_update webhook, the periodic sync in the dispatcher, and the rule that a
-campaign goes live only on an APPROVED template. Through the CLI too."""
+message_template_status_update webhook, and the rule that a campaign goes live only on an
+APPROVED template. Through the CLI too. The periodic sync: tests/test_template_sync.py."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from wacast.campaigns import service as campaigns
 from wacast.models.campaigns import CampaignStatus
-from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
 from wacast.projects import service as projects
 from wacast.models.projects import Project
@@ -144,32 +141,6 @@ async def test_sandbox_projects_approve_created_templates_at_once(db, settings, 
         async with db.transaction() as session:
             await create_template(session, await session.get(Project, project.id), {**NEW_TEMPLATE, "name": "Bad Name"}, settings)
     assert invalid.value.code == "TEMPLATE_INVALID"
-
-
-async def test_periodic_sync_in_the_dispatcher(db, settings, dispatcher, fake_meta):
-    setup = await make_cloud_project(db, settings, fake_meta, campaigns_for=())
-    listings = len(fake_meta.template_requests)
-    await dispatcher.tick()
-    assert not dispatcher.sync_tasks and len(fake_meta.template_requests) == listings, "synced just now: not again"
-    fake_meta.set_status("order_update", "DISABLED")
-    async with db.transaction() as session:
-        await session.execute(update(Project).where(Project.id == setup.project_id).values(templates_synced_at=utcnow() - timedelta(minutes=61)))
-    dispatcher.last_lease_refresh = 0
-    await dispatcher.tick()
-    assert dispatcher.sync_tasks, "WACAST_TEMPLATE_SYNC_MINUTES (60) passed: a sync runs in the background"
-    await asyncio.gather(*dispatcher.sync_tasks)
-    assert len(fake_meta.template_requests) > listings
-    assert (await templates_of(db, setup.project_id))["order_update"].status == "DISABLED"
-
-    # WACAST_TEMPLATE_SYNC_MINUTES=0 turns it off.
-    dispatcher.settings = settings.model_copy(update={"template_sync_minutes": 0})
-    async with db.transaction() as session:
-        await session.execute(update(Project).where(Project.id == setup.project_id).values(templates_synced_at=utcnow() - timedelta(days=3)))
-    dispatcher.last_lease_refresh = 0
-    dispatcher.sync_attempted.clear()
-    listings = len(fake_meta.template_requests)
-    await dispatcher.tick()
-    assert not dispatcher.sync_tasks and len(fake_meta.template_requests) == listings
 
 
 def cli(env: dict, *args: str, ok: bool = True) -> subprocess.CompletedProcess:

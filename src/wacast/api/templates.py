@@ -5,22 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from wacast.api.auth import ApiIdentity, require_full
-from wacast.models.campaigns import Campaign
 from wacast.api.common import answer, body_object, doc
-from wacast.kit.errors import Conflict, NotFound, WacastError
-from wacast.models.projects import Project
-from wacast.templates import service, sync
+from wacast.db.requests import ReadSession
+from wacast.kit.errors import Conflict
 from wacast.models.templates import Template
+from wacast.projects import service as projects
+from wacast.templates import service, sync
 from wacast.templates.params import analyze
-from wacast.meta.client import GraphClient
 
 router = APIRouter(prefix="/api/v1", tags=["Templates"])
+FULL_KEY = Depends(require_full)
 
 TEMPLATE = {
     "id": "3f0c2b1a-9d8e-4f7a-b6c5-d4e3f2a1b0c9", "name": "order_update", "language": "en", "category": "UTILITY",
@@ -48,75 +46,56 @@ def template_out(t: Template) -> dict[str, Any]:
 
 async def _find(session: Any, project_id: uuid.UUID, ref: str, language: str | None) -> Template:
     try:
-        template = (await session.execute(select(Template).where(Template.project_id == project_id, Template.id == uuid.UUID(ref)))).scalar_one_or_none()
-        if template is None:
-            raise NotFound("Template not found", "TEMPLATE_NOT_FOUND", {"template": ref})
-        return template
+        template_id = uuid.UUID(ref)
     except ValueError:
         return await service.find(session, project_id, ref, language)
+    return await service.get(session, project_id, template_id)
 
 
 @router.get("/templates", summary="List templates with status and parameter count", **doc({"data": [TEMPLATE]}, 403))
 async def list_templates(
-    request: Request, identity: ApiIdentity = Depends(require_full),
+    session: ReadSession, identity: ApiIdentity = FULL_KEY,
     status: str | None = Query(None, description="APPROVED, PENDING, REJECTED, PAUSED, DISABLED..."),
     name: str | None = Query(None), category: str | None = Query(None),
 ) -> Any:
-    stmt = select(Template).where(Template.project_id == identity.project_id)
-    if status:
-        stmt = stmt.where(Template.status == status.upper())
-    if name:
-        stmt = stmt.where(Template.name == name)
-    if category:
-        stmt = stmt.where(Template.category == category.upper())
-    async with request.app.state.db.sessionmaker() as session:
-        rows = (await session.execute(stmt.order_by(Template.name, Template.language))).scalars().all()
+    rows = await service.list_for_project(session, identity.project_id, status=status, name=name, category=category)
     return answer({"data": [template_out(t) for t in rows]})
 
 
 @router.get("/templates/{template}", summary="A template by id, or by name (with ?language= when it has several)",
             **doc(TEMPLATE, 400, 403, 404))
-async def get_template(template: str, request: Request, identity: ApiIdentity = Depends(require_full), language: str | None = Query(None)) -> Any:
-    async with request.app.state.db.sessionmaker() as session:
-        return answer(template_out(await _find(session, identity.project_id, template, language)))
+async def get_template(template: str, session: ReadSession, identity: ApiIdentity = FULL_KEY,
+                       language: str | None = Query(None)) -> Any:
+    return answer(template_out(await _find(session, identity.project_id, template, language)))
 
 
 @router.post("/templates", status_code=201, summary="Create a template and submit it to Meta for review (sandbox: approved at once)",
              **doc(TEMPLATE, 400, 403, 409, 422, status=201, request_example=CREATE_EXAMPLE))
-async def create_template(request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
+async def create_template(request: Request, session: ReadSession, identity: ApiIdentity = FULL_KEY) -> Any:
     data = await body_object(request)
     definition = service.validate_definition(data)
-    settings = request.app.state.settings
-    async with request.app.state.db.transaction() as session:
-        if await service.find_optional(session, identity.project_id, definition["name"], definition["language"]) is not None:
-            raise Conflict(f"Template {definition['name']} ({definition['language']}) already exists", "TEMPLATE_EXISTS")
-        project = await session.get(Project, identity.project_id)
-        template = await sync.create_template(session, project, data, settings)
+    if await service.find_optional(session, identity.project_id, definition["name"], definition["language"]) is not None:
+        raise Conflict(f"Template {definition['name']} ({definition['language']}) already exists", "TEMPLATE_EXISTS")
+    project = await projects.get(session, identity.project_id)
+    await sync.check_creatable(session, project, definition)
+    # Meta's POST sits between the checks and the write: the checks read, the write opens its
+    # own transaction once Meta answered (no write lock is held while Meta reviews the call).
+    status = await sync.submit(project, definition, request.app.state.settings)
+    async with request.app.state.db.transaction() as write:
+        template = await service.upsert(write, project, definition, status=status)
         return answer(template_out(template), 201)
 
 
 @router.delete("/templates/{template}", status_code=204, response_class=Response,
                summary="Delete a template (at Meta too); refused while a campaign uses it", **doc(None, 400, 403, 404, 409, status=204, write=True))
-async def delete_template(template: str, request: Request, identity: ApiIdentity = Depends(require_full), language: str | None = Query(None)) -> Response:
-    settings = request.app.state.settings
-    async with request.app.state.db.transaction() as session:
-        found = await _find(session, identity.project_id, template, language)
-        users = (await session.execute(select(Campaign.name).where(Campaign.template_id == found.id))).scalars().all()
-        if users:
-            raise Conflict(f"Template {found.name} is used by campaign(s) {', '.join(users)}", "TEMPLATE_IN_USE", {"campaigns": list(users)})
-        project = await session.get(Project, identity.project_id)
-        if project.provider == "cloud" and found.meta_id and project.waba_id:
-
-            client = GraphClient(settings.graph_api_url, settings.graph_api_version, timeout=settings.graph_api_timeout)
-            try:
-                response = await client.request("DELETE", f"/{project.waba_id}/message_templates", project.access_token,
-                                                params={"name": found.name, "hsm_id": found.meta_id})
-            except httpx.HTTPError as error:
-                raise WacastError("Meta could not be reached to delete the template; try again", "META_UNREACHABLE",
-                                  {"error": str(error)[:200]}, status_code=502) from None
-            finally:
-                await client.close()
-            if response.status_code >= 400 and response.status_code != 404:
-                raise WacastError("Meta refused to delete the template", "META_ERROR", {"status": response.status_code, "body": response.text[:500]}, status_code=502)
-        await session.delete(found)
+async def delete_template(template: str, request: Request, session: ReadSession, identity: ApiIdentity = FULL_KEY,
+                          language: str | None = Query(None)) -> Response:
+    found = await _find(session, identity.project_id, template, language)
+    await service.ensure_unused(session, found)
+    project = await projects.get(session, identity.project_id)
+    # Meta's DELETE sits between the checks and the write: the write opens its own transaction
+    # once Meta deleted it there (and checks again that no campaign took the template meanwhile).
+    await sync.delete_on_meta(project, found, request.app.state.settings)
+    async with request.app.state.db.transaction() as write:
+        await service.remove(write, await service.get(write, identity.project_id, found.id))
     return Response(status_code=204)

@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import uuid
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wacast.kit import text
 from wacast.kit.errors import Conflict, NotFound, WacastError
 from wacast.kit.phone import is_valid_region
 from wacast.models.projects import Project
+from wacast.projects import repository
 
 MAX_MESSAGES_PER_SECOND = 1000
+NAME_MAX = 100  # the column's length
+# The settings kept as text, with their columns' lengths (None: no limit but the base rule's).
+TEXT_SETTINGS = {"waba_id": 64, "phone_number_id": 64, "access_token": None, "sender_number": 20, "timezone": 64}
 
 
 async def get_by_name(session: AsyncSession, name: str) -> Project:
-    project = (await session.execute(select(Project).where(Project.name == name))).scalar_one_or_none()
+    project = await repository.by_name(session, text.check("project", name))
     if project is None:
         raise NotFound(f"Project {name!r} does not exist", "PROJECT_NOT_FOUND")
     return project
 
 
+async def get(session: AsyncSession, project_id: uuid.UUID) -> Project:
+    project = await repository.get(session, project_id)
+    if project is None:
+        raise NotFound("Project not found", "PROJECT_NOT_FOUND")
+    return project
+
+
+async def list_all(session: AsyncSession) -> list[Project]:
+    """Every project, by name (`wacast projects list`)."""
+    return await repository.list_all(session)
+
+
 def _apply(project: Project, *, default_country=None, waba_id=None, phone_number_id=None, access_token=None,
            messages_per_second=None, sender_number=None, timezone=None, opt_out_keywords=None,
-           opt_out_payloads=None) -> None:  # noqa: ANN001
+           opt_out_payloads=None) -> None:
     if default_country is not None:
         if not is_valid_region(default_country):
             raise WacastError(f"Unknown country code {default_country!r} (use ISO codes like IN, US, GB)", "INVALID_COUNTRY")
@@ -31,29 +49,31 @@ def _apply(project: Project, *, default_country=None, waba_id=None, phone_number
             raise WacastError(f"messages per second must be between 1 and {MAX_MESSAGES_PER_SECOND}", "INVALID_RATE")
         project.messages_per_second = messages_per_second
     if opt_out_keywords is not None:
-        project.opt_out_keywords = [k.upper() for k in opt_out_keywords]
+        project.opt_out_keywords = [text.check("opt_out_keywords", k, max_len=100).upper() for k in opt_out_keywords]
     if opt_out_payloads is not None:
-        project.opt_out_payloads = list(opt_out_payloads)
-    for attr, value in (("waba_id", waba_id), ("phone_number_id", phone_number_id), ("access_token", access_token),
-                        ("sender_number", sender_number), ("timezone", timezone)):
+        project.opt_out_payloads = [text.check("opt_out_payloads", p, max_len=256) for p in opt_out_payloads]
+    values = {"waba_id": waba_id, "phone_number_id": phone_number_id, "access_token": access_token,
+              "sender_number": sender_number, "timezone": timezone}
+    for attr, value in values.items():
         if value is not None:
+            limit = TEXT_SETTINGS[attr]
+            text.check(attr, value, **({"max_len": limit} if limit else {}))
             setattr(project, attr, value or None)
 
 
-async def create(session: AsyncSession, name: str, **options) -> Project:  # noqa: ANN003
-    name = name.strip()
+async def create(session: AsyncSession, name: str, **options) -> Project:
+    name = text.clean("name", name, max_len=NAME_MAX)
     if not name:
         raise WacastError("Project name is required", "FIELD_REQUIRED")
-    if (await session.execute(select(Project.id).where(Project.name == name))).first():
+    if await repository.name_taken(session, name):
         raise Conflict(f"Project {name!r} already exists", "PROJECT_EXISTS")
     project = Project(name=name, default_country="IN", messages_per_second=80)
     _apply(project, **options)
-    session.add(project)
-    await session.flush()
+    await repository.add(session, project)
     return project
 
 
-async def update(session: AsyncSession, name: str, **options) -> Project:  # noqa: ANN003
+async def update(session: AsyncSession, name: str, **options) -> Project:
     """Change a project's settings (clearing a sender halt is messages/senders.py's: it also
     releases the held sends)."""
     project = await get_by_name(session, name)

@@ -6,22 +6,38 @@ import re
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wacast.kit import text
 from wacast.kit.clock import utcnow
-from wacast.kit.errors import NotFound, WacastError
+from wacast.kit.errors import Conflict, NotFound, WacastError
 from wacast.models.projects import Project
 from wacast.models.templates import Template
+from wacast.templates import repository
 
 NAME_RE = re.compile(r"^[a-z0-9_]{1,512}$")
 CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
+LANGUAGE_MAX = 20  # the column's length
+
+
+def _check_text(data: dict[str, Any]) -> None:
+    """Every string of a definition passes the base text rule (kit/text.py), whichever way it
+    came (REST body, CLI file, dashboard form, Meta's listing): the components are stored as
+    they come, and PostgreSQL cannot store a NUL."""
+    for key, value in data.items():
+        if not isinstance(key, str):
+            raise WacastError("A template's keys must be strings", "TEMPLATE_INVALID")
+        text.check("template (a key)", key, max_len=200)
+        text.check_tree(value, key if len(key) <= 100 else "template")
+    if isinstance(data.get("language"), str):
+        text.check("language", data["language"], max_len=LANGUAGE_MAX)
 
 
 def validate_definition(data: Any) -> dict[str, Any]:
     """Check a template in Meta's format; returns its normalized fields."""
     if not isinstance(data, dict):
         raise WacastError("A template must be a JSON object", "TEMPLATE_INVALID")
+    _check_text(data)
     name = data.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise WacastError("Template name must be lowercase letters, digits and _", "TEMPLATE_INVALID", {"field": "name"})
@@ -58,18 +74,10 @@ def validate_definition(data: Any) -> dict[str, Any]:
 
 
 async def upsert(session: AsyncSession, project: Project, definition: dict[str, Any], *, status: str) -> Template:
-    template = (
-        await session.execute(
-            select(Template).where(
-                Template.project_id == project.id,
-                Template.name == definition["name"],
-                Template.language == definition["language"],
-            )
-        )
-    ).scalar_one_or_none()
+    template = await repository.find(session, project.id, definition["name"], definition["language"])
     if template is None:
         template = Template(id=uuid.uuid4(), project_id=project.id, name=definition["name"], language=definition["language"])
-        session.add(template)
+        repository.add(session, template)
     template.category = definition["category"]
     template.components = definition["components"]
     template.parameter_format = definition["parameter_format"]
@@ -92,18 +100,12 @@ async def add_from_definition(session: AsyncSession, project: Project, data: Any
 
 
 async def find_optional(session: AsyncSession, project_id: uuid.UUID, name: str, language: str) -> Template | None:
-    return (
-        await session.execute(
-            select(Template).where(Template.project_id == project_id, Template.name == name, Template.language == language)
-        )
-    ).scalar_one_or_none()
+    return await repository.find(session, project_id, text.check("name", name), text.check("language", language))
 
 
 async def find(session: AsyncSession, project_id: uuid.UUID, name: str, language: str | None = None) -> Template:
-    stmt = select(Template).where(Template.project_id == project_id, Template.name == name)
-    if language:
-        stmt = stmt.where(Template.language == language)
-    templates = (await session.execute(stmt.order_by(Template.language))).scalars().all()
+    """A template by name; `language` chooses among several (TEMPLATE_LANGUAGE_AMBIGUOUS without it)."""
+    templates = await repository.by_name(session, project_id, text.check("name", name), language and text.check("language", language))
     if not templates:
         raise NotFound(f"Template {name!r} does not exist" + (f" in language {language}" if language else ""), "TEMPLATE_NOT_FOUND")
     if len(templates) > 1:
@@ -112,3 +114,36 @@ async def find(session: AsyncSession, project_id: uuid.UUID, name: str, language
             "TEMPLATE_LANGUAGE_AMBIGUOUS",
         )
     return templates[0]
+
+
+async def get(session: AsyncSession, project_id: uuid.UUID, template_id: uuid.UUID) -> Template:
+    """A template of the project by id (TEMPLATE_NOT_FOUND, 404, if it is not the project's)."""
+    template = await repository.get(session, project_id, template_id)
+    if template is None:
+        raise NotFound("Template not found", "TEMPLATE_NOT_FOUND", {"template": str(template_id)})
+    return template
+
+
+async def list_for_project(
+    session: AsyncSession, project_id: uuid.UUID, *, status: str | None = None, name: str | None = None, category: str | None = None,
+) -> list[Template]:
+    """A project's templates by name and language; `status` and `category` match in any case."""
+    return await repository.list_for_project(
+        session, project_id,
+        status=status and text.check("status", status, max_len=100).upper(),
+        name=name and text.check("name", name),
+        category=category and text.check("category", category, max_len=100).upper(),
+    )
+
+
+async def ensure_unused(session: AsyncSession, template: Template) -> None:
+    """409 TEMPLATE_IN_USE while a campaign uses the template."""
+    users = await repository.campaigns_using(session, template.id)
+    if users:
+        raise Conflict(f"Template {template.name} is used by campaign(s) {', '.join(users)}", "TEMPLATE_IN_USE", {"campaigns": users})
+
+
+async def remove(session: AsyncSession, template: Template) -> None:
+    """Delete a template; refused while a campaign uses it."""
+    await ensure_unused(session, template)
+    await repository.remove(session, template)
