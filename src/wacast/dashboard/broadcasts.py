@@ -13,10 +13,10 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 
 from wacast.campaigns import broadcast
-from wacast.models.campaigns import Campaign
 from wacast.contacts import segments
 from wacast.dashboard.web import Ctx, DashboardRoute, need, redirect, render
 from wacast.kit.errors import NotFound, WacastError
+from wacast.models.campaigns import Campaign
 from wacast.models.templates import Template
 from wacast.templates.params import analyze
 

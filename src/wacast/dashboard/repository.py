@@ -98,15 +98,8 @@ async def campaigns_with_counts(session: AsyncSession, project_id: uuid.UUID) ->
     )
 
 
-async def templates_of(session: AsyncSession, project_id: uuid.UUID, approved_only: bool = False) -> list[Template]:
-    stmt = select(Template).where(Template.project_id == project_id)
-    if approved_only:
-        stmt = stmt.where(Template.status == "APPROVED")
-    return list((await session.execute(stmt.order_by(Template.name, Template.language))).scalars().all())
 
 
-async def template(session: AsyncSession, project_id: uuid.UUID, template_id: uuid.UUID) -> Template | None:
-    return (await session.execute(select(Template).where(Template.project_id == project_id, Template.id == template_id))).scalar_one_or_none()
 
 
 async def campaigns_using(session: AsyncSession, template_id: uuid.UUID) -> list[str]:
@@ -262,8 +255,6 @@ async def has_project(session: AsyncSession, user_id: uuid.UUID) -> bool:
     return (await session.execute(select(Membership.project_id).where(Membership.user_id == user_id).limit(1))).first() is not None
 
 
-async def project(session: AsyncSession, project_id: uuid.UUID) -> Project | None:
-    return await session.get(Project, project_id)
 
 
 # --- writes waiting for their domain's service ----------------------------------------------

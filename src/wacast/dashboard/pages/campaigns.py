@@ -31,6 +31,8 @@ from wacast.dashboard.web import (
 from wacast.db.requests import ReadSession, WriteSession
 from wacast.kit.errors import NotFound, WacastError
 from wacast.models.campaigns import CampaignStatus
+from wacast.templates import repository as templates_repo
+from wacast.templates import service as templates_service
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
@@ -43,7 +45,7 @@ async def campaigns_page(request: Request, ctx: Agent, session: ReadSession) -> 
 
 @router.get("/campaigns/new")
 async def campaign_new(request: Request, ctx: Manager, session: ReadSession, template: str = "") -> Response:
-    approved = await repo.templates_of(session, ctx.project.id, approved_only=True)
+    approved = await templates_service.list_for_project(session, ctx.project.id, status="APPROVED")
     return render(ctx, "campaign_new.html", page="campaigns", approved=approved, chosen=template)
 
 
@@ -52,7 +54,7 @@ async def campaign_create(request: Request, ctx: Manager, form: Posted, session:
     name = form.text("name")
     template_id = uuid_or_404(form.text("template_id"))
     live = form.checked("live")
-    t = await repo.template(session, ctx.project.id, template_id)
+    t = await templates_repo.get(session, ctx.project.id, template_id)
     if t is None or t.status != "APPROVED":
         raise WacastError("Choose an approved template", "TEMPLATE_NOT_APPROVED", {"field": "template_id"})
     campaign = await campaigns_service.create(session, ctx.project.id, name, t.name, t.language, live=live)
@@ -95,7 +97,7 @@ async def campaign_page(request: Request, campaign_id: str, ctx: Agent, session:
     failures = await analytics.failures(session, ctx.project.id, cid)
     chosen = outcome.upper() if outcome.upper() in analytics.OUTCOMES else ""
     audience = await analytics.audience(session, ctx.project.id, cid, chosen or "SENT", limit=50) if chosen else None
-    t = await repo.template(session, ctx.project.id, campaign.template_id)
+    t = await templates_repo.get(session, ctx.project.id, campaign.template_id)
     body = example_request(snapshot, api_key="YOUR_API_KEY")
     base = str(request.base_url).rstrip("/")
     chart = views.grouped_bars(

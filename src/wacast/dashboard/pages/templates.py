@@ -15,6 +15,9 @@ from wacast.dashboard.forms import Form, Posted, uuid_or_404
 from wacast.dashboard.web import Agent, DashboardRoute, Manager, redirect, render
 from wacast.db.requests import ReadSession, WriteSession
 from wacast.kit.errors import NotFound, WacastError
+from wacast.projects import service as projects_service
+from wacast.templates import repository as templates_repo
+from wacast.templates import service as templates_service
 from wacast.templates import sync
 from wacast.templates.params import analyze
 
@@ -23,7 +26,7 @@ router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
 @router.get("/templates")
 async def templates_page(request: Request, ctx: Agent, session: ReadSession) -> Response:
-    items = await repo.templates_of(session, ctx.project.id)
+    items = await templates_service.list_for_project(session, ctx.project.id)
     rows = [{"t": t, "bubble": views.bubble(t.components, t.parameter_format)} for t in items]
     return render(ctx, "templates.html", rows=rows)
 
@@ -81,7 +84,7 @@ def template_definition(form: Form) -> dict[str, Any]:
 @router.post("/templates")
 async def template_create(request: Request, ctx: Manager, form: Posted, session: WriteSession) -> Response:
     definition = template_definition(form)
-    project = await repo.project(session, ctx.project.id)
+    project = await projects_service.get(session, ctx.project.id)
     template = await sync.create_template(session, project, definition, request.app.state.settings)
     status = template.status
     text = "approved at once (sandbox)" if status == "APPROVED" else f"submitted to Meta for review ({status})"
@@ -90,7 +93,7 @@ async def template_create(request: Request, ctx: Manager, form: Posted, session:
 
 @router.post("/templates/sync")
 async def template_sync(request: Request, ctx: Manager, session: WriteSession) -> Response:
-    project = await repo.project(session, ctx.project.id)
+    project = await projects_service.get(session, ctx.project.id)
     result = await sync.sync_project(session, project, request.app.state.settings)
     skipped = f", {len(result['skipped'])} skipped" if result["skipped"] else ""
     return redirect(ctx, "/templates", f"Synced {result['synced']} templates from Meta{skipped}.")
@@ -98,7 +101,7 @@ async def template_sync(request: Request, ctx: Manager, session: WriteSession) -
 
 @router.get("/templates/{template_id}")
 async def template_page(request: Request, template_id: str, ctx: Agent, session: ReadSession) -> Response:
-    t = await repo.template(session, ctx.project.id, uuid_or_404(template_id))
+    t = await templates_repo.get(session, ctx.project.id, uuid_or_404(template_id))
     if t is None:
         raise NotFound("Template not found", "TEMPLATE_NOT_FOUND")
     used_by = await repo.campaigns_using(session, t.id)
