@@ -49,13 +49,13 @@ async def broadcasts_page(request: Request, ctx: Ctx = Depends(AGENT)) -> Respon
 @router.get("/broadcasts/new")
 async def broadcast_new(request: Request, ctx: Ctx = Depends(MANAGER)) -> Response:
     async with _db(request).read() as session:
-        approved = await broadcasts_repo.approved_templates(session, ctx.project.id)
         segs = await segments.list_all(session, ctx.project.id)
-    templates = []
-    for t in approved:
-        needs = analyze(t.components, t.parameter_format)
-        templates.append({"name": t.name, "language": t.language, "params": list(needs.text_params), "media": needs.needs_media})
-    return render(ctx, "bcast_new.html", page="broadcasts", templates=templates, segments=segs)
+        templates = []
+        for t in await broadcasts_repo.approved_templates(session, ctx.project.id):
+            needs = analyze(t.components, t.parameter_format)
+            templates.append({"name": t.name, "language": t.language, "params": list(needs.text_params), "media": needs.needs_media})
+        # Rendered inside: the read session's end expires the segments it loaded.
+        return render(ctx, "bcast_new.html", page="broadcasts", templates=templates, segments=segs)
 
 
 def _params(value: str) -> list[Any]:
