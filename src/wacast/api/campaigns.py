@@ -50,7 +50,7 @@ def _campaign_out(c: Campaign, t: Template | None, counts: dict[str, int]) -> di
 @router.get("/campaigns", summary="List campaigns with their message counts by status", **doc({"data": [CAMPAIGN]}, 403, 422))
 async def list_campaigns(
     session: ReadSession, identity: ApiIdentity = Depends(require_full),
-    type: str | None = Query(None, description="api or broadcast"),  # noqa: A002
+    type: str | None = Query(None, description="api or broadcast"),
     status: str | None = Query(None, description="draft, live, paused (API campaigns) or a broadcast state"),
 ) -> Any:
     rows = await campaigns.list_with_counts(session, identity.project_id, type=type, status=status)

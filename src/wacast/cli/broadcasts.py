@@ -11,7 +11,9 @@ from rich.console import Console
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from wacast import cli  # the package's helpers (_run, _project), read when a command runs
+from wacast import (
+    cli,  # the package's helpers (_run, _project), read when a command runs
+)
 from wacast.campaign_api.media import MediaChecker
 from wacast.campaigns.broadcasts import presenter
 from wacast.campaigns.broadcasts import service as broadcasts

@@ -30,7 +30,7 @@ EXAMPLE_FILTER = json.dumps({"match": "all", "conditions": [
 ]}, indent=2)
 
 
-def _db(request: Request):  # noqa: ANN202
+def _db(request: Request):
     return request.app.state.db
 
 
