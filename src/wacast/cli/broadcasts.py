@@ -11,9 +11,8 @@ from rich.console import Console
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from wacast import (
-    cli,  # the package's helpers (_run, _project), read when a command runs
-)
+# The package's helpers (_run, _project, err_console), read when a command runs.
+from wacast import cli
 from wacast.campaign_api.media import MediaChecker
 from wacast.campaigns.broadcasts import presenter
 from wacast.campaigns.broadcasts import service as broadcasts
