@@ -30,8 +30,8 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select, text
 
-from wacast.campaigns import broadcast
-from wacast.campaigns.broadcast import BroadcastEngine
+from wacast.campaigns.broadcasts import service as broadcast
+from wacast.campaigns.broadcasts.engine import BroadcastEngine
 from wacast.config import Settings
 from wacast.contacts import segments
 from wacast.models.contacts import Contact, ContactTag, Tag
@@ -41,6 +41,7 @@ from wacast.kit.clock import utcnow
 from wacast.models.messages import Message
 from wacast.projects import service as projects
 from wacast.templates import service as templates
+from tests.support.broadcasts import run_until_fanned_out
 
 PG_URL = os.environ.get("WACAST_BENCH_BROADCAST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test_bcast_bench")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -110,13 +111,13 @@ async def main(args: argparse.Namespace) -> dict:
             "name": "bench", "template": "promo", "segment": str(segment_id),
             "params": [{"attribute": "first", "fallback": "there"}, "20%", "$city"],
         }, csv_audience=False, defaults=settings)
-        campaign = await broadcast.create(session, project_id, draft)
+        campaign = await broadcast.write(session, project_id, draft)
         campaign_id, total = campaign.id, campaign.total_count
     engine = BroadcastEngine(db, settings)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tracemalloc.start()
     t0 = time.perf_counter()
-    await engine.run_until_fanned_out(timeout=3600)
+    await run_until_fanned_out(engine, timeout=3600)
     fanout_seconds = time.perf_counter() - t0
     _, heap_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, update
 
-from wacast.campaigns.broadcast import BroadcastEngine
+from wacast.campaigns.broadcasts.engine import BroadcastEngine
 from wacast.models.campaigns import Campaign
 from wacast.contacts import repository as contacts_repo
 from wacast.models.contacts import Contact
@@ -26,6 +26,7 @@ from wacast.models.projects import Project
 from wacast.templates import service as templates
 from wacast.whatsapp.sandbox import sandbox_phone_number_id
 from wacast.meta.types import dedupe_key
+from tests.support.broadcasts import run_until_fanned_out
 from tests.support.factories import body, make_project
 
 PROMO = {"name": "promo", "language": "en", "category": "MARKETING", "components": [{"type": "BODY", "text": "Hi {{1}}, {{2}} off today only."}]}
@@ -202,7 +203,7 @@ async def test_stopped_between_batches_and_restarted_queues_each_contact_once(cl
     async with db.transaction() as session:
         await session.execute(update(Campaign).where(Campaign.id == uuid.UUID(created["id"])).values(lease_until=utcnow() - timedelta(seconds=1)))
     second = engine_for(app, settings, batch=7)
-    await second.run_until_fanned_out()
+    await run_until_fanned_out(second)
     messages = await broadcast_messages(db, created["id"])
     assert len(messages) == 95 and len({m.contact_id for m in messages}) == 95
     assert all(m.priority > 0 for m in messages)
@@ -210,7 +211,7 @@ async def test_stopped_between_batches_and_restarted_queues_each_contact_once(cl
 
 KILL_SCRIPT = """
 import asyncio, sys
-from wacast.campaigns.broadcast import BroadcastEngine
+from wacast.campaigns.broadcasts.engine import BroadcastEngine
 from wacast.config import Settings
 from wacast.db.engine import Database
 
@@ -246,7 +247,7 @@ async def test_killed_mid_fan_out_resumes_exactly_once(client, app, db, settings
     assert 0 < before < 120
     async with db.transaction() as session:
         await session.execute(update(Campaign).where(Campaign.id == uuid.UUID(created["id"])).values(lease_until=utcnow() - timedelta(seconds=1)))
-    await engine_for(app, settings, batch=13).run_until_fanned_out()
+    await run_until_fanned_out(engine_for(app, settings, batch=13))
     messages = await broadcast_messages(db, created["id"])
     assert len(messages) == 120 and len({m.contact_id for m in messages}) == 120
     async with db.sessionmaker() as session:
@@ -270,7 +271,7 @@ async def test_pause_holds_resume_releases_cancel_withdraws(client, app, db, set
     assert (await client.post(f"/api/v1/campaigns/{created['id']}/pause", headers=auth(setup))).status_code == 409
     resumed = await client.post(f"/api/v1/campaigns/{created['id']}/resume", headers=auth(setup))
     assert resumed.status_code == 200 and resumed.json()["status"] == "running"
-    await engine.run_until_fanned_out()
+    await run_until_fanned_out(engine)
     await dispatcher.run_until_idle()
     await engine.tick()
     data = (await client.get(f"/api/v1/campaigns/{created['id']}", headers=auth(setup))).json()
@@ -299,7 +300,7 @@ async def test_quiet_hours_hold_messages_until_the_window_ends(client, app, db, 
     assert response.status_code == 200 and response.json()["quiet_hours"] == {"start": start, "end": end}
     seg = await segment(client, setup, EVERYONE)
     created = await broadcast(client, setup, seg)
-    await engine_for(app, settings).run_until_fanned_out()
+    await run_until_fanned_out(engine_for(app, settings))
     await dispatcher.run_until_idle()
     messages = await broadcast_messages(db, created["id"])
     assert len(messages) == 10 and all(m.status == "queued" for m in messages)
@@ -321,7 +322,7 @@ async def test_quiet_hours_sweep_holds_messages_queued_before_the_window(client,
     seg = await segment(client, setup, EVERYONE)
     created = await broadcast(client, setup, seg)
     engine = engine_for(app, settings)
-    await engine.run_until_fanned_out()
+    await run_until_fanned_out(engine)
     start, end = _window_around(utcnow(), "Asia/Kolkata")
     await client.put("/api/v1/send-policy", json={"quiet_hours": {"start": start, "end": end}}, headers=auth(setup))
     assert await engine.hold_quiet_hours() == 5
@@ -336,9 +337,9 @@ async def test_frequency_cap_and_messaging_tier(client, app, db, settings):
     seg = await segment(client, setup, EVERYONE)
     engine = engine_for(app, settings)
     first = await broadcast(client, setup, seg)
-    await engine.run_until_fanned_out()
+    await run_until_fanned_out(engine)
     second = await broadcast(client, setup, seg)
-    await engine.run_until_fanned_out()
+    await run_until_fanned_out(engine)
     assert len(await broadcast_messages(db, first["id"])) == 30
     assert await broadcast_messages(db, second["id"]) == []
     data = (await client.get(f"/api/v1/campaigns/{second['id']}", headers=auth(setup))).json()
@@ -346,7 +347,7 @@ async def test_frequency_cap_and_messaging_tier(client, app, db, settings):
     # A cap of 2 lets a second marketing message through.
     await client.put("/api/v1/send-policy", json={"frequency_cap": {"messages": 2, "days": 7}, "messaging_tier": 250}, headers=auth(setup))
     third = await broadcast(client, setup, seg)
-    await engine.run_until_fanned_out()
+    await run_until_fanned_out(engine)
     assert len(await broadcast_messages(db, third["id"])) == 30
 
     # Tier 250 unique contacts per 24 h: 30 used so far, so 220 of 300 new contacts go out.
@@ -367,7 +368,7 @@ async def test_api_messages_overtake_a_running_broadcast(client, app, db, settin
     await add_contacts(db, setup.project_id, 40)
     seg = await segment(client, setup, EVERYONE)
     created = await broadcast(client, setup, seg)
-    await engine_for(app, settings).run_until_fanned_out()
+    await run_until_fanned_out(engine_for(app, settings))
     response = await client.post("/campaign/t1/api/v2", json=body(setup))
     api_id = uuid.UUID(response.json()["submitted_message_id"])
     await dispatcher.tick()  # claims about one second of sending: 5 messages
@@ -390,7 +391,7 @@ async def test_auto_pause_on_failures_and_retry_failed_requeues_only_retryable(c
     seg = await segment(client, setup, EVERYONE)
     created = await broadcast(client, setup, seg, failure_window=10, failure_threshold=0.5)
     engine = engine_for(app, settings)
-    await engine.run_until_fanned_out()
+    await run_until_fanned_out(engine)
     messages = await broadcast_messages(db, created["id"])
     now = utcnow()
     async with db.transaction() as session:
@@ -421,7 +422,7 @@ async def test_csv_audience_with_values_and_rejections(client, app, db, settings
     assert response.status_code == 201, response.text
     out = response.json()
     assert out["audience"]["rows"] == 2 and out["audience"]["rejected_rows"] == 1 and out["progress"]["total"] == 2
-    await engine_for(app, settings).run_until_fanned_out()
+    await run_until_fanned_out(engine_for(app, settings))
     messages = sorted(await broadcast_messages(db, out["id"]), key=lambda m: m.destination)
     texts = [[p["text"] for p in m.payload["components"][0]["parameters"]] for m in messages]
     assert texts == [["Asha", "30%"], ["Ravi", "15%"]]
@@ -503,7 +504,7 @@ async def test_done_when_retarget_schedule_pause_resume_finish(client, app, db, 
     assert paused["progress"]["queued"] == paused["progress"]["held"] == first and paused["progress"]["read"] == 0
 
     assert (await client.post("/api/v1/campaigns/Retarget/resume", headers=headers)).json()["status"] == "running"
-    await engine.run_until_fanned_out()
+    await run_until_fanned_out(engine)
     await dispatcher.run_until_idle()
     await engine.tick()
     done = (await client.get("/api/v1/campaigns/Retarget", headers=headers)).json()
@@ -533,7 +534,7 @@ async def test_two_engines_side_by_side_queue_each_contact_once(client, app, db,
     other_db = Database(settings.database_url)
     try:
         engines = [engine_for(app, settings, batch=9), BroadcastEngine(other_db, settings.model_copy(update={"broadcast_batch_size": 11}))]
-        await asyncio.gather(*(e.run_until_fanned_out() for e in engines))
+        await asyncio.gather(*(run_until_fanned_out(e) for e in engines))
     finally:
         await other_db.dispose()
     for created in (first, second):

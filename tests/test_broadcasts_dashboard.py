@@ -8,6 +8,7 @@ import re
 
 import httpx
 
+from tests.support.broadcasts import run_until_fanned_out
 from tests.support.factories import make_project
 from tests.test_broadcasts import PROMO, add_contacts, engine_for
 from wacast.models.projects import Project
@@ -68,7 +69,7 @@ async def test_segment_and_broadcast_pages(client, app, db, settings, dispatcher
     assert (await client.post(f"{detail_url}/pause", data={"csrf": token})).status_code == 303
     assert 'id="broadcast-status">paused' in (await client.get(detail_url)).text
     assert (await client.post(f"{detail_url}/resume", data={"csrf": token})).status_code == 303
-    await engine_for(app, settings).run_until_fanned_out()
+    await run_until_fanned_out(engine_for(app, settings))
     await dispatcher.run_until_idle()
     await engine_for(app, settings).tick()
     page = (await client.get(detail_url)).text

@@ -17,7 +17,7 @@ from wacast.campaign_api.media import MediaChecker
 from wacast.campaign_api.service import CampaignApiService
 from wacast.campaigns import repository as campaigns_repo
 from wacast.contacts import repository as contacts_repo
-from wacast.campaigns.broadcast import BroadcastEngine
+from wacast.campaigns.broadcasts.engine import BroadcastEngine
 from wacast.config import Settings, get_settings
 from wacast.db.engine import Database
 from wacast.kit.errors import WacastError

@@ -17,16 +17,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wacast.models.campaigns import Campaign
-from wacast.models.contacts import Contact
-from wacast.kit.pagination import Page, decode_cursor, encode_cursor, page_limit
+from wacast.campaigns import repository as repo
 from wacast.kit.errors import NotFound, WacastError
-from wacast.models.messages import Message
-from wacast.models.projects import Project
+from wacast.kit.pagination import Page, decode_cursor, encode_cursor, page_limit
 from wacast.meta.errors import meaning
+from wacast.models.campaigns import Campaign
 
 OUTCOMES = ("SENT", "DELIVERED", "READ", "FAILED", "REPLIED")
 MAX_DAYS = 366
@@ -92,13 +89,12 @@ class AudienceMember:
 async def find_campaign(session: AsyncSession, project_id: uuid.UUID, ref: str | uuid.UUID) -> Campaign:
     """A campaign of the project by id or by name; 404 CAMPAIGN_NOT_FOUND otherwise."""
     try:
-        cond = Campaign.id == uuid.UUID(str(ref))
+        campaign = await repo.by_ref(session, project_id, campaign_id=uuid.UUID(str(ref)))
     except ValueError:
         if "\x00" in str(ref) or len(str(ref)) > 200:
             # No campaign name can hold a NUL (PostgreSQL refuses it in a query) or be that long.
             raise NotFound("Campaign not found", "CAMPAIGN_NOT_FOUND", {"campaign": str(ref)[:200]}) from None
-        cond = Campaign.name == str(ref)
-    campaign = (await session.execute(select(Campaign).where(Campaign.project_id == project_id, cond))).scalar_one_or_none()
+        campaign = await repo.by_ref(session, project_id, name=str(ref))
     if campaign is None:
         raise NotFound("Campaign not found", "CAMPAIGN_NOT_FOUND", {"campaign": str(ref)})
     return campaign
@@ -111,17 +107,8 @@ def _rate(part: int, whole: int) -> float | None:
 async def summary(session: AsyncSession, project_id: uuid.UUID, ref: str | uuid.UUID) -> Summary:
     """Status counts and delivered/read/failed/replied rates of one campaign."""
     campaign = await find_campaign(session, project_id, ref)
-    by_status = dict(
-        (await session.execute(select(Message.status, func.count()).where(Message.campaign_id == campaign.id).group_by(Message.status))).all()
-    )
-    row = (
-        await session.execute(
-            select(
-                func.count(Message.sent_at), func.count(Message.delivered_at), func.count(Message.read_at), func.count(Message.replied_at)
-            ).where(Message.campaign_id == campaign.id)
-        )
-    ).one()
-    sent, delivered, read, replied = (int(v or 0) for v in row)
+    by_status = await repo.status_counts(session, campaign.id)
+    sent, delivered, read, replied = await repo.step_counts(session, campaign.id)
     failed = int(by_status.get("failed", 0))
     total = sum(by_status.values())
     return Summary(
@@ -145,51 +132,34 @@ async def daily(session: AsyncSession, project_id: uuid.UUID, ref: str | uuid.UU
     if (end - start).days >= MAX_DAYS:
         raise WacastError(f"At most {MAX_DAYS} days at once", "INVALID_DATE_RANGE", {"max_days": MAX_DAYS})
     campaign = await find_campaign(session, project_id, ref)
-    project = await session.get(Project, project_id)
     try:
-        zone = ZoneInfo(project.timezone if project else "UTC")
+        zone = ZoneInfo(await repo.project_timezone(session, project_id) or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
     bounds = _day_bounds(start, end, zone)
     days = [Day(start + timedelta(days=i)) for i in range(len(bounds) - 1)]
-    for metric, column in (
-        ("sent", Message.sent_at), ("delivered", Message.delivered_at), ("read", Message.read_at),
-        ("failed", Message.failed_at), ("replied", Message.replied_at),
-    ):
-        bucket = case(*[(column < b, i - 1) for i, b in enumerate(bounds) if i > 0], else_=-1)
-        rows = await session.execute(
-            select(bucket, func.count())
-            .where(Message.campaign_id == campaign.id, column >= bounds[0], column < bounds[-1])
-            .group_by(bucket)
-        )
-        for index, count in rows.all():
+    for metric in ("sent", "delivered", "read", "failed", "replied"):
+        for index, count in await repo.counts_per_day(session, campaign.id, metric, bounds):
             if 0 <= index < len(days):
-                setattr(days[index], metric, int(count))
+                setattr(days[index], metric, count)
     return days
 
 
 async def failures(session: AsyncSession, project_id: uuid.UUID, ref: str | uuid.UUID) -> list[FailureGroup]:
     """Failed messages grouped by Meta's error code, most frequent first, with what it means."""
     campaign = await find_campaign(session, project_id, ref)
-    rows = await session.execute(
-        select(Message.error_code, func.max(Message.error_title), func.count())
-        .where(Message.campaign_id == campaign.id, Message.status == "failed")
-        .group_by(Message.error_code)
-        .order_by(func.count().desc())
-    )
     out = []
-    for code, title, count in rows.all():
+    for code, title, count in await repo.failure_groups(session, campaign.id):
         what, todo = meaning(code)
-        out.append(FailureGroup(code, title, int(count), what, todo))
+        out.append(FailureGroup(code, title, count, what, todo))
     return out
 
 
-def _outcome_condition(outcome: str):  # noqa: ANN202
+def _outcome_condition(outcome: str) -> str:
+    """The outcome, upper case; 400 INVALID_OUTCOME when it is not one of OUTCOMES."""
     outcome = outcome.upper()
-    if outcome == "REPLIED":
-        return Message.replied_at.is_not(None)
-    if outcome in ("SENT", "DELIVERED", "READ", "FAILED"):
-        return Message.status == outcome.lower()
+    if outcome in OUTCOMES:
+        return outcome
     raise WacastError(f"outcome must be one of {', '.join(OUTCOMES)}", "INVALID_OUTCOME", {"field": "outcome", "allowed": list(OUTCOMES)})
 
 
@@ -198,18 +168,11 @@ async def audience(
 ) -> Page:
     """The contacts of a campaign by outcome, newest message first: SENT, DELIVERED, READ and
     FAILED are the message's current status; REPLIED is every message that got an answer."""
-    condition = _outcome_condition(outcome)
+    outcome = _outcome_condition(outcome)
     limit = page_limit(limit)
     campaign = await find_campaign(session, project_id, ref)
-    stmt = (
-        select(Message, Contact.phone, Contact.name)
-        .join(Contact, Contact.id == Message.contact_id)
-        .where(Message.campaign_id == campaign.id, condition)
-    )
-    if cursor:
-        at, last_id = decode_cursor(cursor)
-        stmt = stmt.where(or_(Message.created_at < at, and_(Message.created_at == at, Message.id < last_id)))
-    rows = (await session.execute(stmt.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit + 1))).all()
+    before = decode_cursor(cursor) if cursor else None
+    rows = await repo.audience_page(session, campaign.id, outcome, before=before, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     items = [

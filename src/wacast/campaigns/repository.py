@@ -1,15 +1,20 @@
-"""SQL for campaigns."""
+"""SQL for campaigns: the campaign snapshot a send needs, API campaigns, and analytics.
+
+Broadcast queries live in campaigns/broadcasts/repository.py."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.kit.cache import TTLCache
 from wacast.models.campaigns import Campaign
+from wacast.models.contacts import Contact
+from wacast.models.messages import Message
 from wacast.models.projects import Project
 from wacast.models.templates import Template
 from wacast.templates.params import TemplateNeeds, analyze
@@ -94,9 +99,121 @@ async def get_by_name(session: AsyncSession, project_id: uuid.UUID, name: str) -
     ).scalar_one_or_none()
 
 
-async def list_for_project(session: AsyncSession, project_id: uuid.UUID) -> list[Campaign]:
-    return list(
-        (await session.execute(select(Campaign).where(Campaign.project_id == project_id).order_by(Campaign.created_at.desc())))
-        .scalars()
-        .all()
+async def name_exists(session: AsyncSession, project_id: uuid.UUID, name: str) -> bool:
+    return (await session.execute(select(Campaign.id).where(Campaign.project_id == project_id, Campaign.name == name))).first() is not None
+
+
+async def template(session: AsyncSession, template_id: uuid.UUID | None) -> Template | None:
+    return await session.get(Template, template_id) if template_id else None
+
+
+async def project_timezone(session: AsyncSession, project_id: uuid.UUID) -> str | None:
+    project = await session.get(Project, project_id)
+    return project.timezone if project else None
+
+
+async def list_with_templates(
+    session: AsyncSession, project_id: uuid.UUID, *, type: str | None = None, status: str | None = None,
+) -> list[tuple[Campaign, Template | None]]:
+    """The project's campaigns, newest first, each with its template."""
+    stmt = select(Campaign, Template).outerjoin(Template, Template.id == Campaign.template_id).where(Campaign.project_id == project_id)
+    if type:
+        stmt = stmt.where(Campaign.type == type)
+    if status:
+        stmt = stmt.where(Campaign.status == status)
+    return [(c, t) for c, t in (await session.execute(stmt.order_by(Campaign.created_at.desc()))).all()]
+
+
+MESSAGE_STATUSES = ("queued", "sent", "delivered", "read", "failed")
+
+
+async def status_counts_by_campaign(session: AsyncSession, campaign_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, int]]:
+    """Messages by status of each campaign (every status present, 0 when none)."""
+    out: dict[uuid.UUID, dict[str, int]] = {i: dict.fromkeys(MESSAGE_STATUSES, 0) for i in campaign_ids}
+    if campaign_ids:
+        rows = await session.execute(
+            select(Message.campaign_id, Message.status, func.count())
+            .where(Message.campaign_id.in_(campaign_ids))
+            .group_by(Message.campaign_id, Message.status)
+        )
+        for campaign_id, status, n in rows.all():
+            out[campaign_id][status] = int(n)
+    return out
+
+
+# --- analytics -------------------------------------------------------------------------------
+
+
+async def status_counts(session: AsyncSession, campaign_id: uuid.UUID) -> dict[str, int]:
+    rows = await session.execute(select(Message.status, func.count()).where(Message.campaign_id == campaign_id).group_by(Message.status))
+    return {status: int(n) for status, n in rows.all()}
+
+
+async def step_counts(session: AsyncSession, campaign_id: uuid.UUID) -> tuple[int, int, int, int]:
+    """Messages that reached sent, delivered, read, and that got a reply (by their timestamps)."""
+    row = (
+        await session.execute(
+            select(
+                func.count(Message.sent_at), func.count(Message.delivered_at), func.count(Message.read_at), func.count(Message.replied_at)
+            ).where(Message.campaign_id == campaign_id)
+        )
+    ).one()
+    sent, delivered, read, replied = (int(v or 0) for v in row)
+    return sent, delivered, read, replied
+
+
+STEP_COLUMNS = {
+    "sent": Message.sent_at, "delivered": Message.delivered_at, "read": Message.read_at,
+    "failed": Message.failed_at, "replied": Message.replied_at,
+}
+
+
+async def counts_per_day(session: AsyncSession, campaign_id: uuid.UUID, step: str, bounds: list[datetime]) -> list[tuple[int, int]]:
+    """(day index, messages whose `step` happened that day) for days between consecutive `bounds`."""
+    column = STEP_COLUMNS[step]
+    bucket = case(*[(column < b, i - 1) for i, b in enumerate(bounds) if i > 0], else_=-1)
+    rows = await session.execute(
+        select(bucket, func.count())
+        .where(Message.campaign_id == campaign_id, column >= bounds[0], column < bounds[-1])
+        .group_by(bucket)
     )
+    return [(int(index), int(count)) for index, count in rows.all()]
+
+
+async def failure_groups(session: AsyncSession, campaign_id: uuid.UUID) -> list[tuple[int | None, str | None, int]]:
+    """(error code, a title, failed messages) most frequent first."""
+    rows = await session.execute(
+        select(Message.error_code, func.max(Message.error_title), func.count())
+        .where(Message.campaign_id == campaign_id, Message.status == "failed")
+        .group_by(Message.error_code)
+        .order_by(func.count().desc())
+    )
+    return [(code, title, int(count)) for code, title, count in rows.all()]
+
+
+def _outcome(outcome: str):
+    if outcome == "REPLIED":
+        return Message.replied_at.is_not(None)
+    return Message.status == outcome.lower()
+
+
+async def audience_page(
+    session: AsyncSession, campaign_id: uuid.UUID, outcome: str, *, before: tuple[datetime, uuid.UUID] | None, limit: int,
+) -> list[tuple[Message, str, str]]:
+    """(message, phone, name) of the campaign's messages with that outcome (SENT, DELIVERED,
+    READ, FAILED: the current status; REPLIED), newest first, after the cursor `before`."""
+    stmt = (
+        select(Message, Contact.phone, Contact.name)
+        .join(Contact, Contact.id == Message.contact_id)
+        .where(Message.campaign_id == campaign_id, _outcome(outcome))
+    )
+    if before is not None:
+        at, last_id = before
+        stmt = stmt.where(or_(Message.created_at < at, and_(Message.created_at == at, Message.id < last_id)))
+    rows = await session.execute(stmt.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit))
+    return [(m, phone, name) for m, phone, name in rows.all()]
+
+
+async def by_ref(session: AsyncSession, project_id: uuid.UUID, *, campaign_id: uuid.UUID | None = None, name: str | None = None) -> Campaign | None:
+    cond = Campaign.id == campaign_id if campaign_id is not None else Campaign.name == name
+    return (await session.execute(select(Campaign).where(Campaign.project_id == project_id, cond))).scalar_one_or_none()

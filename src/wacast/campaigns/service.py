@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wacast.campaigns.repository import forget_snapshots
-from wacast.models.campaigns import Campaign, CampaignStatus
+from wacast.campaigns import repository as repo
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import Conflict, NotFound, WacastError
-from wacast.templates import service as templates
-from wacast.models.templates import Template
-from wacast.webhooks import events as _webhook_events  # noqa: F401 - registers campaign.status.updated on flush
 from wacast.messages import repository as messages_repo
+from wacast.models.campaigns import Campaign, CampaignStatus
+from wacast.models.projects import Project
+from wacast.models.templates import Template
+from wacast.templates import service as templates
 from wacast.templates import statuses
+from wacast.webhooks import events
 
 
 async def create(session: AsyncSession, project_id: uuid.UUID, name: str, template_name: str, language: str | None = None, *, live: bool = False) -> Campaign:
     name = name.strip()
     if not name or len(name) > 200:
         raise WacastError("Campaign name is required (at most 200 characters)", "FIELD_REQUIRED", {"field": "name"})
-    if (await session.execute(select(Campaign.id).where(Campaign.project_id == project_id, Campaign.name == name))).first():
+    if await repo.name_exists(session, project_id, name):
         raise Conflict(f"Campaign {name!r} already exists in this project", "CAMPAIGN_EXISTS")
     template = await templates.find(session, project_id, template_name, language)
     campaign = Campaign(id=uuid.uuid4(), project_id=project_id, name=name, template_id=template.id, status=CampaignStatus.draft, type="api")
@@ -34,38 +35,52 @@ async def create(session: AsyncSession, project_id: uuid.UUID, name: str, templa
 
 
 async def set_status(session: AsyncSession, project_id: uuid.UUID, name: str, status: CampaignStatus) -> Campaign:
-    campaign = (await session.execute(select(Campaign).where(Campaign.project_id == project_id, Campaign.name == name))).scalar_one_or_none()
+    campaign = await repo.get_by_name(session, project_id, name)
     if campaign is None:
         raise NotFound(f"Campaign {name!r} does not exist", "CAMPAIGN_NOT_FOUND")
-    if campaign.type == "broadcast":  # broadcasts have their own states (campaigns/broadcast.py)
+    if campaign.type == "broadcast":  # broadcasts have their own states (campaigns/broadcasts/service.py)
         raise WacastError(
             f"{name!r} is a broadcast: use `wacast broadcasts pause|resume|cancel` or POST /api/v1/campaigns/{{id}}/pause|resume|cancel",
             "NOT_AN_API_CAMPAIGN", {"campaign": name, "status": campaign.status},
         )
     if status == CampaignStatus.live:
-        template = await session.get(Template, campaign.template_id)
+        template = await repo.template(session, campaign.template_id)
         if template is None or template.status != "APPROVED":
             raise WacastError(
                 f"Campaign cannot go live: template {template.name if template else '?'} is {template.status if template else 'missing'}, not APPROVED",
                 "TEMPLATE_NOT_APPROVED",
                 {"template_status": template.status if template else None},
             )
-    campaign.status = status  # the flush emits campaign.status.updated (webhooks/events.py)
+    previous = campaign.status
+    campaign.status = status
     campaign.updated_at = utcnow()
     await session.flush()
-    forget_snapshots()
+    await events.campaign_status(session, campaign, previous, campaign.status_reason)
+    repo.forget_snapshots()
     return campaign
 
 
+async def with_counts(session: AsyncSession, campaign: Campaign) -> tuple[Campaign, Template | None, dict[str, int]]:
+    """A campaign, its template and its messages by status."""
+    template = await repo.template(session, campaign.template_id)
+    return campaign, template, (await repo.status_counts_by_campaign(session, [campaign.id]))[campaign.id]
 
 
-async def describe(session: AsyncSession, project, name: str) -> dict:  # noqa: ANN001
+async def list_with_counts(
+    session: AsyncSession, project_id: uuid.UUID, *, type: str | None = None, status: str | None = None,
+) -> list[tuple[Campaign, Template | None, dict[str, int]]]:
+    """The project's campaigns (of a type, in a status), newest first, with template and counts."""
+    rows = await repo.list_with_templates(session, project_id, type=type, status=status)
+    counts = await repo.status_counts_by_campaign(session, [c.id for c, _ in rows])
+    return [(c, t, counts[c.id]) for c, t in rows]
+
+
+async def describe(session: AsyncSession, project: Project, name: str) -> dict[str, Any]:
     """A campaign for people: template, counts by status, and why its sends are held."""
-
-    campaign = (await session.execute(select(Campaign).where(Campaign.project_id == project.id, Campaign.name == name))).scalar_one_or_none()
+    campaign = await repo.get_by_name(session, project.id, name)
     if campaign is None:
         raise NotFound(f"Campaign {name!r} does not exist", "CAMPAIGN_NOT_FOUND")
-    template = await session.get(Template, campaign.template_id)
+    template = await repo.template(session, campaign.template_id)
     held, last_reason = await messages_repo.held_summary(session, campaign.id)
     reasons = []
     if project.halted_reason:

@@ -561,7 +561,7 @@ app.add_typer(secrets_app, name="secrets")
 from wacast.cli.broadcasts import broadcasts_app, segments_app  # noqa: E402
 from wacast.app import build_providers
 from wacast.app import create_app
-from wacast.campaigns.broadcast import BroadcastEngine
+from wacast.campaigns.broadcasts.engine import BroadcastEngine
 from wacast.cli.broadcasts import broadcast_view
 from wacast.cli.broadcasts import render_progress
 from wacast.config import Settings

@@ -10,14 +10,16 @@ import typer
 from rich.console import Console
 from rich.progress_bar import ProgressBar
 from rich.table import Table
+
+# The package's helpers (_run, _project, err_console), read when a command runs.
 from wacast import cli
-from wacast.api.broadcasts import _upsert_csv_contacts
-from wacast.api.broadcasts import parse_csv
 from wacast.campaign_api.media import MediaChecker
-from wacast.campaigns import broadcast
+from wacast.campaigns.broadcasts import presenter
+from wacast.campaigns.broadcasts import service as broadcasts
+from wacast.campaigns.broadcasts.plan import param_shorthand
 from wacast.config import get_settings
 from wacast.contacts import segments
-from wacast.models.projects import Project
+from wacast.kit import text
 
 segments_app = typer.Typer(help="Segments: saved contact filters (docs/broadcasts.md).", no_args_is_help=True)
 broadcasts_app = typer.Typer(help="Broadcast campaigns: a template to a segment or CSV, now or scheduled.", no_args_is_help=True)
@@ -27,17 +29,12 @@ ProjectOpt = typer.Option(..., "--project", help="Project name.")
 JsonOpt = typer.Option(False, "--json", help="Print JSON.")
 
 
-def _cli():  # noqa: ANN202
-
-    return cli
-
-
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
 def render_progress(data: dict[str, Any]) -> None:
-    """A progress bar and the counts of a campaign (`progress` of broadcast.describe)."""
+    """A progress bar and the counts of a campaign (`progress` of presenter.describe)."""
     progress = data.get("progress") or {}
     total = progress.get("total") or 0
     done = sum(progress.get(k, 0) for k in ("sent", "delivered", "read", "failed")) + progress.get("skipped", 0)
@@ -62,9 +59,8 @@ def render_progress(data: dict[str, Any]) -> None:
 
 
 async def broadcast_view(session: Any, project_id: Any, campaign_id: str) -> dict[str, Any]:
-
-    campaign = await broadcast.find(session, project_id, campaign_id)
-    return await broadcast.describe(session, campaign)
+    campaign = await broadcasts.find(session, project_id, campaign_id)
+    return await presenter.describe(session, campaign)
 
 
 # --- segments ------------------------------------------------------------------------------
@@ -77,7 +73,7 @@ def _filter_arg(filter_json: str | None, filter_file: Path | None) -> Any:
     try:
         return json.loads(raw)
     except ValueError as error:
-        _cli().err_console.print(f"[red]error:[/red] the filter is not JSON: {error}")
+        cli.err_console.print(f"[red]error:[/red] the filter is not JSON: {error}")
         raise typer.Exit(2) from None
 
 
@@ -94,11 +90,11 @@ def segments_create(
 
     async def work(db: Any) -> dict:
         async with db.transaction() as session:
-            p = await _cli()._project(session, project)
+            p = await cli._project(session, project)
             segment = await segments.create(session, p.id, name, flt)
             return {"id": str(segment.id), "name": segment.name, "count": await segments.count(session, p.id, segment.filter)}
 
-    data = _cli()._run(work)
+    data = cli._run(work)
     if as_json:
         _print_json(data)
     else:
@@ -112,11 +108,11 @@ def segments_count(name: str, project: str = ProjectOpt, as_json: bool = JsonOpt
 
     async def work(db: Any) -> dict:
         async with db.sessionmaker() as session:
-            p = await _cli()._project(session, project)
+            p = await cli._project(session, project)
             segment = await segments.get(session, p.id, name)
             return await segments.count(session, p.id, segment.filter)
 
-    data = _cli()._run(work)
+    data = cli._run(work)
     _print_json(data) if as_json else console.print(", ".join(f"{k} {v}" for k, v in data.items()))
 
 
@@ -126,10 +122,10 @@ def segments_list(project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
 
     async def work(db: Any) -> list:
         async with db.sessionmaker() as session:
-            p = await _cli()._project(session, project)
+            p = await cli._project(session, project)
             return [{"id": str(s.id), "name": s.name, "filter": s.filter} for s in await segments.list_all(session, p.id)]
 
-    data = _cli()._run(work)
+    data = cli._run(work)
     if as_json:
         _print_json(data)
     for s in [] if as_json else data:
@@ -142,7 +138,7 @@ def segments_export(name: str, project: str = ProjectOpt, output: Path = typer.O
 
     async def work(db: Any) -> int:
         async with db.sessionmaker() as session:
-            p = await _cli()._project(session, project)
+            p = await cli._project(session, project)
             segment = await segments.get(session, p.id, name)
         written = 0
         with output.open("wb") as handle:
@@ -151,7 +147,7 @@ def segments_export(name: str, project: str = ProjectOpt, output: Path = typer.O
                 written += chunk.count(b"\n")
         return written - 1
 
-    console.print(f"{_cli()._run(work)} contacts written to {output}")
+    console.print(f"{cli._run(work)} contacts written to {output}")
 
 
 # --- broadcasts ----------------------------------------------------------------------------
@@ -169,41 +165,35 @@ def broadcasts_create(
     as_json: bool = JsonOpt,
 ) -> None:
     """Create a broadcast (it starts at --send-at, or as soon as a worker sees it)."""
-
-    params: list[Any] = []
-    for value in param:
-        if value.startswith("$") and "|" in value:
-            attribute, fallback = value.split("|", 1)
-            params.append({"attribute": attribute[1:], "fallback": fallback})
-        else:
-            params.append(value)
-    body: dict[str, Any] = {"name": name, "template": template, "params": params, "send_at": send_at}
-    if segment:
-        body["segment"] = segment
-    if media_url:
-        body["media"] = {"url": media_url}
     settings = get_settings()
 
-    async def work(db: Any) -> dict:
-        async with db.sessionmaker() as session:
-            p = await _cli()._project(session, project)
-            project_id, country = p.id, p.default_country
-            draft = await broadcast.prepare(session, project_id, body, csv_audience=csv_file is not None, defaults=settings)
-            await session.rollback()
-        if draft.plan.media is not None:
-            checker = MediaChecker(timeout=settings.media_check_timeout, cache_seconds=0, allow_private_hosts=settings.allow_private_media_hosts)
-            try:
-                await checker.check(draft.plan.media.url, draft.needs.header_format, "media.url")
-            finally:
-                await checker.close()
-        rows = parse_csv(csv_file.read_bytes(), country)[0] if csv_file else None
-        async with db.transaction() as session:
-            csv_rows = await _upsert_csv_contacts(session, project_id, rows, "CSV upload") if rows else None
-            draft = await broadcast.prepare(session, project_id, body, csv_audience=csv_file is not None, defaults=settings)
-            campaign = await broadcast.create(session, project_id, draft, csv_rows)
-            return await broadcast.describe(session, campaign)
+    def request_body() -> dict[str, Any]:
+        # The base text rule (kit/text.py) for every option; the service checks the body again.
+        for option, value in (("name", name), ("--template", template), ("--segment", segment), ("--media-url", media_url), ("--send-at", send_at)):
+            if value is not None:
+                text.check(option, value)
+        body: dict[str, Any] = {"name": name, "template": template, "params": [param_shorthand(text.check("--param", p)) for p in param], "send_at": send_at}
+        if segment:
+            body["segment"] = segment
+        if media_url:
+            body["media"] = {"url": media_url}
+        return body
 
-    data = _cli()._run(work)
+    async def check_media(url: str, header_format: str | None, field: str) -> None:
+        checker = MediaChecker(timeout=settings.media_check_timeout, cache_seconds=0, allow_private_hosts=settings.allow_private_media_hosts)
+        try:
+            await checker.check(url, header_format, field)
+        finally:
+            await checker.close()
+
+    async def work(db: Any) -> dict:
+        body = request_body()
+        async with db.read() as session:
+            project_id = (await cli._project(session, project)).id
+        csv_data = csv_file.read_bytes() if csv_file else None
+        return await broadcasts.create(db, project_id, body, defaults=settings, check_media=check_media, csv_data=csv_data)
+
+    data = cli._run(work)
     if as_json:
         _print_json(data)
     else:
@@ -212,17 +202,14 @@ def broadcasts_create(
 
 
 def _control(name: str, project: str, action: str, as_json: bool) -> None:
-
     async def work(db: Any) -> dict:
+        text.check("name", name)
         async with db.transaction() as session:
-            p = await _cli()._project(session, project)
-            campaign = await broadcast.find(session, p.id, name, lock=True)
-            result = await {
-                "pause": broadcast.pause, "resume": broadcast.resume, "cancel": broadcast.cancel, "retry-failed": broadcast.retry_failed,
-            }[action](session, campaign)
-            return {**await broadcast.describe(session, campaign), "result": result}
+            p = await cli._project(session, project)
+            campaign, result = await broadcasts.control(session, p.id, name, action)
+            return {**await presenter.describe(session, campaign), "result": result}
 
-    data = _cli()._run(work)
+    data = cli._run(work)
     if as_json:
         _print_json(data)
     else:
@@ -273,15 +260,15 @@ def broadcasts_policy(
         if tier is not None:
             body["messaging_tier"] = "unlimited" if tier == "unlimited" else int(tier)
     except ValueError:
-        _cli().err_console.print('[red]error:[/red] use --quiet-hours 21:00-09:00, --frequency-cap 2/7, --tier 2000')
+        cli.err_console.print('[red]error:[/red] use --quiet-hours 21:00-09:00, --frequency-cap 2/7, --tier 2000')
         raise typer.Exit(2) from None
 
     async def work(db: Any) -> dict:
         async with db.transaction() as session:
-            p = await _cli()._project(session, project)
-            policy = await broadcast.set_policy(session, p.id, body) if body else await broadcast.get_policy(session, p.id)
-            return broadcast.policy_out(policy, await session.get(Project, p.id))
+            p = await cli._project(session, project)
+            policy = await broadcasts.set_policy(session, p.id, body) if body else await broadcasts.get_policy(session, p.id)
+            return await broadcasts.policy_view(session, p.id, policy)
 
-    data = _cli()._run(work)
+    data = cli._run(work)
     _print_json(data) if as_json else console.print("\n".join(f"{k}: {v}" for k, v in data.items()))
 

@@ -10,14 +10,15 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy import select
 
-from wacast.campaigns import broadcast
+from wacast.campaigns.broadcasts import presenter
+from wacast.campaigns.broadcasts import repository as broadcasts_repo
+from wacast.campaigns.broadcasts import service as broadcasts
+from wacast.campaigns.broadcasts.plan import param_shorthand
 from wacast.contacts import segments
 from wacast.dashboard.web import Ctx, DashboardRoute, need, redirect, render
+from wacast.kit import text
 from wacast.kit.errors import NotFound, WacastError
-from wacast.models.campaigns import Campaign
-from wacast.models.templates import Template
 from wacast.templates.params import analyze
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -29,7 +30,7 @@ EXAMPLE_FILTER = json.dumps({"match": "all", "conditions": [
 ]}, indent=2)
 
 
-def _db(request: Request):  # noqa: ANN202
+def _db(request: Request):
     return request.app.state.db
 
 
@@ -40,96 +41,79 @@ async def _form(request: Request) -> dict[str, Any]:
 
 @router.get("/broadcasts")
 async def broadcasts_page(request: Request, ctx: Ctx = Depends(AGENT)) -> Response:
-    async with _db(request).sessionmaker() as session:
-        rows = (
-            await session.execute(
-                select(Campaign).where(Campaign.project_id == ctx.project.id, Campaign.type == "broadcast").order_by(Campaign.created_at.desc())
-            )
-        ).scalars().all()
-        items = [await broadcast.describe(session, c) for c in rows]
+    async with _db(request).read() as session:
+        items = [await presenter.describe(session, c) for c in await broadcasts_repo.list_broadcasts(session, ctx.project.id)]
     return render(ctx, "bcast_list.html", page="broadcasts", items=items)
 
 
 @router.get("/broadcasts/new")
 async def broadcast_new(request: Request, ctx: Ctx = Depends(MANAGER)) -> Response:
-    async with _db(request).sessionmaker() as session:
-        approved = (
-            await session.execute(select(Template).where(Template.project_id == ctx.project.id, Template.status == "APPROVED").order_by(Template.name))
-        ).scalars().all()
+    async with _db(request).read() as session:
         segs = await segments.list_all(session, ctx.project.id)
-    templates = [{"name": t.name, "language": t.language, "params": list(analyze(t.components, t.parameter_format).text_params),
-                  "media": analyze(t.components, t.parameter_format).needs_media} for t in approved]
-    return render(ctx, "bcast_new.html", page="broadcasts", templates=templates, segments=segs)
+        templates = []
+        for t in await broadcasts_repo.approved_templates(session, ctx.project.id):
+            needs = analyze(t.components, t.parameter_format)
+            templates.append({"name": t.name, "language": t.language, "params": list(needs.text_params), "media": needs.needs_media})
+        # Rendered inside: the read session's end expires the segments it loaded.
+        return render(ctx, "bcast_new.html", page="broadcasts", templates=templates, segments=segs)
 
 
-def _params(text: str) -> list[Any]:
-    out: list[Any] = []
-    for part in [p.strip() for p in text.split(",")] if text.strip() else []:
-        if part.startswith("$") and "|" in part:
-            attribute, fallback = part.split("|", 1)
-            out.append({"attribute": attribute[1:].strip(), "fallback": fallback.strip()})
-        else:
-            out.append(part)
-    return out
+def _params(value: str) -> list[Any]:
+    """The form's parameters: comma-separated, each "$attribute", "$attribute|fallback" or text."""
+    return [param_shorthand(part.strip()) for part in value.split(",")] if value.strip() else []
+
+
+def _field(form: dict[str, Any], name: str) -> str:
+    # The base text rule (kit/text.py) for every field of the form.
+    return text.clean(name, str(form.get(name, "")), strip=False)
 
 
 @router.post("/broadcasts")
 async def broadcast_create(request: Request, ctx: Ctx = Depends(MANAGER)) -> Response:
     form = await _form(request)
-    template = str(form.get("template", ""))
-    name, _, language = template.partition("|")
+    name, _, language = _field(form, "template").partition("|")
     body: dict[str, Any] = {
-        "name": str(form.get("name", "")), "template": name, "language": language or None, "segment": str(form.get("segment", "")),
-        "params": _params(str(form.get("params", ""))), "send_at": str(form.get("send_at", "")).strip() or None,
+        "name": _field(form, "name"), "template": name, "language": language or None, "segment": _field(form, "segment"),
+        "params": _params(_field(form, "params")), "send_at": _field(form, "send_at").strip() or None,
     }
-    if str(form.get("media_url", "")).strip():
-        body["media"] = {"url": str(form["media_url"]).strip()}
-    settings = request.app.state.settings
-    async with _db(request).sessionmaker() as session:
-        draft = await broadcast.prepare(session, ctx.project.id, body, csv_audience=False, defaults=settings)
-        await session.rollback()
-    if draft.plan.media is not None:
-        await request.app.state.media.check(draft.plan.media.url, draft.needs.header_format, "media.url")
-    async with _db(request).transaction() as session:
-        draft = await broadcast.prepare(session, ctx.project.id, body, csv_audience=False, defaults=settings)
-        campaign = await broadcast.create(session, ctx.project.id, draft)
-        cid, status = campaign.id, campaign.status
+    if _field(form, "media_url").strip():
+        body["media"] = {"url": _field(form, "media_url").strip()}
+    out = await broadcasts.create(_db(request), ctx.project.id, body, defaults=request.app.state.settings, check_media=request.app.state.media.check)
     engine = getattr(request.app.state, "broadcasts", None)
     if engine is not None:
         engine.wake.set()
-    note = "It is scheduled." if status == "scheduled" else "Sending has started."
-    return redirect(ctx, f"/broadcasts/{cid}", f"Broadcast {body['name']} created. {note}")
+    note = "It is scheduled." if out["status"] == "scheduled" else "Sending has started."
+    return redirect(ctx, f"/broadcasts/{out['id']}", f"Broadcast {body['name']} created. {note}")
 
 
-async def _broadcast(session: Any, ctx: Ctx, campaign_id: str, lock: bool = False) -> Campaign:
+def _broadcast_id(campaign_id: str) -> str:
+    """The dashboard names broadcasts by id only."""
     try:
         uuid.UUID(campaign_id)
     except ValueError:
         raise NotFound("Broadcast not found", "CAMPAIGN_NOT_FOUND") from None
-    campaign = await broadcast.find(session, ctx.project.id, campaign_id, lock=lock)
-    if campaign.type != "broadcast":
-        raise NotFound("Broadcast not found", "CAMPAIGN_NOT_FOUND")
-    return campaign
+    return campaign_id
 
 
 @router.get("/broadcasts/{campaign_id}")
 async def broadcast_page(request: Request, campaign_id: str, ctx: Ctx = Depends(AGENT)) -> Response:
-    async with _db(request).sessionmaker() as session:
-        data = await broadcast.describe(session, await _broadcast(session, ctx, campaign_id))
+    async with _db(request).read() as session:
+        campaign = await broadcasts.find(session, ctx.project.id, _broadcast_id(campaign_id), broadcast_only=True)
+        data = await presenter.describe(session, campaign)
     return render(ctx, "bcast_detail.html", page="broadcasts", b=data)
+
+
+WORDS = {"pause": "Paused", "resume": "Resumed", "cancel": "Cancelled", "retry-failed": "Retrying failed messages"}
 
 
 @router.post("/broadcasts/{campaign_id}/{action}")
 async def broadcast_action(request: Request, campaign_id: str, action: str, ctx: Ctx = Depends(MANAGER)) -> Response:
-    actions = {"pause": broadcast.pause, "resume": broadcast.resume, "cancel": broadcast.cancel, "retry-failed": broadcast.retry_failed}
-    if action not in actions:
+    if action not in WORDS:
         raise NotFound("No such action", "NOT_FOUND")
     async with _db(request).transaction() as session:
-        campaign = await _broadcast(session, ctx, campaign_id, lock=True)
-        result = await actions[action](session, campaign)
+        _, result = await broadcasts.control(session, ctx.project.id, _broadcast_id(campaign_id), action, broadcast_only=True)
     request.app.state.wake_dispatcher()
-    words = {"pause": "Paused", "resume": "Resumed", "cancel": "Cancelled", "retry-failed": "Retrying failed messages"}[action]
-    return redirect(ctx, f"/broadcasts/{campaign_id}", f"{words}: {result}")
+    return redirect(ctx, f"/broadcasts/{campaign_id}", f"{WORDS[action]}: {result}")
 
 
 @router.get("/segments")

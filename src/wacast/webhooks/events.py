@@ -10,17 +10,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, insert, inspect, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from wacast.models.campaigns import Campaign
 from wacast.models.contacts import Contact
-from wacast.kit.clock import utcnow
 from wacast.models.messages import Message
 from wacast.webhooks import outbox
-from wacast.models.webhooks import WebhookDelivery
-from wacast.models.webhooks import WebhookEvent
 from wacast.models.webhooks import WebhookSubscription
 
 
@@ -144,8 +140,7 @@ async def contacts_created(session: AsyncSession, project_id: uuid.UUID, rows: l
 
 
 async def campaign_status(session: AsyncSession, campaign: Any, previous: str | None, reason: str | None = None) -> None:
-    """campaign.status.updated for a change made with a Core UPDATE (ORM changes are caught
-    by the flush listener below)."""
+    """campaign.status.updated: the campaigns services call it where a status changes."""
     if previous == campaign.status or not await _wants(session, campaign.project_id, "campaign.status.updated"):
         return
     await outbox.emit(session, campaign.project_id, "campaign.status.updated", _campaign_data(campaign, previous, reason))
@@ -156,42 +151,6 @@ def _campaign_data(campaign: Any, previous: str | None, reason: str | None) -> d
         "campaign": {"id": str(campaign.id), "name": campaign.name, "type": campaign.type, "status": str(campaign.status),
                      "previous_status": str(previous) if previous is not None else None, "reason": reason},
     }
-
-
-@event.listens_for(Session, "before_flush")
-def _campaign_status_changes(session: Session, _context: Any, _instances: Any) -> None:
-    """campaign.status.updated for every Campaign whose status an ORM flush changes (API
-    campaigns' live/pause, broadcasts' pause/resume/cancel/complete...), in that transaction."""
-    changed = []
-    for obj in session.dirty:
-        if isinstance(obj, Campaign):
-            history = inspect(obj).attrs.status.history
-            if history.added and history.deleted and history.added[0] != history.deleted[0]:
-                changed.append((obj, history.deleted[0]))
-    if not changed:
-        return
-
-    now = utcnow()
-    with session.no_autoflush:
-        for campaign, previous in changed:
-            rows = session.execute(
-                select(WebhookSubscription.id, WebhookSubscription.topics).where(
-                    WebhookSubscription.project_id == campaign.project_id, WebhookSubscription.active.is_(True)
-                )
-            ).all()
-            subscribers = [r.id for r in rows if "campaign.status.updated" in (r.topics or []) or "*" in (r.topics or [])]
-            if not subscribers:
-                continue
-            event_id = uuid.uuid4()
-            session.execute(insert(WebhookEvent.__table__).values(
-                id=event_id, project_id=campaign.project_id, topic="campaign.status.updated",
-                data=_campaign_data(campaign, previous, getattr(campaign, "status_reason", None)), created_at=now,
-            ))
-            session.execute(insert(WebhookDelivery.__table__), [
-                {"id": uuid.uuid4(), "event_id": event_id, "subscription_id": s, "status": "pending", "attempts": 0,
-                 "next_attempt_at": now, "created_at": now}
-                for s in subscribers
-            ])
 
 
 async def template_status(session: AsyncSession, project_id: uuid.UUID, template: Any, previous: str | None) -> None:
