@@ -16,7 +16,9 @@ from wacast.api_keys import service as api_key_service
 from wacast.campaign_api.media import MediaChecker
 from wacast.campaign_api.service import CampaignApiService
 from wacast.campaigns import repository as campaigns_repo
+from wacast.campaigns.outcomes import CAMPAIGN_OUTCOMES
 from wacast.contacts import repository as contacts_repo
+from wacast.contacts import segments
 from wacast.campaigns.broadcast import BroadcastEngine
 from wacast.config import Settings, get_settings
 from wacast.db.engine import Database
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         )
         campaigns_repo.configure_cache(settings.cache_seconds)
         contacts_repo.configure_cache(settings.cache_seconds)
+        segments.provide_outcomes(CAMPAIGN_OUTCOMES)  # segment campaign conditions, from the floor above contacts
         api_key_service.configure_cache(settings.cache_seconds)
 
         ratelimit.limiter.configure(settings.api_rate_limit, settings.api_rate_burst)

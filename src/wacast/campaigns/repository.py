@@ -100,3 +100,47 @@ async def list_for_project(session: AsyncSession, project_id: uuid.UUID) -> list
         .scalars()
         .all()
     )
+
+
+# --- added by contacts: what segment filters ask of campaigns (campaigns/outcomes.py)
+# (imports here, not at the top, to keep the merge with the broadcasts room to this section)
+
+from typing import Any  # noqa: E402
+
+from sqlalchemy import ColumnElement, case, exists, or_  # noqa: E402
+
+from wacast.models.contacts import Contact  # noqa: E402
+from wacast.models.messages import Message  # noqa: E402
+
+
+async def id_by_ref(session: AsyncSession, project_id: uuid.UUID, ref: str) -> uuid.UUID | None:
+    """The id of the project's campaign named `ref`, or whose id is `ref`."""
+    try:
+        as_id = uuid.UUID(ref)
+    except ValueError:
+        as_id = None
+    clause = Campaign.name == ref if as_id is None else or_(Campaign.id == as_id, Campaign.name == ref)
+    row = (await session.execute(select(Campaign.id).where(Campaign.project_id == project_id, clause))).first()
+    return row[0] if row else None
+
+
+def received_by_contact(campaign_id: uuid.UUID) -> ColumnElement[bool]:
+    """Over `contacts`: the contact got a message of the campaign."""
+    return exists(select(Message.id).where(Message.campaign_id == campaign_id, Message.contact_id == Contact.id))
+
+
+def last_outcome_of_contact(campaign_id: uuid.UUID) -> Any:
+    """Over `contacts`: the contact's last outcome in a campaign: replied, or its message's status."""
+    return (
+        select(case((Message.replied_at.is_not(None), "replied"), else_=Message.status))
+        .where(Message.campaign_id == campaign_id, Message.contact_id == Contact.id)
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
+        .correlate(Contact)
+        .scalar_subquery()
+    )
+
+
+async def unfinished_using_segment(session: AsyncSession, segment_id: uuid.UUID, statuses: tuple[str, ...]) -> str | None:
+    row = (await session.execute(select(Campaign.name).where(Campaign.segment_id == segment_id, Campaign.status.in_(statuses)))).first()
+    return row[0] if row else None
