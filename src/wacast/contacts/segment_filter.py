@@ -28,9 +28,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import ColumnElement, and_, func, not_, or_, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wacast.contacts.repository_segments import has_tag
 from wacast.kit import text
 from wacast.kit.errors import WacastError
-from wacast.contacts.repository_segments import has_tag
 from wacast.models.contacts import Contact
 
 OUTCOMES = ("queued", "sent", "delivered", "read", "failed", "replied")
