@@ -60,7 +60,6 @@ FALSE_WORDS = {"no", "false", "0", "n", "opted_out", "out"}
 TRUE_WORDS = {"yes", "true", "1", "y", "opted_in", "in", ""}
 MAX_ATTRIBUTE_VALUE = contacts.MAX_ATTRIBUTE_VALUE
 MAX_LABEL = contacts.MAX_LABEL
-MAX_ROW_TEXT = 64 * 1024  # a cell's text before a field's own limit cuts it (source)
 
 
 def _decode(data: bytes) -> str:
@@ -273,7 +272,7 @@ def _parse_row(project: Project, columns: Columns, row: list[str]) -> dict[str, 
     if len(name) > contacts.MAX_NAME:
         raise WacastError(f"name is longer than {contacts.MAX_NAME} characters", "CSV_ROW_INVALID")
     _checked("name", name, contacts.MAX_NAME, multiline=True)
-    source = _checked("source", _cell(row, columns.source), MAX_ROW_TEXT, multiline=True)[: contacts.MAX_SOURCE] or None
+    source = _checked("source", _cell(row, columns.source), contacts.MAX_SOURCE, multiline=True) or None
     tags = [_checked("tags", t[:MAX_LABEL], MAX_LABEL) for t in split_tags(_cell(row, columns.tags))]
     opted = _cell(row, columns.opted_in).lower()
     if opted not in FALSE_WORDS and opted not in TRUE_WORDS:

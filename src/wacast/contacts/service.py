@@ -183,7 +183,8 @@ def _name(value: Any) -> str:
 def _source(value: Any) -> str | None:
     if not value:
         return None
-    return text.check("source", str(value), max_len=len(str(value)), multiline=True)[:MAX_SOURCE]
+    # At most MAX_SOURCE, as through the campaign API (it used to be cut here silently).
+    return text.check("source", str(value), max_len=MAX_SOURCE, multiline=True)
 
 
 async def create(
