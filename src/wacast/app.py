@@ -9,23 +9,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from wacast.kit.http import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from wacast.api_keys import service as api_key_service
-from wacast.campaign_api.media import MediaChecker
-from wacast.campaign_api.service import CampaignApiService
-from wacast.campaigns import repository as campaigns_repo
-from wacast.contacts import repository as contacts_repo
-from wacast.campaigns.broadcasts.engine import BroadcastEngine
-from wacast.config import Settings, get_settings
-from wacast.db.engine import Database
-from wacast.kit.errors import WacastError
-from wacast.messages.dispatcher import Dispatcher
-from wacast.ops import endpoints as operations
-from wacast.whatsapp.cloud import CloudProvider
-from wacast.meta.client import GraphClient
-from wacast.whatsapp.sandbox import SandboxProvider
 from wacast.api.broadcasts import router as broadcasts_router
 from wacast.api.campaign_api import router as campaign_router
 from wacast.api.campaigns import router as campaigns_router
@@ -35,10 +20,27 @@ from wacast.api.meta_webhooks import router as webhook_router
 from wacast.api.segments import router as segments_router
 from wacast.api.templates import router as templates_router
 from wacast.api.webhooks import router as webhooks_router
+from wacast.api_keys import service as api_key_service
+from wacast.campaign_api.media import MediaChecker
+from wacast.campaign_api.service import CampaignApiService
+from wacast.campaigns import repository as campaigns_repo
+from wacast.campaigns.broadcasts.engine import BroadcastEngine
+from wacast.campaigns.outcomes import CAMPAIGN_OUTCOMES
+from wacast.config import Settings, get_settings
+from wacast.contacts import repository as contacts_repo
+from wacast.contacts import segments
 from wacast.dashboard.broadcasts import router as dashboard_broadcasts
+from wacast.db.engine import Database
 from wacast.idempotency.middleware import IdempotencyMiddleware
 from wacast.kit import ratelimit
+from wacast.kit.errors import WacastError
+from wacast.kit.http import JSONResponse
+from wacast.messages.dispatcher import Dispatcher
+from wacast.meta.client import GraphClient
+from wacast.ops import endpoints as operations
 from wacast.webhooks.tasks import WebhookSender
+from wacast.whatsapp.cloud import CloudProvider
+from wacast.whatsapp.sandbox import SandboxProvider
 
 log = logging.getLogger("wacast")
 
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         )
         campaigns_repo.configure_cache(settings.cache_seconds)
         contacts_repo.configure_cache(settings.cache_seconds)
+        segments.provide_outcomes(CAMPAIGN_OUTCOMES)  # segment campaign conditions, from the floor above contacts
         api_key_service.configure_cache(settings.cache_seconds)
 
         ratelimit.limiter.configure(settings.api_rate_limit, settings.api_rate_burst)

@@ -17,7 +17,9 @@ async def require_key(request: Request) -> KeyIdentity:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized({"reason": "send Authorization: Bearer <API key>"})
-    async with request.app.state.db.sessionmaker() as session:
+    # Its own read session (no write lock on SQLite): the key is checked before the
+    # endpoint's session opens, and a refused key never waits for the writer.
+    async with request.app.state.db.read() as session:
         identity = await service.authenticate(session, token.strip())
     if identity is None:
         raise Unauthorized({"reason": "unknown or revoked API key"})

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from wacast.api.auth import ApiIdentity, require_full
-from wacast.contacts import service
 from wacast.api.common import allow_fields, answer, body_object, doc, page, parse_bool
+from wacast.contacts import service
+from wacast.db.requests import ReadSession, WriteSession
+from wacast.kit import text
 from wacast.kit.errors import WacastError
 
 router = APIRouter(prefix="/api/v1")
+
+# The key is checked first, then the body read, then the session opened: a write transaction
+# is never held while a client is still sending its body.
+Full = Annotated[ApiIdentity, Depends(require_full)]
+JsonObject = Annotated[dict[str, Any], Depends(body_object)]
 
 CONTACT = {
     "id": "0b8f9a36-6a43-4f7e-9a0e-2f3c1b0d5e11", "phone": "+917428526285", "name": "Asha Verma", "source": "website",
@@ -23,17 +30,13 @@ TAG = {"id": "5d1e8c8e-2b8a-4d7c-8f55-1d2a9b3c4e5f", "name": "vip", "contacts": 
 ATTRIBUTE = {"id": "9c7e0d3a-1f2b-4c5d-8e9f-0a1b2c3d4e5f", "name": "city", "contacts": 120, "created_at": "2026-11-01T09:00:00Z"}
 
 
-def _db(request: Request):  # noqa: ANN202
-    return request.app.state.db
-
-
 def _attribute_filters(values: list[str]) -> dict[str, str]:
     out = {}
     for item in values:
         name, sep, value = item.partition(":")
         if not sep or not name:
             raise WacastError("attribute filters are name:value (e.g. attribute=city:Pune)", "VALIDATION_ERROR", {"field": "attribute"}, status_code=422)
-        out[name] = value
+        out[text.check("attribute", name, max_len=service.MAX_LABEL)] = text.check("attribute", value, max_len=service.MAX_ATTRIBUTE_VALUE)
     return out
 
 
@@ -43,8 +46,8 @@ def _attribute_filters(values: list[str]) -> dict[str, str]:
 @router.get("/contacts", tags=["Contacts"], summary="List contacts (filters, search, cursor pages)",
             **doc({"data": [CONTACT], "next_cursor": "MjAyNi0xMS0yN1QxMDowMDowMCswMDowMHwwYjhm..."}, 403, 422))
 async def list_contacts(
-    request: Request,
-    identity: ApiIdentity = Depends(require_full),
+    identity: Full,
+    session: ReadSession,
     tag: str | None = Query(None, description="only contacts with this tag"),
     source: str | None = Query(None, description="only contacts with this source"),
     attribute: list[str] = Query([], description="name:value, repeatable (AND)"),
@@ -54,56 +57,52 @@ async def list_contacts(
     cursor: str | None = Query(None, description="next_cursor of the previous page"),
     limit: int = Query(50, description="1 to 200"),
 ) -> Any:
+    for label, value in (("tag", tag), ("source", source), ("search", search)):
+        if value is not None:
+            text.check(label, value, max_len=service.MAX_ATTRIBUTE_VALUE)
     flt = service.ContactFilter(
         tag=tag, source=source, attributes=_attribute_filters(attribute), opted_in=parse_bool(opted_in, "opted_in"),
         blocked=parse_bool(blocked, "blocked"), search=search,
     )
-    async with _db(request).sessionmaker() as session:
-        return page(await service.list_contacts(session, identity.project_id, flt, cursor=cursor, limit=limit))
+    return page(await service.list_contacts(session, identity.project_id, flt, cursor=cursor, limit=limit))
 
 
 @router.get("/contacts/{contact}", tags=["Contacts"], summary="A contact by id or by phone number",
             **doc(CONTACT, 403, 404))
-async def get_contact(contact: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
-    async with _db(request).sessionmaker() as session:
-        return answer(await service.get(session, identity.project_id, contact))
+async def get_contact(contact: str, identity: Full, session: ReadSession) -> Any:
+    return answer(await service.get(session, identity.project_id, contact))
 
 
 @router.post("/contacts", status_code=201, tags=["Contacts"], summary="Create a contact",
              **doc(CONTACT, 400, 403, 409, 422, status=201, request_example={
                  "phone": "+917428526285", "name": "Asha Verma", "source": "website", "attributes": {"city": "Pune"}, "tags": ["vip"],
              }))
-async def create_contact(request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
-    data = await body_object(request)
+async def create_contact(identity: Full, data: JsonObject, session: WriteSession) -> Any:
     allow_fields(data, {"phone", "name", "source", "attributes", "tags", "opted_in", "blocked"})
     if data.get("tags") is not None and not isinstance(data["tags"], list):
         raise WacastError("tags must be a list of tag names", "VALIDATION_ERROR", {"field": "tags"}, status_code=422)
     for flag in ("opted_in", "blocked"):
         if flag in data and not isinstance(data[flag], bool):
             raise WacastError(f"{flag} must be true or false", "VALIDATION_ERROR", {"field": flag}, status_code=422)
-    async with _db(request).transaction() as session:
-        out = await service.create(
-            session, identity.project_id, data.get("phone"), name=data.get("name"), source=data.get("source"),
-            attributes=data.get("attributes"), tags=data.get("tags"), opted_in=data.get("opted_in", True), blocked=data.get("blocked", False),
-        )
+    out = await service.create(
+        session, identity.project_id, data.get("phone"), name=data.get("name"), source=data.get("source"),
+        attributes=data.get("attributes"), tags=data.get("tags"), opted_in=data.get("opted_in", True), blocked=data.get("blocked", False),
+    )
     return answer(out, 201)
 
 
 @router.patch("/contacts/{contact}", tags=["Contacts"], summary="Change name, attributes (merged; null removes), opted_in, blocked",
               **doc(CONTACT, 400, 403, 404, 422, request_example={"name": "Asha V.", "attributes": {"city": "Mumbai"}, "opted_in": False}))
-async def update_contact(contact: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
-    data = await body_object(request)
+async def update_contact(contact: str, identity: Full, data: JsonObject, session: WriteSession) -> Any:
     allow_fields(data, {"name", "attributes", "opted_in", "blocked"})
-    async with _db(request).transaction() as session:
-        out = await service.update_contact(session, identity.project_id, contact, **data)
+    out = await service.update_contact(session, identity.project_id, contact, **data)
     return answer(out)
 
 
 @router.delete("/contacts/{contact}", status_code=204, response_class=Response, tags=["Contacts"],
                summary="Delete a contact (with its message history)", **doc(None, 403, 404, status=204, write=True))
-async def delete_contact(contact: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Response:
-    async with _db(request).transaction() as session:
-        await service.delete_contact(session, identity.project_id, contact)
+async def delete_contact(contact: str, identity: Full, session: WriteSession) -> Response:
+    await service.delete_contact(session, identity.project_id, contact)
     return Response(status_code=204)
 
 
@@ -117,27 +116,24 @@ def _tag_names(data: dict[str, Any]) -> list[str]:
 
 @router.post("/contacts/{contact}/tags", tags=["Contacts"], summary="Add tags to a contact",
              **doc(CONTACT, 400, 403, 404, 422, request_example={"tags": ["vip"]}))
-async def add_tags(contact: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
-    names = _tag_names(await body_object(request))
-    async with _db(request).transaction() as session:
-        out = await service.add_tags(session, identity.project_id, contact, names)
+async def add_tags(contact: str, identity: Full, data: JsonObject, session: WriteSession) -> Any:
+    names = _tag_names(data)
+    out = await service.add_tags(session, identity.project_id, contact, names)
     return answer(out)
 
 
 @router.delete("/contacts/{contact}/tags/{tag}", tags=["Contacts"], summary="Remove a tag from a contact",
                **doc(CONTACT, 400, 403, 404, write=True))
-async def remove_tag(contact: str, tag: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
-    async with _db(request).transaction() as session:
-        out = await service.remove_tags(session, identity.project_id, contact, [tag])
+async def remove_tag(contact: str, tag: str, identity: Full, session: WriteSession) -> Any:
+    out = await service.remove_tags(session, identity.project_id, contact, [tag])
     return answer(out)
 
 
 @router.post("/contacts/{contact}/tags/remove", tags=["Contacts"], summary="Remove several tags from a contact",
              **doc(CONTACT, 400, 403, 404, 422, request_example={"tags": ["vip", "customer"]}))
-async def remove_tags(contact: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
-    names = _tag_names(await body_object(request))
-    async with _db(request).transaction() as session:
-        out = await service.remove_tags(session, identity.project_id, contact, names)
+async def remove_tags(contact: str, identity: Full, data: JsonObject, session: WriteSession) -> Any:
+    names = _tag_names(data)
+    out = await service.remove_tags(session, identity.project_id, contact, names)
     return answer(out)
 
 
@@ -150,76 +146,66 @@ def _name_of(data: dict[str, Any]) -> Any:
 
 
 @router.get("/tags", tags=["Tags"], summary="All tags with their contact counts", **doc({"data": [TAG]}, 403))
-async def list_tags(request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
-    async with _db(request).sessionmaker() as session:
-        return answer({"data": await service.list_tags(session, identity.project_id)})
+async def list_tags(identity: Full, session: ReadSession) -> Any:
+    return answer({"data": await service.list_tags(session, identity.project_id)})
 
 
 @router.get("/tags/{tag}", tags=["Tags"], summary="A tag by id or name", **doc(TAG, 403, 404))
-async def get_tag(tag: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
-    async with _db(request).sessionmaker() as session:
-        return answer(await service.get_tag(session, identity.project_id, tag))
+async def get_tag(tag: str, identity: Full, session: ReadSession) -> Any:
+    return answer(await service.get_tag(session, identity.project_id, tag))
 
 
 @router.post("/tags", status_code=201, tags=["Tags"], summary="Create a tag",
              **doc(TAG, 400, 403, 409, 422, status=201, request_example={"name": "vip"}))
-async def create_tag(request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
-    name = _name_of(await body_object(request))
-    async with _db(request).transaction() as session:
-        out = await service.create_tag(session, identity.project_id, name)
+async def create_tag(identity: Full, data: JsonObject, session: WriteSession) -> Any:
+    name = _name_of(data)
+    out = await service.create_tag(session, identity.project_id, name)
     return answer(out, 201)
 
 
 @router.patch("/tags/{tag}", tags=["Tags"], summary="Rename a tag", **doc(TAG, 400, 403, 404, 409, 422, request_example={"name": "gold"}))
-async def rename_tag(tag: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
-    name = _name_of(await body_object(request))
-    async with _db(request).transaction() as session:
-        out = await service.rename_tag(session, identity.project_id, tag, name)
+async def rename_tag(tag: str, identity: Full, data: JsonObject, session: WriteSession) -> Any:
+    name = _name_of(data)
+    out = await service.rename_tag(session, identity.project_id, tag, name)
     return answer(out)
 
 
 @router.delete("/tags/{tag}", status_code=204, response_class=Response, tags=["Tags"], summary="Delete a tag (contacts lose it)",
                **doc(None, 403, 404, status=204, write=True))
-async def delete_tag(tag: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Response:
-    async with _db(request).transaction() as session:
-        await service.delete_tag(session, identity.project_id, tag)
+async def delete_tag(tag: str, identity: Full, session: WriteSession) -> Response:
+    await service.delete_tag(session, identity.project_id, tag)
     return Response(status_code=204)
 
 
 @router.get("/attributes", tags=["Attributes"], summary="All contact attributes with how many contacts have a value",
             **doc({"data": [ATTRIBUTE]}, 403))
-async def list_attributes(request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
-    async with _db(request).sessionmaker() as session:
-        return answer({"data": await service.list_attributes(session, identity.project_id)})
+async def list_attributes(identity: Full, session: ReadSession) -> Any:
+    return answer({"data": await service.list_attributes(session, identity.project_id)})
 
 
 @router.get("/attributes/{attribute}", tags=["Attributes"], summary="An attribute by id or name", **doc(ATTRIBUTE, 403, 404))
-async def get_attribute(attribute: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
-    async with _db(request).sessionmaker() as session:
-        return answer(await service.get_attribute(session, identity.project_id, attribute))
+async def get_attribute(attribute: str, identity: Full, session: ReadSession) -> Any:
+    return answer(await service.get_attribute(session, identity.project_id, attribute))
 
 
 @router.post("/attributes", status_code=201, tags=["Attributes"], summary="Create a contact attribute",
              **doc(ATTRIBUTE, 400, 403, 409, 422, status=201, request_example={"name": "city"}))
-async def create_attribute(request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
-    name = _name_of(await body_object(request))
-    async with _db(request).transaction() as session:
-        out = await service.create_attribute(session, identity.project_id, name)
+async def create_attribute(identity: Full, data: JsonObject, session: WriteSession) -> Any:
+    name = _name_of(data)
+    out = await service.create_attribute(session, identity.project_id, name)
     return answer(out, 201)
 
 
 @router.patch("/attributes/{attribute}", tags=["Attributes"], summary="Rename an attribute (contacts' values move with it)",
               **doc(ATTRIBUTE, 400, 403, 404, 409, 422, request_example={"name": "town"}))
-async def rename_attribute(attribute: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
-    name = _name_of(await body_object(request))
-    async with _db(request).transaction() as session:
-        out = await service.rename_attribute(session, identity.project_id, attribute, name)
+async def rename_attribute(attribute: str, identity: Full, data: JsonObject, session: WriteSession) -> Any:
+    name = _name_of(data)
+    out = await service.rename_attribute(session, identity.project_id, attribute, name)
     return answer(out)
 
 
 @router.delete("/attributes/{attribute}", status_code=204, response_class=Response, tags=["Attributes"],
                summary="Delete an attribute and every contact's value of it", **doc(None, 403, 404, status=204, write=True))
-async def delete_attribute(attribute: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Response:
-    async with _db(request).transaction() as session:
-        await service.delete_attribute(session, identity.project_id, attribute)
+async def delete_attribute(attribute: str, identity: Full, session: WriteSession) -> Response:
+    await service.delete_attribute(session, identity.project_id, attribute)
     return Response(status_code=204)

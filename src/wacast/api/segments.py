@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from wacast.api.auth import ApiIdentity, require_key
+from wacast.api.common import read_json
 from wacast.contacts import segments
+from wacast.db.requests import ReadSession, WriteSession
 from wacast.kit.errors import Forbidden, WacastError
 
 router = APIRouter(prefix="/api/v1", tags=["Segments"])
@@ -21,11 +23,11 @@ async def require_full_key(identity: ApiIdentity = Depends(require_key)) -> ApiI
     return identity
 
 
-async def _json(request: Request) -> Any:
-    try:
-        return await request.json()
-    except ValueError:
-        raise WacastError("Request body must be JSON", "INVALID_BODY") from None
+# The key is checked first, then the body read (the one JSON reader: lone surrogates and
+# malformed JSON are a 400 INVALID_JSON), then the session opened.
+FullKey = Annotated[ApiIdentity, Depends(require_full_key)]
+Body = Annotated[Any, Depends(read_json)]
+_json = read_json  # api/broadcasts.py reads its bodies with it (until it imports read_json itself)
 
 
 def segment_out(segment: segments.Segment, counts: dict[str, int] | None = None) -> dict[str, Any]:
@@ -39,58 +41,50 @@ def segment_out(segment: segments.Segment, counts: dict[str, int] | None = None)
 
 
 @router.post("/segments", status_code=201, summary="Create a segment from a filter (returns its live count)")
-async def create_segment(request: Request, identity: ApiIdentity = Depends(require_full_key)) -> Any:
-    body = await _json(request)
+async def create_segment(identity: FullKey, body: Body, session: WriteSession) -> Any:
     if not isinstance(body, dict):
         raise WacastError("Request body must be a JSON object", "INVALID_BODY")
-    async with request.app.state.db.transaction() as session:
-        segment = await segments.create(session, identity.project_id, body.get("name"), body.get("filter"))
-        counts = await segments.count(session, identity.project_id, segment.filter)
+    segment = await segments.create(session, identity.project_id, body.get("name"), body.get("filter"))
+    counts = await segments.count(session, identity.project_id, segment.filter)
     return segment_out(segment, counts)
 
 
 @router.post("/segments/count", summary="Count the contacts a filter matches, without saving it")
-async def count_filter(request: Request, identity: ApiIdentity = Depends(require_full_key)) -> Any:
-    body = await _json(request)
+async def count_filter(identity: FullKey, body: Body, session: ReadSession) -> Any:
     flt = body.get("filter") if isinstance(body, dict) else None
-    async with request.app.state.db.sessionmaker() as session:
-        normalized = await segments.normalize(session, identity.project_id, flt)
-        return {"filter": normalized, "count": await segments.count(session, identity.project_id, normalized)}
+    normalized = await segments.normalize(session, identity.project_id, flt)
+    return {"filter": normalized, "count": await segments.count(session, identity.project_id, normalized)}
 
 
 @router.get("/segments", summary="All segments of the project")
-async def list_segments(request: Request, identity: ApiIdentity = Depends(require_full_key)) -> Any:
-    async with request.app.state.db.sessionmaker() as session:
-        return {"segments": [segment_out(s) for s in await segments.list_all(session, identity.project_id)]}
+async def list_segments(identity: FullKey, session: ReadSession) -> Any:
+    return {"segments": [segment_out(s) for s in await segments.list_all(session, identity.project_id)]}
 
 
 @router.get("/segments/{segment}", summary="A segment with its live count")
-async def get_segment(segment: str, request: Request, identity: ApiIdentity = Depends(require_full_key)) -> Any:
-    async with request.app.state.db.sessionmaker() as session:
-        found = await segments.get(session, identity.project_id, segment)
-        return segment_out(found, await segments.count(session, identity.project_id, found.filter))
+async def get_segment(segment: str, identity: FullKey, session: ReadSession) -> Any:
+    found = await segments.get(session, identity.project_id, segment)
+    return segment_out(found, await segments.count(session, identity.project_id, found.filter))
 
 
 @router.get("/segments/{segment}/count", summary="The live count: matching, sendable, opted out, blocked")
-async def segment_count(segment: str, request: Request, identity: ApiIdentity = Depends(require_full_key)) -> Any:
-    async with request.app.state.db.sessionmaker() as session:
-        found = await segments.get(session, identity.project_id, segment)
-        return await segments.count(session, identity.project_id, found.filter)
+async def segment_count(segment: str, identity: FullKey, session: ReadSession) -> Any:
+    found = await segments.get(session, identity.project_id, segment)
+    return await segments.count(session, identity.project_id, found.filter)
 
 
 @router.get("/segments/{segment}/contacts", summary="A page of the segment's contacts (keyset: pass next_after as after)")
 async def segment_contacts(
-    segment: str, request: Request, identity: ApiIdentity = Depends(require_full_key),
+    segment: str, identity: FullKey, session: ReadSession,
     limit: int = Query(100, ge=1, le=1000), after: str | None = Query(None),
 ) -> Any:
     try:
         cursor = uuid.UUID(after) if after else None
     except ValueError:
         raise WacastError("after must be the next_after value of the previous page", "FIELD_INVALID", {"field": "after"}) from None
-    async with request.app.state.db.sessionmaker() as session:
-        found = await segments.get(session, identity.project_id, segment)
-        rows = await segments.page(session, identity.project_id, found.filter, after=cursor, limit=limit)
-        tags = await segments.tags_of(session, [r.id for r in rows])
+    found = await segments.get(session, identity.project_id, segment)
+    rows = await segments.page(session, identity.project_id, found.filter, after=cursor, limit=limit)
+    tags = await segments.tags_of(session, [r.id for r in rows])
     return {
         "contacts": [
             {
@@ -105,10 +99,10 @@ async def segment_contacts(
 
 
 @router.get("/segments/{segment}/export", summary="The segment's contacts as CSV (streamed)")
-async def export_segment(segment: str, request: Request, identity: ApiIdentity = Depends(require_full_key)) -> Any:
-    async with request.app.state.db.sessionmaker() as session:
-        found = await segments.get(session, identity.project_id, segment)
+async def export_segment(segment: str, request: Request, identity: FullKey, session: ReadSession) -> Any:
+    found = await segments.get(session, identity.project_id, segment)
     filename = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in found.name) or "segment"
+    # The CSV streams after this function returned: the exporter reads with its own sessions.
     return StreamingResponse(
         segments.export_csv(request.app.state.db, identity.project_id, found.filter),
         media_type="text/csv; charset=utf-8",
@@ -117,7 +111,6 @@ async def export_segment(segment: str, request: Request, identity: ApiIdentity =
 
 
 @router.delete("/segments/{segment}", status_code=204, response_class=Response, summary="Delete a segment (not while a broadcast uses it)")
-async def delete_segment(segment: str, request: Request, identity: ApiIdentity = Depends(require_full_key)) -> Response:
-    async with request.app.state.db.transaction() as session:
-        await segments.delete(session, identity.project_id, segment)
+async def delete_segment(segment: str, identity: FullKey, session: WriteSession) -> Response:
+    await segments.delete(session, identity.project_id, segment)
     return Response(status_code=204)

@@ -8,15 +8,18 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wacast.models.api_keys import ApiKey
+from wacast.api_keys import repository as repo
+from wacast.kit import text
 from wacast.kit.cache import TTLCache
 from wacast.kit.clock import utcnow
+from wacast.kit.errors import WacastError
+from wacast.models.api_keys import ApiKey
 
 KEY_PREFIX = "wac_"
 SCOPES = ("send", "full")
+MAX_NAME = 100
 
 
 def hash_key(key: str) -> str:
@@ -42,14 +45,24 @@ def configure_cache(ttl: float) -> None:
     _identity_cache.clear()
 
 
-async def create_key(session: AsyncSession, project_id: uuid.UUID, scope: str = "full", name: str = "") -> tuple[ApiKey, str]:
+async def create_key(
+    session: AsyncSession, project_id: uuid.UUID, scope: str = "full", name: str = "", *,
+    rate_limit: float | None = None, rate_burst: int | None = None,
+) -> tuple[ApiKey, str]:
+    """A new key (and its plain text, shown once); its own rate limit, or None: the global one."""
     if scope not in SCOPES:
-        raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
+        raise WacastError(f"scope must be one of {', '.join(SCOPES)}", "FIELD_INVALID", {"field": "scope"})
+    name = text.clean("name", name or "", max_len=MAX_NAME)
     plain = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(project_id=project_id, name=name, prefix=plain[:12], key_hash=hash_key(plain), scope=scope)
-    session.add(key)
-    await session.flush()
+    key = ApiKey(project_id=project_id, name=name, prefix=plain[:12], key_hash=hash_key(plain), scope=scope,
+                 rate_limit=rate_limit, rate_burst=rate_burst)
+    await repo.insert(session, key)
     return key, plain
+
+
+async def list_keys(session: AsyncSession, project_id: uuid.UUID) -> list[ApiKey]:
+    """The project's keys (never their plain text): live ones first, newest first."""
+    return await repo.for_project(session, project_id)
 
 
 async def authenticate(session: AsyncSession, plain: str) -> KeyIdentity | None:
@@ -57,13 +70,7 @@ async def authenticate(session: AsyncSession, plain: str) -> KeyIdentity | None:
     cached = _identity_cache.get(digest)
     if cached is not None or (_identity_cache.ttl > 0 and digest in _identity_cache._data):
         return cached
-    row = (
-        await session.execute(
-            select(ApiKey.id, ApiKey.project_id, ApiKey.scope, ApiKey.rate_limit, ApiKey.rate_burst).where(
-                ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)
-            )
-        )
-    ).first()
+    row = await repo.identity_by_hash(session, digest)
     identity = KeyIdentity(row.id, row.project_id, row.scope, row.rate_limit, row.rate_burst) if row else None
     _identity_cache.put(digest, identity)
     return identity
@@ -76,17 +83,14 @@ async def touch(session: AsyncSession, key_id: uuid.UUID, now: datetime | None =
     if last is not None and (now - last).total_seconds() < 60:
         return
     _last_touch[key_id] = now
-    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+    await repo.set_last_used(session, key_id, now)
 
 
 _last_touch: dict[uuid.UUID, datetime] = {}
 
 
 async def revoke(session: AsyncSession, project_id: uuid.UUID, key_id: uuid.UUID) -> bool:
-    result = await session.execute(
-        update(ApiKey)
-        .where(ApiKey.id == key_id, ApiKey.project_id == project_id, ApiKey.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+    """Revoke a live key of the project; False when there is none (unknown or already revoked)."""
+    done = await repo.revoke(session, project_id, key_id, utcnow())
     _identity_cache.clear()
-    return result.rowcount > 0
+    return done

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("wacast.ingest")
 
 MAX_BATCH = 256
+
+
 @dataclass
 class Accepted:
     message_id: uuid.UUID
@@ -90,6 +92,8 @@ class GroupCommit:
 
     async def _write(self, batch: list[Pending]) -> None:
         try:
+            # A grouped hot path: the batch opens its own transaction (no request owns it),
+            # and each request waits for the commit that holds its writes.
             async with self.db.transaction() as session:
                 outcomes = await self._write_in(session, batch)
         except Exception as error:
@@ -118,7 +122,6 @@ class GroupCommit:
         return await contacts_repo.cached_tag_ids(session, project_id)
 
     async def _write_in(self, session, batch: list[Pending]) -> list[tuple[Pending, Any]]:  # noqa: ANN001
-
         now = utcnow()
         found = await contacts_repo.lock_many(session, [(p.identity.project_id, p.destination) for p in batch])
         contacts: dict[tuple[uuid.UUID, str], dict[str, Any]] = {
@@ -187,7 +190,6 @@ class GroupCommit:
         if new and len(await contacts_repo.insert_many(session, new)) != len(new):
             raise _Retry  # another process created one of these contacts since our read
         if new:  # customer webhooks: contact.created, in this transaction
-
             for project_id in {row["project_id"] for row in new}:
                 await hooks.contacts_created(session, project_id, [r for r in new if r["project_id"] == project_id], via="campaign_api")
         await contacts_repo.update_many(session, [

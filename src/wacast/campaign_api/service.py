@@ -55,8 +55,6 @@ def check_live(snapshot: CampaignSnapshot) -> None:
         )
 
 
-# --- parameters -------------------------------------------------------------------------
-
 
 class CampaignApiService:
     def __init__(self, db: Database, media: MediaChecker) -> None:
@@ -67,7 +65,6 @@ class CampaignApiService:
         self.group = GroupCommit(self)
 
     async def authenticate(self, session: AsyncSession, body: Any):  # noqa: ANN201
-
         key = body.get("apiKey") if isinstance(body, dict) else None
         if not isinstance(key, str) or not key or len(key) > 200:
             raise Unauthorized({"reason": "apiKey missing" if not key else "apiKey invalid"})
@@ -79,7 +76,10 @@ class CampaignApiService:
         return identity
 
     async def accept(self, body: Any) -> Accepted:
-        async with self.db.sessionmaker() as session:
+        # Sessions opened here, not by the endpoint: the media check (a network call) sits
+        # between validation and the write, and the write is the group commit's (its own
+        # transaction per batch); the reads take no write lock on SQLite (Database.read()).
+        async with self.db.read() as session:
             identity = await self.authenticate(session, body)
             request = parse(body)
             snapshot = await load_campaign(session, identity.project_id, request.campaign_name)
@@ -93,7 +93,6 @@ class CampaignApiService:
             existing = None
             if any(VARIABLE_RE.match(raw.strip()) for raw in request.template_params):
                 existing = await contacts_repo.find_by_phone(session, identity.project_id, destination)
-            await session.rollback()
         self._check_contact(existing)
         defined_attrs, ignored_attrs = await self._defined_attributes(identity.project_id, request.attributes)
         attributes = {**((existing.attributes or {}) if existing else {}), **defined_attrs}
@@ -115,9 +114,8 @@ class CampaignApiService:
     async def _defined_attributes(self, project_id: uuid.UUID, given: dict[str, str]) -> tuple[dict[str, str], list[str]]:
         if not given:
             return {}, []
-        async with self.db.sessionmaker() as session:
+        async with self.db.read() as session:
             defined = await contacts_repo.cached_attribute_names(session, project_id)
-            await session.rollback()
         return {k: v for k, v in given.items() if k in defined}, [k for k in given if k not in defined]
 
     async def _write(self, identity, snapshot, request, destination, attributes, ignored_attrs) -> Accepted:  # noqa: ANN001
@@ -126,7 +124,8 @@ class CampaignApiService:
         return accepted
 
     async def _write_one(self, identity, snapshot, request, destination, attributes, ignored_attrs) -> Accepted:  # noqa: ANN001
-        """One request in its own transaction (the group commit's fallback)."""
+        """One request in its own transaction (the group commit's fallback, so it opens its
+        own session like the group commit does)."""
         now = utcnow()
         message_id = uuid.uuid4()
         async with self.db.transaction() as session:
@@ -136,7 +135,6 @@ class CampaignApiService:
             )
             self._check_contact(contact)
             if contact.created:  # customer webhooks: contact.created, in this transaction
-
                 await hooks.contacts_created(session, identity.project_id, [{
                     "id": contact.id, "phone": destination, "name": contact.name, "source": request.source, "attributes": contact.attributes,
                 }], via="campaign_api")
@@ -173,13 +171,12 @@ class CampaignApiService:
         return Accepted(message_id, ignored)
 
     async def campaign_details(self, body: Any) -> dict[str, Any]:
-        async with self.db.sessionmaker() as session:
+        async with self.db.read() as session:
             identity = await self.authenticate(session, body)
             name = body.get("campaignName")
             if not isinstance(name, str) or not name:
                 raise WacastError("campaignName is required", "FIELD_REQUIRED", {"field": "campaignName"})
             snapshot = await load_campaign(session, identity.project_id, name)
-            await session.rollback()
         return example_request(snapshot, api_key="<your apiKey>")
 
 

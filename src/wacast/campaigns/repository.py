@@ -7,8 +7,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.kit.cache import TTLCache
@@ -217,3 +218,41 @@ async def audience_page(
 async def by_ref(session: AsyncSession, project_id: uuid.UUID, *, campaign_id: uuid.UUID | None = None, name: str | None = None) -> Campaign | None:
     cond = Campaign.id == campaign_id if campaign_id is not None else Campaign.name == name
     return (await session.execute(select(Campaign).where(Campaign.project_id == project_id, cond))).scalar_one_or_none()
+
+# --- added by contacts: what segment filters ask of campaigns (campaigns/outcomes.py)
+
+
+
+
+
+async def id_by_ref(session: AsyncSession, project_id: uuid.UUID, ref: str) -> uuid.UUID | None:
+    """The id of the project's campaign named `ref`, or whose id is `ref`."""
+    try:
+        as_id = uuid.UUID(ref)
+    except ValueError:
+        as_id = None
+    clause = Campaign.name == ref if as_id is None else or_(Campaign.id == as_id, Campaign.name == ref)
+    row = (await session.execute(select(Campaign.id).where(Campaign.project_id == project_id, clause))).first()
+    return row[0] if row else None
+
+
+def received_by_contact(campaign_id: uuid.UUID) -> ColumnElement[bool]:
+    """Over `contacts`: the contact got a message of the campaign."""
+    return exists(select(Message.id).where(Message.campaign_id == campaign_id, Message.contact_id == Contact.id))
+
+
+def last_outcome_of_contact(campaign_id: uuid.UUID) -> Any:
+    """Over `contacts`: the contact's last outcome in a campaign: replied, or its message's status."""
+    return (
+        select(case((Message.replied_at.is_not(None), "replied"), else_=Message.status))
+        .where(Message.campaign_id == campaign_id, Message.contact_id == Contact.id)
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
+        .correlate(Contact)
+        .scalar_subquery()
+    )
+
+
+async def unfinished_using_segment(session: AsyncSession, segment_id: uuid.UUID, statuses: tuple[str, ...]) -> str | None:
+    row = (await session.execute(select(Campaign.name).where(Campaign.segment_id == segment_id, Campaign.status.in_(statuses)))).first()
+    return row[0] if row else None

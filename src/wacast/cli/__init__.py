@@ -18,7 +18,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from wacast.campaigns.outcomes import CAMPAIGN_OUTCOMES
 from wacast.config import get_settings
+from wacast.contacts import segments as contact_segments
 from wacast.db.engine import Database
 from wacast.kit.errors import WacastError
 
@@ -44,6 +46,7 @@ JsonOpt = typer.Option(False, "--json", help="Print JSON.")
 
 def _run(work: Callable[[Database], Awaitable[Any]]) -> Any:
     async def main() -> Any:
+        contact_segments.provide_outcomes(CAMPAIGN_OUTCOMES)  # segment campaign conditions, from the floor above contacts
         db = Database(get_settings().database_url)
         try:
             return await work(db)

@@ -1,28 +1,232 @@
-"""SQL for contacts, tags and attribute definitions."""
+"""SQL for contacts, tags and attribute definitions (segments: repository_segments.py, CSV
+imports: repository_imports.py). Every function takes the session first and flushes at most."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wacast.models.contacts import AttributeDefinition, Contact, ContactTag, Tag
 from wacast.db.dialect import insert_ignore
 from wacast.kit.cache import TTLCache
 from wacast.kit.clock import utcnow
+from wacast.models.contacts import AttributeDefinition, Contact, ContactTag, Tag
+from wacast.models.projects import Project
+
+
+@dataclass
+class ContactFilter:
+    """The filters of a contact list (all optional, combined with AND)."""
+
+    tag: str | None = None
+    source: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)  # name -> exact value
+    opted_in: bool | None = None
+    blocked: bool | None = None
+    search: str | None = None  # part of the phone number or of the name
+
+
+def _for_update(session: AsyncSession, stmt: Any) -> Any:
+    # SQLite has no row locks (its one writer serialises); PostgreSQL locks the rows.
+    return stmt.with_for_update() if session.bind.dialect.name == "postgresql" else stmt
+
+
+# --- projects (the settings a contact's data is read with) -----------------------------------
+
+
+async def project(session: AsyncSession, project_id: uuid.UUID) -> Project | None:
+    return await session.get(Project, project_id)
+
+
+async def default_country(session: AsyncSession, project_id: uuid.UUID) -> str:
+    found = await project(session, project_id)
+    return found.default_country if found else "IN"
+
+
+# --- contacts ----------------------------------------------------------------------------------
+
+
+async def list_page(
+    session: AsyncSession, project_id: uuid.UUID, flt: ContactFilter, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[Contact]:
+    """Up to `limit` contacts newest first, filtered, after the keyset position `after`."""
+    stmt = select(Contact).where(Contact.project_id == project_id)
+    if flt.tag:
+        stmt = stmt.where(
+            Contact.id.in_(select(ContactTag.contact_id).join(Tag, Tag.id == ContactTag.tag_id).where(Tag.project_id == project_id, Tag.name == flt.tag))
+        )
+    if flt.source is not None:
+        stmt = stmt.where(Contact.source == flt.source)
+    for name, value in (flt.attributes or {}).items():
+        stmt = stmt.where(Contact.attributes[name].as_string() == str(value))
+    if flt.opted_in is not None:
+        stmt = stmt.where(Contact.opted_in.is_(flt.opted_in))
+    if flt.blocked is not None:
+        stmt = stmt.where(Contact.blocked.is_(flt.blocked))
+    if flt.search and flt.search.strip():
+        term = flt.search.strip()
+        digits = "".join(ch for ch in term if ch.isdigit())
+        conditions = [func.lower(Contact.name).contains(term.lower(), autoescape=True)]
+        if digits and not any(ch.isalpha() for ch in term):  # a number: match part of the phone
+            conditions.append(Contact.phone.contains(digits, autoescape=True))
+        stmt = stmt.where(or_(*conditions))
+    if after is not None:
+        at, last_id = after
+        stmt = stmt.where(or_(Contact.created_at < at, and_(Contact.created_at == at, Contact.id < last_id)))
+    return list((await session.execute(stmt.order_by(Contact.created_at.desc(), Contact.id.desc()).limit(limit))).scalars().all())
+
+
+async def tag_names_of(session: AsyncSession, contact_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """Each contact's tag names, by name (every id given is a key)."""
+    out: dict[uuid.UUID, list[str]] = {c: [] for c in contact_ids}
+    if not contact_ids:
+        return out
+    rows = await session.execute(
+        select(ContactTag.contact_id, Tag.name).join(Tag, Tag.id == ContactTag.tag_id).where(ContactTag.contact_id.in_(contact_ids)).order_by(Tag.name)
+    )
+    for contact_id, name in rows.all():
+        out[contact_id].append(name)
+    return out
+
+
+async def find(
+    session: AsyncSession, project_id: uuid.UUID, *, contact_id: uuid.UUID | None = None, phone: str | None = None, lock: bool = False
+) -> Contact | None:
+    """A contact of the project by id or by E.164 number (locked for update when asked)."""
+    where = Contact.id == contact_id if contact_id is not None else Contact.phone == phone
+    stmt = select(Contact).where(Contact.project_id == project_id, where)
+    return (await session.execute(_for_update(session, stmt) if lock else stmt)).scalar_one_or_none()
+
+
+async def id_of_phone(session: AsyncSession, project_id: uuid.UUID, phone: str) -> uuid.UUID | None:
+    row = (await session.execute(select(Contact.id).where(Contact.project_id == project_id, Contact.phone == phone))).first()
+    return row[0] if row else None
+
+
+async def insert(session: AsyncSession, contact: Contact, tag_ids: Iterable[uuid.UUID] = ()) -> None:
+    session.add(contact)
+    await session.flush()
+    for tag_id in tag_ids:
+        session.add(ContactTag(contact_id=contact.id, tag_id=tag_id))
+    await session.flush()
+
+
+async def tag_ids_of(session: AsyncSession, contact_id: uuid.UUID) -> set[uuid.UUID]:
+    return set((await session.execute(select(ContactTag.tag_id).where(ContactTag.contact_id == contact_id))).scalars().all())
+
+
+async def remove_tag(session: AsyncSession, contact_id: uuid.UUID, tag_id: uuid.UUID) -> bool:
+    """Untag; True when the contact had the tag."""
+    result = await session.execute(delete(ContactTag).where(ContactTag.contact_id == contact_id, ContactTag.tag_id == tag_id))
+    return bool(result.rowcount)
+
+
+async def delete_contact(session: AsyncSession, project_id: uuid.UUID, contact_id: uuid.UUID) -> None:
+    await session.execute(delete(Contact).where(Contact.id == contact_id, Contact.project_id == project_id))
+
+
+async def with_attribute(session: AsyncSession, project_id: uuid.UUID, name: str) -> list[Contact]:
+    """The contacts that have a value of attribute `name`."""
+    return list(
+        (await session.execute(select(Contact).where(Contact.project_id == project_id, Contact.attributes[name].as_string().is_not(None)))).scalars().all()
+    )
+
+
+async def count_with_attribute(session: AsyncSession, project_id: uuid.UUID, name: str) -> int:
+    return (
+        await session.execute(
+            select(func.count()).select_from(Contact).where(Contact.project_id == project_id, Contact.attributes[name].as_string().is_not(None))
+        )
+    ).scalar_one()
+
+
+# --- tags --------------------------------------------------------------------------------------
+
+
+async def tags_with_counts(session: AsyncSession, project_id: uuid.UUID) -> list[Any]:
+    """(id, name, created_at, contacts) of every tag of the project, by name."""
+    counts = select(ContactTag.tag_id, func.count().label("n")).group_by(ContactTag.tag_id).subquery()
+    rows = await session.execute(
+        select(Tag.id, Tag.name, Tag.created_at, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.tag_id == Tag.id)
+        .where(Tag.project_id == project_id)
+        .order_by(Tag.name)
+    )
+    return list(rows.all())
+
+
+async def find_tag(session: AsyncSession, project_id: uuid.UUID, *, tag_id: uuid.UUID | None = None, name: str | None = None) -> Tag | None:
+    where = Tag.id == tag_id if tag_id is not None else Tag.name == name
+    return (await session.execute(select(Tag).where(Tag.project_id == project_id, where))).scalar_one_or_none()
+
+
+async def tag_exists(session: AsyncSession, project_id: uuid.UUID, name: str) -> bool:
+    return (await session.execute(select(Tag.id).where(Tag.project_id == project_id, Tag.name == name))).first() is not None
+
+
+async def count_tagged(session: AsyncSession, tag_id: uuid.UUID) -> int:
+    return (await session.execute(select(func.count()).select_from(ContactTag).where(ContactTag.tag_id == tag_id))).scalar_one()
+
+
+async def insert_tag(session: AsyncSession, project_id: uuid.UUID, name: str) -> Tag:
+    tag = Tag(id=uuid.uuid4(), project_id=project_id, name=name, created_at=utcnow())
+    session.add(tag)
+    await session.flush()
+    return tag
+
+
+async def delete_tag(session: AsyncSession, tag_id: uuid.UUID) -> None:
+    await session.execute(delete(ContactTag).where(ContactTag.tag_id == tag_id))
+    await session.execute(delete(Tag).where(Tag.id == tag_id))
+
+
+async def known_tag_names(session: AsyncSession, project_id: uuid.UUID, names: Iterable[str]) -> set[str]:
+    return set(await tag_ids_by_name(session, project_id, names))
+
+
+# --- attribute definitions -------------------------------------------------------------------
+
+
+async def attribute_definitions(session: AsyncSession, project_id: uuid.UUID) -> list[AttributeDefinition]:
+    """The project's attribute definitions, by name."""
+    return list(
+        (await session.execute(select(AttributeDefinition).where(AttributeDefinition.project_id == project_id).order_by(AttributeDefinition.name))).scalars().all()
+    )
+
+
+async def find_attribute(
+    session: AsyncSession, project_id: uuid.UUID, *, attribute_id: uuid.UUID | None = None, name: str | None = None
+) -> AttributeDefinition | None:
+    where = AttributeDefinition.id == attribute_id if attribute_id is not None else AttributeDefinition.name == name
+    return (await session.execute(select(AttributeDefinition).where(AttributeDefinition.project_id == project_id, where))).scalar_one_or_none()
+
+
+async def attribute_exists(session: AsyncSession, project_id: uuid.UUID, name: str) -> bool:
+    stmt = select(AttributeDefinition.id).where(AttributeDefinition.project_id == project_id, AttributeDefinition.name == name)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def insert_attribute(session: AsyncSession, project_id: uuid.UUID, name: str) -> AttributeDefinition:
+    found = AttributeDefinition(id=uuid.uuid4(), project_id=project_id, name=name, created_at=utcnow())
+    session.add(found)
+    await session.flush()
+    return found
+
+
+async def delete_attribute(session: AsyncSession, attribute_id: uuid.UUID) -> None:
+    await session.execute(delete(AttributeDefinition).where(AttributeDefinition.id == attribute_id))
 
 
 async def find_by_phone(session: AsyncSession, project_id: uuid.UUID, phone: str, *, lock: bool = False) -> Any:
     stmt = select(
         Contact.id, Contact.name, Contact.source, Contact.opted_in, Contact.blocked, Contact.attributes
     ).where(Contact.project_id == project_id, Contact.phone == phone)
-    if lock and session.bind.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).first()
+    return (await session.execute(_for_update(session, stmt) if lock else stmt)).first()
 
 
 async def tag_ids_by_name(session: AsyncSession, project_id: uuid.UUID, names: Iterable[str]) -> dict[str, uuid.UUID]:
@@ -150,15 +354,11 @@ async def get_or_create_by_phone(session: AsyncSession, project_id: uuid.UUID, p
     return row.id
 
 
-
-
 # --- batched forms for the campaign API's group commit (campaign_api/group_commit.py) ---
 
 
 async def lock_many(session: AsyncSession, keys: Iterable[tuple[uuid.UUID, str]]) -> dict[tuple[uuid.UUID, str], Any]:
     """The contacts of several (project_id, phone) pairs, locked for update on PostgreSQL."""
-    from sqlalchemy import tuple_
-
     keys = list(dict.fromkeys(keys))
     if not keys:
         return {}
@@ -182,8 +382,6 @@ async def insert_many(session: AsyncSession, rows: list[dict[str, Any]]) -> set[
 
 async def update_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Update name, source, attributes and updated_at of contacts by id (one executemany)."""
-    from sqlalchemy import bindparam
-
     if not rows:
         return
     conn = await session.connection()
