@@ -292,7 +292,7 @@ async def test_failures_show_meta_code_meaning_and_what_to_do(client: httpx.Asyn
 
 
 async def test_a_large_import_runs_in_chunks_and_reports_progress(client: httpx.AsyncClient, project, db) -> None:  # noqa: ANN001
-    from wacast.contacts import csv_io
+    from wacast.contacts import csv_import
 
     await sign_in(client, "manager@acme.test", "password-manager")
     token = await csv_of_token(client)
@@ -312,7 +312,7 @@ async def test_a_large_import_runs_in_chunks_and_reports_progress(client: httpx.
     assert status["status"] == "done" and status["processed_rows"] == status["total_rows"] == 701
     assert (status["created"], status["updated"], status["errors"]) == (699, 1, 1)
     assert status["first_errors"][0]["row"] == 402
-    assert all(n % csv_io.CHUNK == 0 or n == 701 for n in seen)  # progress moves a chunk at a time
+    assert all(n % csv_import.CHUNK == 0 or n == 701 for n in seen)  # progress moves a chunk at a time
     async with db.sessionmaker() as session:
         seven = (await session.execute(select(Contact).where(Contact.phone == "+919820000007"))).scalar_one()
         count = len((await session.execute(select(Contact.id))).all())

@@ -12,9 +12,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.kit.clock import utcnow
-from wacast.kit.errors import NotFound, WacastError
 from wacast.meta.types import dedupe_key
-from wacast.models.api_keys import ApiKey
 from wacast.models.campaigns import Campaign
 from wacast.models.contacts import Contact
 from wacast.models.messages import InboundEvent, Message, MessageEvent, Reply
@@ -176,32 +174,12 @@ async def contact_replies(session: AsyncSession, project_id: uuid.UUID, contact_
     )
 
 
-async def api_keys(session: AsyncSession, project_id: uuid.UUID) -> list[ApiKey]:
-    return list(
-        (await session.execute(select(ApiKey).where(ApiKey.project_id == project_id).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc()))).scalars().all()
-    )
 
 
-async def members(session: AsyncSession, project_id: uuid.UUID) -> list[Any]:
-    return list(
-        (
-            await session.execute(
-                select(User, Membership.role).join(Membership, Membership.user_id == User.id).where(Membership.project_id == project_id).order_by(User.email)
-            )
-        ).all()
-    )
 
 
-async def membership(session: AsyncSession, project_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:
-    return (
-        await session.execute(select(Membership).where(Membership.project_id == project_id, Membership.user_id == user_id))
-    ).scalar_one_or_none()
 
 
-async def owner_count(session: AsyncSession, project_id: uuid.UUID) -> int:
-    return (
-        await session.execute(select(func.count()).select_from(Membership).where(Membership.project_id == project_id, Membership.role == "owner"))
-    ).scalar_one()
 
 
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -261,34 +239,12 @@ async def has_project(session: AsyncSession, user_id: uuid.UUID) -> bool:
 # users.service.set_role / remove_member (contacts room) and the one function that stores an
 # inbound event (delivery room) are being written; the pages switch to them at the merge.
 
-ROLES = ("owner", "manager", "agent")
 
 
-async def _member(session: AsyncSession, project_id: uuid.UUID, user_id: uuid.UUID, keeps_owner: bool) -> tuple[Membership, User]:
-    found = await membership(session, project_id, user_id)
-    if found is None:
-        raise NotFound("This user is not in the project", "MEMBER_NOT_FOUND")
-    if found.role == "owner" and not keeps_owner and await owner_count(session, project_id) <= 1:
-        raise WacastError("A project keeps at least one owner: make someone else owner first", "LAST_OWNER", status_code=409)
-    return found, await session.get(User, user_id)
 
 
-async def set_role(session: AsyncSession, project_id: uuid.UUID, user_id: uuid.UUID, role: str) -> User:
-    """A member's new role; the project keeps at least one owner."""
-    found, member = await _member(session, project_id, user_id, keeps_owner=role == "owner")
-    if role not in ROLES:
-        raise WacastError("role must be owner, manager or agent", "FIELD_INVALID", {"field": "role"})
-    found.role = role
-    await session.flush()
-    return member
 
 
-async def remove_member(session: AsyncSession, project_id: uuid.UUID, user_id: uuid.UUID) -> User:
-    """Takes the user out of the project (not out of others); the project keeps an owner."""
-    found, member = await _member(session, project_id, user_id, keeps_owner=False)
-    await session.delete(found)
-    await session.flush()
-    return member
 
 
 async def store_inbound_event(session: AsyncSession, source: str, body: dict[str, Any]) -> None:

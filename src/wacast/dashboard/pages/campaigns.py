@@ -3,8 +3,6 @@ request, analytics, failures and audience (on the page and as CSV)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import date, datetime, timedelta
 
@@ -15,7 +13,6 @@ from wacast.campaign_api.service import example_request
 from wacast.campaigns import analytics
 from wacast.campaigns import repository as campaigns_repo
 from wacast.campaigns import service as campaigns_service
-from wacast.contacts import csv_io
 from wacast.dashboard import repository as repo
 from wacast.dashboard import views
 from wacast.dashboard.forms import Posted, uuid_or_404
@@ -29,6 +26,8 @@ from wacast.dashboard.web import (
     zone_of,
 )
 from wacast.db.requests import ReadSession, WriteSession
+from wacast.kit.csv import guard as csv_guard
+from wacast.kit.csv import rows_to_text
 from wacast.kit.errors import NotFound, WacastError
 from wacast.models.campaigns import CampaignStatus
 from wacast.templates import repository as templates_repo
@@ -126,24 +125,20 @@ async def campaign_audience_csv(request: Request, campaign_id: str, ctx: Agent, 
     db, project_id = request.app.state.db, ctx.project.id
 
     async def rows():
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(AUDIENCE_COLUMNS)
-        yield out.getvalue()
+        yield rows_to_text([AUDIENCE_COLUMNS])
         cursor = None
         while True:
             # A read session per page of rows: the response streams after the request's session has gone.
             async with db.read() as page_session:
                 page = await analytics.audience(page_session, project_id, cid, outcome, cursor=cursor, limit=200)
-            out = io.StringIO()
-            writer = csv.writer(out)
-            for m in page.items:
-                writer.writerow([
-                    m.submitted_message_id, m.phone, csv_io._safe(m.name), m.status, m.error_code or "",
+            yield rows_to_text(
+                [
+                    m.submitted_message_id, m.phone, csv_guard(m.name), m.status, m.error_code or "",
                     views.failure_words(m.error_code)["meaning"] if m.error_code is not None or m.status == "failed" else "",
                     *[(t.isoformat(timespec="seconds") if t else "") for t in (m.created_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.replied_at)],
-                ])
-            yield out.getvalue()
+                ]
+                for m in page.items
+            )
             cursor = page.next_cursor
             if not cursor:
                 return

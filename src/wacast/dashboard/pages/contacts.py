@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
-from wacast.contacts import csv_io
+from wacast.contacts import csv_export, csv_import
 from wacast.contacts import service as contacts
 from wacast.dashboard import repository as repo
 from wacast.dashboard import views
@@ -64,7 +64,7 @@ async def contacts_export(request: Request, ctx: Agent) -> Response:
     flt, _ = _contact_filter(request)
     stamp = utcnow().strftime("%Y%m%d-%H%M")
     return StreamingResponse(
-        csv_io.export_rows(request.app.state.db, ctx.project.id, flt), media_type="text/csv; charset=utf-8",
+        csv_export.export_rows(request.app.state.db, ctx.project.id, flt), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="contacts-{ctx.project.name}-{stamp}.csv"'},
     )
 
@@ -74,14 +74,14 @@ async def contacts_export(request: Request, ctx: Agent) -> Response:
 
 @router.get("/contacts/import")
 async def import_page(request: Request, ctx: Manager, session: ReadSession) -> Response:
-    recent = await csv_io.recent_imports(session, ctx.project.id)
+    recent = await csv_import.recent_imports(session, ctx.project.id)
     return render(ctx, "import.html", page="contacts", recent=recent)
 
 
 async def _start_import_task(request: Request, import_id: uuid.UUID) -> None:
     """Runs the import beside the requests (async: a background task must not run on a thread)."""
     tasks: set = request.app.state.dashboard_tasks
-    task = asyncio.create_task(csv_io.run_import(request.app.state.db, import_id))
+    task = asyncio.create_task(csv_import.run_import(request.app.state.db, import_id))
     tasks.add(task)
     task.add_done_callback(tasks.discard)
 
@@ -92,8 +92,8 @@ async def import_upload(request: Request, ctx: Manager, form: Posted, session: W
     if upload is None:
         raise WacastError("Choose a CSV file to import", "CSV_EMPTY")
     filename = text.clean("file", upload.filename or "") or "contacts.csv"
-    data = await upload.read(csv_io.MAX_BYTES + 1)
-    job = await csv_io.start_import(session, ctx.project.id, ctx.user.id, filename, data)
+    data = await upload.read(csv_import.MAX_BYTES + 1)
+    job = await csv_import.start_import(session, ctx.project.id, ctx.user.id, filename, data)
     # The import runs in its own sessions: it starts once this request's write is committed.
     start = BackgroundTask(_start_import_task, request, job.id)
     if request.headers.get("accept", "").startswith("application/json"):
@@ -108,24 +108,24 @@ async def import_upload(request: Request, ctx: Manager, form: Posted, session: W
 @router.get("/contacts/imports/{import_id}.json")
 async def import_status(request: Request, import_id: str, ctx: Manager, session: ReadSession) -> Response:
     iid = uuid_or_404(import_id)
-    job = await csv_io.get_import(session, ctx.project.id, iid)
-    stale = await csv_io.needs_resume(session, iid)
+    job = await csv_import.get_import(session, ctx.project.id, iid)
+    stale = await csv_import.needs_resume(session, iid)
     if stale:  # the server that ran it stopped: carry on here
         await _start_import_task(request, iid)
-    return JSONResponse(csv_io.progress(job))
+    return JSONResponse(csv_import.progress(job))
 
 
 @router.get("/contacts/imports/{import_id}/errors.csv")
 async def import_errors(request: Request, import_id: str, ctx: Manager, session: ReadSession) -> Response:
-    job = await csv_io.get_import(session, ctx.project.id, uuid_or_404(import_id))
-    return PlainTextResponse(csv_io.errors_csv(job), media_type="text/csv; charset=utf-8",
+    job = await csv_import.get_import(session, ctx.project.id, uuid_or_404(import_id))
+    return PlainTextResponse(csv_import.errors_csv(job), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="import-errors-{job.id}.csv"'})
 
 
 @router.get("/contacts/imports/{import_id}")
 async def import_progress_page(request: Request, import_id: str, ctx: Manager, session: ReadSession) -> Response:
-    job = await csv_io.get_import(session, ctx.project.id, uuid_or_404(import_id))
-    return render(ctx, "import_progress.html", page="contacts", job=job, progress=csv_io.progress(job))
+    job = await csv_import.get_import(session, ctx.project.id, uuid_or_404(import_id))
+    return render(ctx, "import_progress.html", page="contacts", job=job, progress=csv_import.progress(job))
 
 
 # --- one contact -----------------------------------------------------------------------------

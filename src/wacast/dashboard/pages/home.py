@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from wacast.api_keys import service as api_keys_service
 from wacast.dashboard import repository as repo
 from wacast.dashboard import views
 from wacast.dashboard.web import Agent, DashboardRoute, render, zone_of
@@ -29,7 +30,7 @@ async def overview(request: Request, ctx: Agent, session: ReadSession) -> Respon
         "funnel": await repo.funnel(session, pid, week),
         "failures": await repo.recent_failures(session, pid),
         "campaigns": (await repo.campaigns_with_counts(session, pid))[:6],
-        "keys": len([k for k in await repo.api_keys(session, pid) if k.revoked_at is None]),
+        "keys": len([k for k in await api_keys_service.list_keys(session, pid) if k.revoked_at is None]),
     }
     first = now_local.date() - timedelta(days=13)
     bounds = [datetime.combine(first + timedelta(days=i), datetime.min.time(), zone) for i in range(15)]

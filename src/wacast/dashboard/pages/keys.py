@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from wacast.api_keys import service as api_keys_service
-from wacast.dashboard import repository as repo
 from wacast.dashboard.forms import Posted, uuid_or_404
 from wacast.dashboard.web import DashboardRoute, Owner, redirect, render
 from wacast.db.requests import ReadSession, WriteSession
@@ -17,7 +16,7 @@ router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
 @router.get("/keys")
 async def keys_page(request: Request, ctx: Owner, session: ReadSession) -> Response:
-    keys = await repo.api_keys(session, ctx.project.id)
+    keys = await api_keys_service.list_keys(session, ctx.project.id)
     return render(ctx, "keys.html", keys=keys, new_key=None)
 
 
@@ -28,7 +27,7 @@ async def key_create(request: Request, ctx: Owner, form: Posted, session: WriteS
     if scope not in api_keys_service.SCOPES:
         raise WacastError("scope must be send or full", "FIELD_INVALID", {"field": "scope"})
     key, plain = await api_keys_service.create_key(session, ctx.project.id, scope, name or "dashboard key")
-    keys = await repo.api_keys(session, ctx.project.id)
+    keys = await api_keys_service.list_keys(session, ctx.project.id)
     response = render(ctx, "keys.html", keys=keys, new_key=plain, new_key_name=key.name)
     response.headers["Cache-Control"] = "no-store"
     return response

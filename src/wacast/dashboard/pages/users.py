@@ -19,7 +19,7 @@ router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
 @router.get("/users")
 async def users_page(request: Request, ctx: Owner, session: ReadSession) -> Response:
-    members = await repo.members(session, ctx.project.id)
+    members = await users_service.list_members(session, ctx.project.id)
     return render(ctx, "users.html", members=members, role_words=ROLE_WORDS, invited=None)
 
 
@@ -34,7 +34,7 @@ async def user_add(request: Request, ctx: Owner, form: Posted, session: WriteSes
         generated = password = secrets.token_urlsafe(9)
     await users_service.create_or_update(session, ctx.project.id, email, password if existing is None else None, role, name)
     if generated:
-        members = await repo.members(session, ctx.project.id)
+        members = await users_service.list_members(session, ctx.project.id)
         response = render(ctx, "users.html", members=members, role_words=ROLE_WORDS, invited={"email": email, "password": generated})
         response.headers["Cache-Control"] = "no-store"
         return response
@@ -44,11 +44,11 @@ async def user_add(request: Request, ctx: Owner, form: Posted, session: WriteSes
 @router.post("/users/{user_id}/role")
 async def user_role(request: Request, user_id: str, ctx: Owner, form: Posted, session: WriteSession) -> Response:
     role = form.text("role", strip=False)
-    member = await repo.set_role(session, ctx.project.id, uuid_or_404(user_id), role)
+    member = await users_service.set_role(session, ctx.project.id, uuid_or_404(user_id), role)
     return redirect(ctx, "/users", f"{member.email} is now {role}.")
 
 
 @router.post("/users/{user_id}/remove")
 async def user_remove(request: Request, user_id: str, ctx: Owner, session: WriteSession) -> Response:
-    member = await repo.remove_member(session, ctx.project.id, uuid_or_404(user_id))
+    member = await users_service.remove_member(session, ctx.project.id, uuid_or_404(user_id))
     return redirect(ctx, "/users", f"{member.email} removed from {ctx.project.name}.")
