@@ -64,8 +64,7 @@ def start(state: Any) -> None:
     db = state.db
 
     async def project_name(project_id: Any) -> str | None:
-
-        async with db.sessionmaker() as session:
+        async with db.read() as session:
             return await lookup(session, project_id)
 
     metrics.configure_names(project_name)
