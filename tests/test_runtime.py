@@ -84,7 +84,7 @@ class Stubborn:
             raise
 
 
-async def _until(condition, timeout: float = 2.0) -> None:  # noqa: ANN001
+async def _until(condition, timeout: float = 2.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
             await asyncio.sleep(FAST)

@@ -34,7 +34,7 @@ def _app(db: Database) -> tuple[FastAPI, dict[str, asyncio.Event]]:
     @app.post("/projects/{name}")
     async def create(name: str, session: WriteSession, refuse: bool = False) -> dict:
         if refuse:
-            def refuse_commit(_session) -> None:  # noqa: ANN001
+            def refuse_commit(_session) -> None:
                 raise CommitRefused("the database refused the commit")
 
             event.listen(session.sync_session, "before_commit", refuse_commit)
@@ -67,14 +67,14 @@ async def served(db_url: str) -> AsyncIterator[tuple[Database, httpx.AsyncClient
     await db.dispose()
 
 
-async def test_a_write_is_committed_before_its_200(served) -> None:  # noqa: ANN001
+async def test_a_write_is_committed_before_its_200(served) -> None:
     db, client, _ = served
     response = await client.post("/projects/kept")
     assert response.status_code == 200, response.text
     assert await _count(db, "kept") == 1
 
 
-async def test_a_failed_commit_gives_no_200_and_leaves_no_row(served) -> None:  # noqa: ANN001
+async def test_a_failed_commit_gives_no_200_and_leaves_no_row(served) -> None:
     db, client, _ = served
     response = await client.post("/projects/refused", params={"refuse": "true"})
     assert response.status_code >= 500, response.text
@@ -93,7 +93,7 @@ async def sqlite_served(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[
     await db.dispose()
 
 
-async def test_an_open_read_session_does_not_block_a_writer_on_sqlite(sqlite_served) -> None:  # noqa: ANN001
+async def test_an_open_read_session_does_not_block_a_writer_on_sqlite(sqlite_served) -> None:
     db, client, gates = sqlite_served
     reading = asyncio.create_task(client.get("/projects"))
     await asyncio.wait_for(gates["reading"].wait(), 5)

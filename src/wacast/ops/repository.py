@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wacast.models.messages import InboundEvent, Message
 from wacast.models.projects import Project, SenderLease, Worker
 from wacast.models.templates import Template
-from wacast.models.webhooks import WebhookDelivery
-from wacast.models.webhooks import WebhookSubscription
+from wacast.models.webhooks import WebhookDelivery, WebhookSubscription
 
 
 async def ping(session: AsyncSession) -> None:
@@ -115,7 +114,7 @@ async def template_counts(session: AsyncSession, project_id: Any) -> dict[str, i
 
 async def stored_values(session: AsyncSession, table: Any, column: Any, after: Any, limit: int) -> list[Any]:
     """(primary key, stored text) of the rows with a value in `column`, in key order after `after`."""
-    pk = list(table.primary_key.columns)[0]
+    pk = next(iter(table.primary_key.columns))
     stmt = select(pk, type_coerce(column, Text)).where(column.is_not(None)).order_by(pk).limit(limit)
     if after is not None:
         stmt = stmt.where(pk > after)
@@ -124,5 +123,5 @@ async def stored_values(session: AsyncSession, table: Any, column: Any, after: A
 
 async def store_value(session: AsyncSession, table: Any, column: Any, row_id: Any, stored: str) -> None:
     """Write `stored` as it is (already encrypted: no second encryption by the column type)."""
-    pk = list(table.primary_key.columns)[0]
+    pk = next(iter(table.primary_key.columns))
     await session.execute(update(table).where(pk == row_id).values({column.name: type_coerce(stored, Text)}))
