@@ -1,15 +1,25 @@
-"""The runtime's supervisor (wacast/runtime.py): a crashed loop is restarted, a stop wakes every
-loop and waits for it, a loop that will not stop is cancelled after the shutdown timeout.
+"""The runtime (wacast/runtime.py): the supervisor restarts a crashed loop, a stop wakes every
+loop and waits for it, a loop that will not stop is cancelled after the shutdown timeout; the
+purges forget idempotency keys past 24 h and webhook events past 30 days.
 
-The loops here are small classes of the kit/loop protocols (name, wake, run or tick/close),
-written for the test: no wacast loop, no database."""
+The supervisor's loops here are small classes of the kit/loop protocols (name, wake, run or
+tick/close), written for the test: no wacast loop, no database."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import timedelta
 
+from sqlalchemy import select
+
+from tests.support.factories import make_project
+from wacast.db.engine import Database
+from wacast.kit.clock import utcnow
 from wacast.kit.loop import run_loop
-from wacast.runtime import Supervisor
+from wacast.models.idempotency import IdempotencyKey
+from wacast.models.webhooks import WebhookEvent
+from wacast.runtime import Purges, Supervisor
 
 FAST = 0.01
 
@@ -151,3 +161,22 @@ async def test_run_until_a_signal_then_stop() -> None:
     async with asyncio.timeout(1):
         await runner
     assert loop.closed
+
+
+async def test_purges_forget_idempotency_keys_past_a_day_and_webhook_events_past_a_month(settings) -> None:  # noqa: ANN001
+    db = Database(settings.database_url)
+    try:
+        setup = await make_project(db)
+        now = utcnow()
+        async with db.transaction() as session:
+            for key, age in (("expired", timedelta(hours=26)), ("kept", timedelta(hours=1))):
+                session.add(IdempotencyKey(scope="s" * 64, key=key, request_hash="h" * 64, state="done", created_at=now - age))
+            for topic, age in (("contact.created", timedelta(days=31)), ("contact.opted_out", timedelta(days=29))):
+                session.add(WebhookEvent(id=uuid.uuid4(), project_id=setup.project_id, topic=topic, data={}, created_at=now - age))
+        assert await Purges(db, settings).tick() == 0  # nothing more to do until the next round
+        async with db.read() as session:
+            keys = (await session.execute(select(IdempotencyKey.key))).scalars().all()
+            topics = (await session.execute(select(WebhookEvent.topic))).scalars().all()
+        assert keys == ["kept"] and topics == ["contact.opted_out"]
+    finally:
+        await db.dispose()
