@@ -37,11 +37,6 @@ def sign(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def verify(secret: str, body: bytes, signature: str) -> bool:
-    """What a receiver does: compare in constant time."""
-    return hmac.compare_digest(sign(secret, body), signature or "")
-
-
 async def check_url(url: Any, *, allow_private: bool, field: str = "url") -> str:
     """An absolute http(s) URL whose host resolves only to public addresses (unless allowed)."""
     if not isinstance(url, str) or not url.strip() or len(url) > 2000:

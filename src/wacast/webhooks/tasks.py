@@ -79,7 +79,6 @@ class WebhookSender:
         self.wake = asyncio.Event()
         self.poll_seconds = settings.webhook_poll_seconds
         self._client: httpx.AsyncClient | None = None
-        self.worker_id = f"webhooks-{uuid.uuid4().hex[:8]}"
 
     @property
     def client(self) -> httpx.AsyncClient:
