@@ -18,6 +18,7 @@ from wacast.models.webhooks import WebhookDelivery, WebhookEvent, WebhookSubscri
 from wacast.whatsapp.events import EventProcessor
 from wacast.meta.types import dedupe_key
 from tests.support.factories import body, make_project
+from tests.support.runtime import deliver_all
 from tests.support.webhook_receiver import WebhookReceiver
 
 ALL_TOPICS = [
@@ -58,7 +59,7 @@ async def test_status_events_are_signed_and_carry_the_submitted_message_id(clien
     assert sent.status_code == 200, sent.text
     message_id = sent.json()["submitted_message_id"]
     await dispatcher.run_until_idle()
-    await app.state.webhooks.run_until_idle()
+    await deliver_all(app.state.webhooks)
 
     assert receiver.bad_signatures == 0
     for r in receiver.received:  # verified independently of the receiver's own check
@@ -76,7 +77,7 @@ async def test_status_events_are_signed_and_carry_the_submitted_message_id(clien
     assert [e["data"]["contact"]["phone_number"] for e in created] == ["+917428526285"]
     # A second send to the same person creates no second contact.created.
     await client.post("/campaign/t1/api/v2", json=body(setup, destination="+917428526285"))
-    await app.state.webhooks.run_until_idle()
+    await deliver_all(app.state.webhooks)
     assert len(receiver.accepted("contact.created")) == 1
 
 
@@ -89,7 +90,7 @@ async def test_a_receiver_that_fails_then_recovers_gets_every_event(client, db, 
         response = await client.post("/campaign/t1/api/v2", json=body(setup, destination=f"+91742852630{i}"))
         ids.append(response.json()["submitted_message_id"])
     await dispatcher.run_until_idle()
-    await app.state.webhooks.run_until_idle()
+    await deliver_all(app.state.webhooks)
 
     delivered = receiver.accepted("message.status.updated")
     got = {(e["data"]["submitted_message_id"], e["data"]["status"]) for e in delivered}
@@ -118,7 +119,7 @@ async def test_a_day_of_failures_disables_the_subscription_with_a_notice(client,
         day_ago = utcnow() - timedelta(hours=25)
         await session.execute(update(WebhookSubscription).where(WebhookSubscription.id == uuid.UUID(sub["id"])).values(failing_since=day_ago))
         await session.execute(update(WebhookEvent).values(created_at=day_ago))
-    await app.state.webhooks.run_until_idle()
+    await deliver_all(app.state.webhooks)
     shown = (await client.get(f"/api/v1/webhooks/{sub['id']}", headers=auth(setup))).json()
     assert shown["active"] is False
     assert "failed for 24 hours" in shown["disabled_reason"] and "HTTP 503" in shown["disabled_reason"]
@@ -182,7 +183,7 @@ async def test_replies_opt_outs_tags_campaign_and_template_changes_are_events(cl
     async with db.transaction() as session:
         session.add(InboundEvent(source="meta", dedupe_key=dedupe_key(template_event), body=template_event))
     await EventProcessor(db, settings).process_due()
-    await app.state.webhooks.run_until_idle()
+    await deliver_all(app.state.webhooks)
 
     # Deliveries run concurrently, so the receiver may see them in either order.
     replies = sorted(receiver.accepted("message.sender.user"), key=lambda e: e["data"]["message"]["text"] != "Where is my order?")
@@ -200,7 +201,7 @@ async def test_replies_opt_outs_tags_campaign_and_template_changes_are_events(cl
     assert [(e["data"]["template"]["name"], e["data"]["template"]["status"]) for e in template] == [("order_update", "PAUSED")]
     # A stranger writing in becomes a contact: contact.created (via inbound).
     await _inbound(db, settings, setup, "919000000001", "hello")
-    await app.state.webhooks.run_until_idle()
+    await deliver_all(app.state.webhooks)
     strangers = [e for e in receiver.accepted("contact.created") if e["data"]["via"] == "inbound"]
     assert [e["data"]["contact"]["phone_number"] for e in strangers] == ["+919000000001"]
     assert receiver.bad_signatures == 0
@@ -218,7 +219,7 @@ async def test_events_are_written_only_with_their_change_and_only_for_subscriber
     async with db.sessionmaker() as session:
         assert (await session.execute(select(func.count()).select_from(WebhookEvent))).scalar_one() == 0
     await client.post("/api/v1/contacts", headers=auth(setup), json={"phone": "+917428526205"})
-    await app.state.webhooks.run_until_idle()
+    await deliver_all(app.state.webhooks)
     assert [e["data"]["contact"]["phone_number"] for e in receiver.accepted()] == ["+917428526205"]
 
 
@@ -256,7 +257,7 @@ async def test_broadcast_state_changes_are_campaign_events(client, db, receiver,
     for action in ("pause", "resume", "cancel"):
         r = await client.post(f"/api/v1/campaigns/weekend/{action}", headers=auth(setup))
         assert r.status_code == 200, r.text
-    await app.state.webhooks.run_until_idle()
+    await deliver_all(app.state.webhooks)
     events = sorted(receiver.accepted(), key=lambda e: e["created_at"])  # delivery order is not guaranteed
     moves = [(e["data"]["campaign"]["previous_status"], e["data"]["campaign"]["status"]) for e in events]
     assert moves == [("scheduled", "paused"), ("paused", "scheduled"), ("scheduled", "cancelled")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,32 +23,38 @@ from wacast.api_keys import service as api_key_service
 from wacast.campaign_api.media import MediaChecker
 from wacast.campaign_api.service import CampaignApiService
 from wacast.campaigns import repository as campaigns_repo
-from wacast.campaigns.broadcasts.engine import BroadcastEngine
-from wacast.campaigns.outcomes import CAMPAIGN_OUTCOMES
 from wacast.config import Settings, get_settings
 from wacast.contacts import repository as contacts_repo
-from wacast.contacts import segments
 from wacast.dashboard.broadcasts import router as dashboard_broadcasts
+from wacast.dashboard.pages import mount_dashboard
 from wacast.db.engine import Database
 from wacast.idempotency.middleware import IdempotencyMiddleware
 from wacast.kit import ratelimit
 from wacast.kit.errors import WacastError
 from wacast.kit.http import JSONResponse
-from wacast.messages.dispatcher import Dispatcher
-from wacast.meta.client import GraphClient
 from wacast.ops import endpoints as operations
+from wacast.runtime import Supervisor, build_loops, build_providers, provide_interfaces
 from wacast.webhooks.tasks import WebhookSender
-from wacast.whatsapp.cloud import CloudProvider
-from wacast.whatsapp.sandbox import SandboxProvider
+
+__all__ = ["build_providers", "create_app"]  # build_providers: tests build their own dispatchers
 
 log = logging.getLogger("wacast")
 
 
-def build_providers(settings: Settings) -> dict:
-    return {
-        "sandbox": SandboxProvider(settings.sandbox_delivered_after, settings.sandbox_read_after),
-        "cloud": CloudProvider(GraphClient(settings.graph_api_url, settings.graph_api_version, timeout=settings.graph_api_timeout)),
-    }
+def include_routers(app: FastAPI) -> None:
+    """Every router, in the order requests are matched (the dashboard's pages come after the API)."""
+    for router in (
+        campaign_router, messages_router, webhook_router, segments_router, campaigns_router, contacts_router,
+        templates_router, webhooks_router, broadcasts_router,
+    ):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["Operations"], summary="The process is up")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    mount_dashboard(app)
+    app.include_router(dashboard_broadcasts)
 
 
 def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None = None) -> FastAPI:
@@ -59,6 +64,7 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        provide_interfaces()
         db = Database(settings.database_url)
         media = MediaChecker(
             timeout=settings.media_check_timeout,
@@ -67,7 +73,6 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         )
         campaigns_repo.configure_cache(settings.cache_seconds)
         contacts_repo.configure_cache(settings.cache_seconds)
-        segments.provide_outcomes(CAMPAIGN_OUTCOMES)  # segment campaign conditions, from the floor above contacts
         api_key_service.configure_cache(settings.cache_seconds)
 
         ratelimit.limiter.configure(settings.api_rate_limit, settings.api_rate_burst)
@@ -76,36 +81,25 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         app.state.media = media
         app.state.campaign_api = CampaignApiService(db, media)
         operations.start(app.state)
-        stop = asyncio.Event()
-        task = None
         app.state.dispatcher = None
         app.state.wake_dispatcher = lambda: None
-        app.state.broadcasts = BroadcastEngine(db, settings, notify=lambda: app.state.wake_dispatcher())
-        broadcast_task = None
-
-        app.state.webhooks = WebhookSender(db, settings)  # customer webhooks (docs/integrations.md)
-        webhooks_task = asyncio.create_task(app.state.webhooks.run(stop)) if dispatcher_enabled else None
-        if dispatcher_enabled:
-            dispatcher = Dispatcher(db, settings, build_providers(settings))
-            app.state.dispatcher = dispatcher
-            app.state.wake_dispatcher = dispatcher.wake.set
-            task = asyncio.create_task(dispatcher.run(stop))
-            app.state.dispatcher_task = task
-            broadcast_task = asyncio.create_task(app.state.broadcasts.run(stop))
+        # The test-send button delivers at once, through this sender, even when no loop runs here.
+        app.state.webhooks = WebhookSender(db, settings)
+        loops = supervisor = None
+        if dispatcher_enabled:  # the same loops as `wacast worker` (wacast/runtime.py)
+            loops = build_loops(db, settings, webhooks=app.state.webhooks)
+            supervisor = Supervisor(loops.runnables, shutdown_timeout=settings.shutdown_timeout)
+            supervisor.start()
+            app.state.dispatcher = loops.dispatcher
+            app.state.wake_dispatcher = loops.dispatcher.wake.set
+            app.state.dispatcher_task = supervisor.task_of(loops.dispatcher)
         try:
             yield
         finally:
-            stop.set()
-            app.state.broadcasts.wake.set()
-            if broadcast_task is not None:
-                await broadcast_task
-            if webhooks_task is not None:
-                await webhooks_task
+            if supervisor is not None:
+                await supervisor.stop()
+                await loops.close()
             await app.state.webhooks.close()
-            if task is not None:
-                await task
-                for provider in app.state.dispatcher.providers.values():
-                    await provider.close()
             await media.close()
             await db.dispose()
 
@@ -143,37 +137,7 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         log.exception("unexpected error")
         return JSONResponse({"message": "Internal error", "code": "INTERNAL_ERROR"}, status_code=500)
 
-
-    app.include_router(campaign_router)
-    app.include_router(messages_router)
-    app.include_router(webhook_router)
-
-    app.include_router(segments_router)
-
-    app.include_router(campaigns_router)
-
-    app.include_router(contacts_router)
-
-    app.include_router(templates_router)
-
-    app.include_router(webhooks_router)
-
-    app.include_router(broadcasts_router)
-
-    @app.get("/healthz", tags=["Operations"], summary="The process is up")
-    async def healthz() -> dict:
-        return {"status": "ok"}
-
-    try:
-        from wacast.dashboard.pages import mount_dashboard
-    except ImportError:  # the dashboard is optional while it is being built
-        mount_dashboard = None
-    if mount_dashboard is not None:
-        mount_dashboard(app)
-
-        app.include_router(dashboard_broadcasts)
-
-
+    include_routers(app)
     app.add_middleware(IdempotencyMiddleware)  # Idempotency-Key on every write (docs/integrations.md)
     operations.install(app)  # /readyz, /metrics and the request-id middleware (outermost)
     return app

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from wacast.api.auth import ApiIdentity, require_full
 from wacast.api.common import allow_fields, answer, body_object, doc, page
+from wacast.db.requests import ReadSession, WriteSession
 from wacast.webhooks import service
 from wacast.webhooks.outbox import TOPICS
 
@@ -39,62 +40,57 @@ def _allow_private(request: Request) -> bool:
              **doc({**SUBSCRIPTION, "secret": "whsec_3q2Fz...full secret, shown here and on GET by id"}, 400, 403, 422, status=201,
                    request_example={"url": "https://crm.example.com/hooks/wacast", "topics": ["message.status.updated", "message.sender.user"],
                                     "secret": "a-long-random-shared-secret", "description": "CRM"}))
-async def create(request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
+async def create(request: Request, session: WriteSession, identity: ApiIdentity = Depends(require_full)) -> Any:
     data = await body_object(request)
     allow_fields(data, {"url", "topics", "secret", "description"})
-    async with request.app.state.db.transaction() as session:
-        out = await service.create(
-            session, identity.project_id, url=data.get("url"), topics=data.get("topics"), secret=data.get("secret"),
-            description=data.get("description") or "", allow_private=_allow_private(request),
-        )
+    out = await service.create(
+        session, identity.project_id, url=data.get("url"), topics=data.get("topics"), secret=data.get("secret"),
+        description=data.get("description") or "", allow_private=_allow_private(request),
+    )
     return answer(out, 201)
 
 
 @router.get("/webhooks", summary="The project's webhook subscriptions (secrets shortened)", **doc({"data": [SUBSCRIPTION]}, 403))
-async def list_all(request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
-    async with request.app.state.db.sessionmaker() as session:
-        return answer({"data": await service.list_all(session, identity.project_id)})
+async def list_all(session: ReadSession, identity: ApiIdentity = Depends(require_full)) -> Any:
+    return answer({"data": await service.list_all(session, identity.project_id)})
 
 
 @router.get("/webhooks/{webhook_id}", summary="A subscription, with its secret and why it was disabled (if it was)",
             **doc(SUBSCRIPTION, 403, 404))
-async def get(webhook_id: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
-    async with request.app.state.db.sessionmaker() as session:
-        return answer(await service.get(session, identity.project_id, webhook_id))
+async def get(webhook_id: str, session: ReadSession, identity: ApiIdentity = Depends(require_full)) -> Any:
+    return answer(await service.get(session, identity.project_id, webhook_id))
 
 
 @router.patch("/webhooks/{webhook_id}", summary="Change url, topics, secret, description; `active: true` re-enables a disabled one",
               **doc(SUBSCRIPTION, 400, 403, 404, 422, request_example={"topics": ["message.status.updated"], "active": True}))
-async def update(webhook_id: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
+async def update(webhook_id: str, request: Request, session: WriteSession, identity: ApiIdentity = Depends(require_full)) -> Any:
     data = await body_object(request)
-    async with request.app.state.db.transaction() as session:
-        out = await service.update(session, identity.project_id, webhook_id, data, allow_private=_allow_private(request))
-    return answer(out)
+    return answer(await service.update(session, identity.project_id, webhook_id, data, allow_private=_allow_private(request)))
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, response_class=Response, summary="Delete a subscription and its log",
                **doc(None, 403, 404, status=204, write=True))
-async def delete(webhook_id: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Response:
-    async with request.app.state.db.transaction() as session:
-        await service.delete_subscription(session, identity.project_id, webhook_id)
+async def delete(webhook_id: str, session: WriteSession, identity: ApiIdentity = Depends(require_full)) -> Response:
+    await service.delete_subscription(session, identity.project_id, webhook_id)
     return Response(status_code=204)
 
 
 @router.get("/webhooks/{webhook_id}/deliveries", summary="The delivery log: each event with every attempt (status code, latency, response excerpt)",
             **doc({"data": [DELIVERY], "next_cursor": None}, 403, 404, 422))
 async def deliveries(
-    webhook_id: str, request: Request, identity: ApiIdentity = Depends(require_full),
+    webhook_id: str, session: ReadSession, identity: ApiIdentity = Depends(require_full),
     status: str | None = Query(None, description="pending, delivered or failed"), cursor: str | None = Query(None),
     limit: int = Query(50, description="1 to 200"),
 ) -> Any:
-    async with request.app.state.db.sessionmaker() as session:
-        return page(await service.deliveries(session, identity.project_id, webhook_id, status=status, cursor=cursor, limit=limit))
+    return page(await service.deliveries(session, identity.project_id, webhook_id, status=status, cursor=cursor, limit=limit))
 
 
 @router.post("/webhooks/{webhook_id}/test", summary="Send a signed `webhook.test` event now and report the receiver's answer",
              **doc({"delivered": True, "status_code": 200, "latency_ms": 14, "response_excerpt": "ok", "error": None,
                     "delivery_id": DELIVERY["id"]}, 403, 404, write=True))
 async def test_send(webhook_id: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
+    # Its own transaction, not WriteSession: the test event must be committed before the
+    # sender claims it and makes the network call, all inside this request.
     async with request.app.state.db.transaction() as session:
         delivery_id = await service.queue_test(session, identity.project_id, webhook_id)
     result = await request.app.state.webhooks.deliver_now(delivery_id)

@@ -81,11 +81,13 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A read-only unit: no BEGIN IMMEDIATE, so on SQLite it takes no write lock and never
-        waits for the writer; whatever it did is rolled back at the end."""
+        waits for the writer; whatever it did is rolled back at the end. What it loaded stays
+        readable afterwards (detached first: a rollback would expire it)."""
         async with self.read_sessionmaker() as session:
             try:
                 yield session
             finally:
+                session.expunge_all()
                 await session.rollback()
 
     async def dispose(self) -> None:

@@ -9,17 +9,14 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from wacast.api_keys import service as api_keys
-from wacast.models.api_keys import ApiKey
+from wacast.campaigns import repository as campaigns_repo
 from wacast.campaigns import service as campaigns
-from wacast.models.campaigns import Campaign
 from wacast.config import Settings
 from wacast.contacts import repository as contacts
 from wacast.db.engine import Database
+from wacast.kit.errors import NotFound
 from wacast.projects import service as projects
-from wacast.models.projects import Project
 from wacast.templates import service as templates
 from wacast.users import service as users
 
@@ -38,24 +35,21 @@ async def seed_demo(db: Database, settings: Settings) -> dict[str, Any]:
     creds_path = credentials_file(settings)
     saved = json.loads(creds_path.read_text()) if creds_path.exists() else {}
     async with db.transaction() as session:
-        project = (await session.execute(select(Project).where(Project.name == DEMO_PROJECT))).scalar_one_or_none()
-        if project is None:
+        try:
+            project = await projects.get_by_name(session, DEMO_PROJECT)
+        except NotFound:
             project = await projects.create(session, DEMO_PROJECT, default_country="IN", sender_number="+15550100001")
         for definition in json.loads(TEMPLATES_FILE.read_text()):
             await templates.add_from_definition(session, project, definition)
         await contacts.create_tags(session, project.id, ["customer", "lead", "vip"])
         await contacts.create_attributes(session, project.id, ["city", "plan"])
-        if (await session.execute(select(Campaign.id).where(Campaign.project_id == project.id, Campaign.name == DEMO_CAMPAIGN))).first() is None:
-            await campaigns.create(session, project.id, DEMO_CAMPAIGN, "order_update", live=True)
-        if (await session.execute(select(Campaign.id).where(Campaign.project_id == project.id, Campaign.name == "festive_offer"))).first() is None:
-            await campaigns.create(session, project.id, "festive_offer", "festive_offer", live=True)
+        for name, template in ((DEMO_CAMPAIGN, "order_update"), ("festive_offer", "festive_offer")):
+            if await campaigns_repo.get_by_name(session, project.id, name) is None:
+                await campaigns.create(session, project.id, name, template, live=True)
         # The key is stored hashed; keep the plain demo key in the data folder so every
         # `make run` can print it again. Create a new one if it was revoked or lost.
         api_key = saved.get("api_key")
-        valid = api_key and (
-            await session.execute(select(ApiKey.id).where(ApiKey.key_hash == api_keys.hash_key(api_key), ApiKey.revoked_at.is_(None)))
-        ).first()
-        if not valid:
+        if not (api_key and await api_keys.authenticate(session, api_key)):
             _, api_key = await api_keys.create_key(session, project.id, "full", "demo key (make run)")
         password = saved.get("password") or secrets.token_urlsafe(9)
         await users.create_or_update(session, project.id, DEMO_EMAIL, password, "owner", "Demo owner")

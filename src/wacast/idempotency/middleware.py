@@ -21,12 +21,10 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select, update
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wacast.db.dialect import insert_ignore, is_postgres
+from wacast.idempotency import repository
 from wacast.kit.clock import utcnow
-from wacast.models.idempotency import IdempotencyKey
 
 HEADER = b"idempotency-key"
 METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -150,17 +148,9 @@ class IdempotencyMiddleware:
         """None when this request may run; else the response to give instead."""
         now = utcnow()
         async with db.transaction() as session:
-            inserted = await session.execute(
-                insert_ignore(session, IdempotencyKey, ["scope", "key"]).values(
-                    scope=scope_hash, key=key, request_hash=request_hash, state="in_flight", locked_until=now + LEASE, created_at=now,
-                )
-            )
-            if inserted.rowcount:
+            if await repository.insert_claim(session, scope_hash, key, request_hash, now + LEASE, now):
                 return None
-            stmt = select(IdempotencyKey).where(IdempotencyKey.scope == scope_hash, IdempotencyKey.key == key)
-            if is_postgres(session):
-                stmt = stmt.with_for_update()
-            row = (await session.execute(stmt)).scalar_one_or_none()
+            row = await repository.get_for_update(session, scope_hash, key)
             if row is None:  # expired and deleted in between: a retry of the client will claim it
                 return _json_response(409, {"message": "A request with this Idempotency-Key is in progress", "code": "IDEMPOTENCY_KEY_IN_FLIGHT"}, [(b"retry-after", b"1")])
             if row.created_at <= now - TTL:
@@ -189,7 +179,7 @@ class IdempotencyMiddleware:
 
     async def _release(self, db: Any, scope_hash: str, key: str) -> None:
         async with db.transaction() as session:
-            await session.execute(delete(IdempotencyKey).where(IdempotencyKey.scope == scope_hash, IdempotencyKey.key == key, IdempotencyKey.state == "in_flight"))
+            await repository.release_in_flight(session, scope_hash, key)
 
     async def _store(self, db: Any, scope_hash: str, key: str, status: int, headers: list, body: bytes) -> None:
         try:
@@ -201,15 +191,9 @@ class IdempotencyMiddleware:
             return
         kept = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers if k.decode("latin-1").lower() in REPLAY_HEADERS}
         async with db.transaction() as session:
-            await session.execute(
-                update(IdempotencyKey)
-                .where(IdempotencyKey.scope == scope_hash, IdempotencyKey.key == key)
-                .values(state="done", locked_until=None, response_status=status, response_headers=kept, response_body=text)
-            )
+            await repository.store_response(session, scope_hash, key, status, kept, text)
 
 
-async def purge_expired(db: Any) -> int:
-    """Delete keys older than 24 h (run from the webhook loop now and then)."""
-    async with db.transaction() as session:
-        result = await session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at <= utcnow() - TTL - timedelta(hours=1)))
-        return result.rowcount or 0
+async def purge_expired(session: Any) -> int:
+    """Delete keys past their 24 h (and an hour's grace); the runtime's Purges loop calls it."""
+    return await repository.purge_created_before(session, utcnow() - TTL - timedelta(hours=1))

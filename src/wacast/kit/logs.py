@@ -26,7 +26,6 @@ import orjson
 
 _context: ContextVar[dict[str, Any]] = ContextVar("wacast_log_context", default={})  # noqa: B039 (never mutated)
 
-CONTEXT_FIELDS = ("request_id", "submitted_message_id")
 REDACTED = "[REDACTED]"
 
 

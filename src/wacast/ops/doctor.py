@@ -20,17 +20,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import func, select
 
 from wacast.config import Settings
 from wacast.db.engine import Database
-from wacast.kit.clock import utcnow
-from wacast.ops import config_check
 from wacast.db.migrate import current_revision
+from wacast.kit.clock import utcnow
 from wacast.kit.crypto import SecretKeyError
-from wacast.models.projects import Project
-from wacast.models.projects import Worker
-from wacast.models.templates import Template
+from wacast.ops import config_check, repository
 from wacast.ops.snapshot import head
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
@@ -83,7 +79,6 @@ async def run(settings: Settings, project_name: str, *, environ: dict[str, str] 
 
 
 async def _database(db: Database, checks: list[Check]) -> None:
-
     try:
         current = await asyncio.wait_for(current_revision(db.engine), 10)
     except Exception as error:  # noqa: BLE001
@@ -97,10 +92,9 @@ async def _database(db: Database, checks: list[Check]) -> None:
 
 
 async def _project(db: Database, name: str, checks: list[Check]) -> Any:
-
     try:
-        async with db.sessionmaker() as session:
-            project = (await session.execute(select(Project).where(Project.name == name))).scalar_one_or_none()
+        async with db.read() as session:
+            project = await repository.project_by_name(session, name)
     except SecretKeyError as error:
         checks.append(Check("project", FAIL, str(error), "set WACAST_SECRET_KEY to include the key the token was encrypted with"))
         return None
@@ -112,10 +106,9 @@ async def _project(db: Database, name: str, checks: list[Check]) -> Any:
 
 
 async def _dispatcher(db: Database, settings: Settings, checks: list[Check]) -> None:
-
     fresh = utcnow() - timedelta(seconds=2 * settings.sender_lease_seconds)
-    async with db.sessionmaker() as session:
-        alive = (await session.execute(select(func.count()).select_from(Worker).where(Worker.heartbeat_at >= fresh))).scalar_one()
+    async with db.read() as session:
+        alive = await repository.live_workers(session, fresh)
     if alive:
         checks.append(Check("dispatcher", OK, f"{alive} live dispatcher(s)"))
     else:
@@ -213,10 +206,8 @@ async def _subscription(graph: httpx.AsyncClient, project: Any, checks: list[Che
 
 
 async def _templates(db: Database, project: Any, checks: list[Check]) -> None:
-
-    async with db.sessionmaker() as session:
-        counts = dict((await session.execute(
-            select(Template.status, func.count()).where(Template.project_id == project.id).group_by(Template.status))).all())
+    async with db.read() as session:
+        counts = await repository.template_counts(session, project.id)
     approved = counts.get("APPROVED", 0)
     synced = project.templates_synced_at
     summary = f"{approved} approved of {sum(counts.values())}"

@@ -9,16 +9,13 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
-from wacast.kit import metrics
+from wacast.kit import crypto, logs, metrics
 from wacast.kit.errors import WacastError
 from wacast.kit.http import JSONResponse
-from wacast.ops.snapshot import SnapshotCache, families, readiness
-from wacast.kit import crypto
-from wacast.kit import logs
-from wacast.ops.config_check import ConfigError
-from wacast.ops.config_check import check
+from wacast.ops.config_check import ConfigError, check
 from wacast.ops.middleware import RequestContextMiddleware
 from wacast.ops.repository import project_name as lookup
+from wacast.ops.snapshot import SnapshotCache, families, readiness
 
 router = APIRouter(tags=["Operations"])
 
@@ -64,8 +61,7 @@ def start(state: Any) -> None:
     db = state.db
 
     async def project_name(project_id: Any) -> str | None:
-
-        async with db.sessionmaker() as session:
+        async with db.read() as session:
             return await lookup(session, project_id)
 
     metrics.configure_names(project_name)

@@ -1,17 +1,18 @@
-"""SQL for operations: the scrape-time picture of queues, senders, dispatchers and backlogs."""
+"""SQL for operations: the scrape-time picture of queues, senders, dispatchers and backlogs,
+what `wacast doctor` reads, and the rows `wacast secrets rotate` re-encrypts."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, text
+from sqlalchemy import Text, and_, case, func, select, text, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.models.messages import InboundEvent, Message
 from wacast.models.projects import Project, SenderLease, Worker
-from wacast.models.webhooks import WebhookDelivery
-from wacast.models.webhooks import WebhookSubscription
+from wacast.models.templates import Template
+from wacast.models.webhooks import WebhookDelivery, WebhookSubscription
 
 
 async def ping(session: AsyncSession) -> None:
@@ -88,3 +89,39 @@ async def outbound_webhooks(session: AsyncSession, now: datetime) -> tuple[int, 
         )
     ).one()
     return int(pending[0] or 0), pending[1], int(failing[0] or 0), int(failing[1] or 0)
+
+
+# --- wacast doctor ---------------------------------------------------------------------------
+
+
+async def project_by_name(session: AsyncSession, name: str) -> Project | None:
+    return (await session.execute(select(Project).where(Project.name == name))).scalar_one_or_none()
+
+
+async def live_workers(session: AsyncSession, fresh_since: datetime) -> int:
+    """Dispatchers whose heartbeat is newer than `fresh_since`."""
+    return (await session.execute(select(func.count()).select_from(Worker).where(Worker.heartbeat_at >= fresh_since))).scalar_one()
+
+
+async def template_counts(session: AsyncSession, project_id: Any) -> dict[str, int]:
+    """The project's templates counted by status."""
+    return dict((await session.execute(
+        select(Template.status, func.count()).where(Template.project_id == project_id).group_by(Template.status))).all())
+
+
+# --- wacast secrets rotate -------------------------------------------------------------------
+
+
+async def stored_values(session: AsyncSession, table: Any, column: Any, after: Any, limit: int) -> list[Any]:
+    """(primary key, stored text) of the rows with a value in `column`, in key order after `after`."""
+    pk = next(iter(table.primary_key.columns))
+    stmt = select(pk, type_coerce(column, Text)).where(column.is_not(None)).order_by(pk).limit(limit)
+    if after is not None:
+        stmt = stmt.where(pk > after)
+    return list((await session.execute(stmt)).all())
+
+
+async def store_value(session: AsyncSession, table: Any, column: Any, row_id: Any, stored: str) -> None:
+    """Write `stored` as it is (already encrypted: no second encryption by the column type)."""
+    pk = next(iter(table.primary_key.columns))
+    await session.execute(update(table).where(pk == row_id).values({column.name: type_coerce(stored, Text)}))

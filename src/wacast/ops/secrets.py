@@ -8,19 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Text, select, type_coerce, update
-
-from wacast.db.engine import Database
-from wacast.kit.crypto import EncryptedString, box
-from wacast.db.base import Base
-from wacast.db.migrate import current_revision
-from wacast.kit.errors import WacastError
-from wacast.ops.snapshot import head
 import wacast.models  # noqa: F401 (every table registered before the rotation walks them)
+from wacast.db.base import Base
+from wacast.db.engine import Database
+from wacast.db.migrate import current_revision
+from wacast.kit.crypto import EncryptedString, box
+from wacast.kit.errors import WacastError
+from wacast.ops import repository
+from wacast.ops.snapshot import head
 
 
 def encrypted_columns() -> list[tuple[Any, Any]]:
-
     found = []
     for table in Base.metadata.sorted_tables:
         for column in table.columns:
@@ -31,7 +29,6 @@ def encrypted_columns() -> list[tuple[Any, Any]]:
 
 async def rotate(db: Database, batch: int = 500) -> dict[str, int]:
     """Re-encrypt in batches of `batch` rows per transaction; returns rows per column."""
-
     current = await current_revision(db.engine)
     if current != head():
         raise WacastError(f"The database schema is at {current}, this wacast needs {head()}: run `wacast migrate` first", "SCHEMA_NOT_CURRENT")
@@ -40,18 +37,13 @@ async def rotate(db: Database, batch: int = 500) -> dict[str, int]:
     for table, column in encrypted_columns():
         key = f"{table.name}.{column.name}"
         done[key] = 0
-        pk = list(table.primary_key.columns)[0]
-        raw = type_coerce(column, Text)
         last = None
         while True:
             async with db.transaction() as session:
-                stmt = select(pk, raw).where(column.is_not(None)).order_by(pk).limit(batch)
-                if last is not None:
-                    stmt = stmt.where(pk > last)
-                rows = (await session.execute(stmt)).all()
+                rows = await repository.stored_values(session, table, column, last, batch)
                 for row_id, stored in rows:
                     if stored:
-                        await session.execute(update(table).where(pk == row_id).values({column.name: type_coerce(secret_box.rotate(stored), Text)}))
+                        await repository.store_value(session, table, column, row_id, secret_box.rotate(stored))
                         done[key] += 1
             if len(rows) < batch:
                 break

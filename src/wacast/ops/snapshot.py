@@ -58,12 +58,11 @@ def sender_label(row: Any) -> str:
 async def take(db: Database, settings: Settings) -> Snapshot:
     now = utcnow()
     fresh_for = 2 * settings.sender_lease_seconds
-    async with db.sessionmaker() as session:
+    async with db.read() as session:  # no write lock on SQLite: a scrape never holds up a send
         rows = await repository.senders(session, now)
         worker_rows = await repository.workers(session)
         pending, oldest = await repository.inbound_backlog(session, now)
         out_pending, out_oldest, failing, disabled = await repository.outbound_webhooks(session, now)
-        await session.rollback()
     outbound = {"pending": out_pending, "oldest_age_seconds": _age(now, out_oldest),
                 "subscriptions_failing": failing, "subscriptions_disabled": disabled}
     workers = [
@@ -141,7 +140,7 @@ async def readiness(state: Any) -> tuple[int, dict[str, Any]]:
     checks: dict[str, Any] = {}
     started = time.perf_counter()
     try:
-        async with db.sessionmaker() as session:
+        async with db.read() as session:
             await asyncio.wait_for(repository.ping(session), DB_TIMEOUT)
         checks["database"] = {"ok": True, "backend": db.engine.dialect.name, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
     except Exception as error:  # noqa: BLE001 (any failure means not ready)

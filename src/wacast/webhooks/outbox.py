@@ -11,11 +11,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.kit.clock import utcnow
-from wacast.models.webhooks import WebhookDelivery, WebhookEvent, WebhookSubscription
+from wacast.webhooks import repository
 
 TOPICS = (
     "message.status.updated",
@@ -29,13 +28,7 @@ TOPICS = (
 
 
 async def _subscribers(session: AsyncSession, project_id: uuid.UUID, topic: str) -> list[uuid.UUID]:
-    rows = (
-        await session.execute(
-            select(WebhookSubscription.id, WebhookSubscription.topics).where(
-                WebhookSubscription.project_id == project_id, WebhookSubscription.active.is_(True)
-            )
-        )
-    ).all()
+    rows = await repository.subscribers(session, project_id)
     return [r.id for r in rows if topic in (r.topics or []) or "*" in (r.topics or [])]
 
 
@@ -55,14 +48,9 @@ async def emit_many(session: AsyncSession, project_id: uuid.UUID, topic: str, it
         return []
     now = now or utcnow()
     events = [{"id": uuid.uuid4(), "project_id": project_id, "topic": topic, "data": data, "created_at": now} for data in items]
-    conn = await session.connection()
-    await conn.execute(insert(WebhookEvent.__table__), events)
-    await conn.execute(
-        insert(WebhookDelivery.__table__),
-        [
-            {"id": uuid.uuid4(), "event_id": e["id"], "subscription_id": s, "status": "pending", "attempts": 0,
-             "next_attempt_at": now, "created_at": now}
-            for e in events for s in subscribers
-        ],
-    )
+    await repository.insert_events(session, events, [
+        {"id": uuid.uuid4(), "event_id": e["id"], "subscription_id": s, "status": "pending", "attempts": 0,
+         "next_attempt_at": now, "created_at": now}
+        for e in events for s in subscribers
+    ])
     return [e["id"] for e in events]

@@ -15,17 +15,17 @@ import ipaddress
 import secrets as secrets_mod
 import socket
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wacast.kit.pagination import Page, decode_cursor, encode_cursor, page_limit
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import NotFound, WacastError
-from wacast.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
+from wacast.kit.pagination import Page, decode_cursor, encode_cursor, page_limit
+from wacast.models.webhooks import WebhookDelivery, WebhookEvent, WebhookSubscription
+from wacast.webhooks import repository
 from wacast.webhooks.outbox import TOPICS
 
 MAX_SUBSCRIPTIONS = 20
@@ -35,11 +35,6 @@ TEST_TOPIC = "webhook.test"
 def sign(secret: str, body: bytes) -> str:
     """X-Wacast-Signature: hex HMAC-SHA256 of the raw body with the subscription's secret."""
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def verify(secret: str, body: bytes, signature: str) -> bool:
-    """What a receiver does: compare in constant time."""
-    return hmac.compare_digest(sign(secret, body), signature or "")
 
 
 async def check_url(url: Any, *, allow_private: bool, field: str = "url") -> str:
@@ -98,11 +93,7 @@ async def _get(session: AsyncSession, project_id: uuid.UUID, sub_id: str | uuid.
         sid = uuid.UUID(str(sub_id))
     except ValueError:
         sid = None
-    sub = None
-    if sid is not None:
-        sub = (
-            await session.execute(select(WebhookSubscription).where(WebhookSubscription.project_id == project_id, WebhookSubscription.id == sid))
-        ).scalar_one_or_none()
+    sub = await repository.find_subscription(session, project_id, sid) if sid is not None else None
     if sub is None:
         raise NotFound("Webhook not found", "WEBHOOK_NOT_FOUND", {"id": str(sub_id)})
     return sub
@@ -115,24 +106,19 @@ async def create(
     topics = _topics(topics)
     secret = _secret(secret)
     url = await check_url(url, allow_private=allow_private)  # last: it may ask DNS
-    count = (await session.execute(select(func.count()).select_from(WebhookSubscription).where(WebhookSubscription.project_id == project_id))).scalar_one()
-    if count >= MAX_SUBSCRIPTIONS:
+    if await repository.count_subscriptions(session, project_id) >= MAX_SUBSCRIPTIONS:
         raise WacastError(f"At most {MAX_SUBSCRIPTIONS} webhooks per project", "WEBHOOK_LIMIT", {"max": MAX_SUBSCRIPTIONS})
     now = utcnow()
     sub = WebhookSubscription(
         id=uuid.uuid4(), project_id=project_id, url=url, topics=topics, secret=secret, description=str(description or "")[:500],
         active=True, created_at=now, updated_at=now,
     )
-    session.add(sub)
-    await session.flush()
+    await repository.add_subscription(session, sub)
     return as_dict(sub, with_secret=True)
 
 
 async def list_all(session: AsyncSession, project_id: uuid.UUID) -> list[dict[str, Any]]:
-    subs = (
-        await session.execute(select(WebhookSubscription).where(WebhookSubscription.project_id == project_id).order_by(WebhookSubscription.created_at))
-    ).scalars().all()
-    return [as_dict(s) for s in subs]
+    return [as_dict(s) for s in await repository.list_subscriptions(session, project_id)]
 
 
 async def get(session: AsyncSession, project_id: uuid.UUID, sub_id: str | uuid.UUID) -> dict[str, Any]:
@@ -169,7 +155,7 @@ async def update(session: AsyncSession, project_id: uuid.UUID, sub_id: str | uui
 
 async def delete_subscription(session: AsyncSession, project_id: uuid.UUID, sub_id: str | uuid.UUID) -> None:
     sub = await _get(session, project_id, sub_id)
-    await session.execute(delete(WebhookSubscription).where(WebhookSubscription.id == sub.id))
+    await repository.delete_subscription(session, sub.id)
 
 
 async def deliveries(
@@ -178,29 +164,19 @@ async def deliveries(
     """The delivery log of a subscription, newest first, each with its attempts."""
     sub = await _get(session, project_id, sub_id)
     limit = page_limit(limit)
-    stmt = (
-        select(WebhookDelivery, WebhookEvent.topic, WebhookEvent.created_at.label("event_at"))
-        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-        .where(WebhookDelivery.subscription_id == sub.id)
-    )
-    if status:
-        if status not in ("pending", "delivered", "failed"):
-            raise WacastError("status must be pending, delivered or failed", "VALIDATION_ERROR", {"field": "status"}, status_code=422)
-        stmt = stmt.where(WebhookDelivery.status == status)
-    if cursor:
-        at, last_id = decode_cursor(cursor)
-        stmt = stmt.where(or_(WebhookDelivery.created_at < at, and_(WebhookDelivery.created_at == at, WebhookDelivery.id < last_id)))
-    rows = (await session.execute(stmt.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc()).limit(limit + 1))).all()
+    if status and status not in ("pending", "delivered", "failed"):
+        raise WacastError("status must be pending, delivered or failed", "VALIDATION_ERROR", {"field": "status"}, status_code=422)
+    after = decode_cursor(cursor) if cursor else None
+    rows = await repository.deliveries_page(session, sub.id, status=status or None, after=after, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     ids = [r[0].id for r in rows]
     attempts: dict[uuid.UUID, list[dict[str, Any]]] = {i: [] for i in ids}
-    if ids:
-        for a in (await session.execute(select(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(ids)).order_by(WebhookAttempt.id))).scalars():
-            attempts[a.delivery_id].append({
-                "attempt": a.attempt, "at": a.at, "status_code": a.status_code, "latency_ms": a.latency_ms,
-                "response_excerpt": a.response_excerpt, "error": a.error,
-            })
+    for a in await repository.attempts_of(session, ids):
+        attempts[a.delivery_id].append({
+            "attempt": a.attempt, "at": a.at, "status_code": a.status_code, "latency_ms": a.latency_ms,
+            "response_excerpt": a.response_excerpt, "error": a.error,
+        })
     items = [
         {
             "id": str(d.id), "event_id": str(d.event_id), "topic": topic, "event_created_at": event_at, "status": d.status,
@@ -219,9 +195,14 @@ async def queue_test(session: AsyncSession, project_id: uuid.UUID, sub_id: str |
     sub = await _get(session, project_id, sub_id)
     now = now or utcnow()
     event = WebhookEvent(id=uuid.uuid4(), project_id=project_id, topic=TEST_TOPIC, data={"test": True, "webhook_id": str(sub.id)}, created_at=now)
-    session.add(event)
-    await session.flush()
     delivery = WebhookDelivery(id=uuid.uuid4(), event_id=event.id, subscription_id=sub.id, status="pending", attempts=0, next_attempt_at=now, created_at=now)
-    session.add(delivery)
-    await session.flush()
+    await repository.add_event_with_delivery(session, event, delivery)
     return delivery.id
+
+
+KEEP_EVENTS = timedelta(days=30)  # the delivery log keeps a month
+
+
+async def purge_old_events(session: AsyncSession, now: datetime | None = None) -> int:
+    """Forget events (with their deliveries and attempts) past 30 days; the runtime's Purges loop calls it."""
+    return await repository.purge_events(session, (now or utcnow()) - KEEP_EVENTS)

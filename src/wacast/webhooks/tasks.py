@@ -20,20 +20,17 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import func, insert, or_, select, update
 
 from wacast.config import Settings
 from wacast.db.engine import Database
 from wacast.kit.clock import utcnow
-from wacast.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
+from wacast.kit.loop import run_loop
+from wacast.webhooks import repository
 from wacast.webhooks.service import check_url, sign
-from wacast.idempotency.middleware import purge_expired
 
 log = logging.getLogger("wacast.webhooks")
 
 EXCERPT = 500
-PURGE_EVERY = 600.0  # seconds between clean-ups of expired idempotency keys and old events
-KEEP_EVENTS = timedelta(days=30)  # the delivery log keeps a month
 USER_AGENT = "wacast-webhooks/1"
 
 
@@ -72,12 +69,16 @@ def envelope(event_id: uuid.UUID, created_at: datetime, topic: str, attempt: int
 
 
 class WebhookSender:
+    """A kit/loop.Loop: each tick claims due deliveries, sends them concurrently, records them."""
+
+    name = "webhooks"
+
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
         self.wake = asyncio.Event()
+        self.poll_seconds = settings.webhook_poll_seconds
         self._client: httpx.AsyncClient | None = None
-        self.worker_id = f"webhooks-{uuid.uuid4().hex[:8]}"
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -98,82 +99,18 @@ class WebhookSender:
         base = self.settings.webhook_retry_base_seconds * (2 ** max(0, attempt - 1))
         return min(self.settings.webhook_retry_max_seconds, base) * random.uniform(0.8, 1.2)
 
+    async def tick(self) -> int:
+        return await self.deliver_due()
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop` is set (started by `wacast serve` and `wacast worker`)."""
-        next_purge = 0.0
-        while not stop.is_set():
-            try:
-                if time.monotonic() >= next_purge:
-                    next_purge = time.monotonic() + PURGE_EVERY
-                    await self.purge()
-                done = await self.deliver_due()
-            except Exception:  # the loop must survive a database hiccup
-                log.exception("webhook delivery round failed")
-                done = 0
-            if done:
-                continue
-            self.wake.clear()
-            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())]
-            await asyncio.wait(waiters, timeout=self.settings.webhook_poll_seconds, return_when=asyncio.FIRST_COMPLETED)
-            for w in waiters:
-                w.cancel()
-        await self.close()
-
-    async def purge(self) -> None:
-        """Forget idempotency keys past their 24 h and webhook events (with their log) past 30 days."""
-        from sqlalchemy import delete
-
-
-        await purge_expired(self.db)
-        async with self.db.transaction() as session:
-            await session.execute(delete(WebhookEvent).where(WebhookEvent.created_at < utcnow() - KEEP_EVENTS))
-
-    async def run_until_idle(self, max_rounds: int = 1000) -> int:
-        """Deliver everything due now (tests and `wacast webhooks deliver`); returns attempts made."""
-        total = 0
-        for _ in range(max_rounds):
-            done = await self.deliver_due()
-            if not done:
-                break
-            total += done
-        return total
+        """Deliver until `stop` is set (the runtime runs it in `wacast serve` and `wacast worker`)."""
+        await run_loop(self, stop)
 
     async def _claim(self, limit: int, only: uuid.UUID | None = None) -> list[_Job]:
         now = utcnow()
         lease = now + timedelta(seconds=self.settings.webhook_timeout + 30)
         async with self.db.transaction() as session:
-            stmt = (
-                select(WebhookDelivery.id, WebhookDelivery.attempts, WebhookDelivery.subscription_id)
-                .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
-                .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-                .where(
-                    WebhookDelivery.status == "pending",
-                    WebhookDelivery.next_attempt_at <= now,
-                    or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now),
-                    or_(WebhookSubscription.active.is_(True), WebhookEvent.topic == "webhook.test"),
-                )
-                .order_by(WebhookDelivery.next_attempt_at)
-                .limit(limit)
-            )
-            if only is not None:
-                stmt = stmt.where(WebhookDelivery.id == only)
-            if session.bind.dialect.name == "postgresql":
-                stmt = stmt.with_for_update(of=WebhookDelivery, skip_locked=True)
-            claimed = (await session.execute(stmt)).all()
-            if not claimed:
-                return []
-            ids = [r.id for r in claimed]
-            await session.execute(
-                update(WebhookDelivery).where(WebhookDelivery.id.in_(ids)).values(locked_until=lease, attempts=WebhookDelivery.attempts + 1)
-            )
-            rows = (
-                await session.execute(
-                    select(WebhookDelivery.id, WebhookDelivery.attempts, WebhookEvent, WebhookSubscription)
-                    .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-                    .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
-                    .where(WebhookDelivery.id.in_(ids))
-                )
-            ).all()
+            rows = await repository.claim_due(session, now, lease, limit, only)
             return [
                 _Job(
                     delivery_id, sub.id, attempts, sub.url, sub.secret,
@@ -232,7 +169,7 @@ class WebhookSender:
         now = utcnow()
         window = timedelta(hours=self.settings.webhook_retry_window_hours)
         async with self.db.transaction() as session:
-            await session.execute(insert(WebhookAttempt.__table__), [
+            await repository.insert_attempts(session, [
                 {"delivery_id": j.delivery_id, "subscription_id": j.subscription_id, "attempt": j.attempt, "status_code": r.status_code,
                  "latency_ms": r.latency_ms, "response_excerpt": r.excerpt, "error": r.error, "at": now}
                 for j, r in outcomes
@@ -250,31 +187,16 @@ class WebhookSender:
                     values["next_attempt_at"] = now + timedelta(seconds=self.backoff(job.attempt))
                 if not result.ok and job.topic != "webhook.test":
                     failed[job.subscription_id] = result.error or "failed"
-                await session.execute(update(WebhookDelivery).where(WebhookDelivery.id == job.delivery_id).values(**values))
+                await repository.update_delivery(session, job.delivery_id, values)
             if succeeded:
-                await session.execute(
-                    update(WebhookSubscription).where(WebhookSubscription.id.in_(succeeded)).values(failing_since=None)
-                )
+                await repository.clear_failing(session, succeeded)
             for sub_id, error in failed.items():
                 if sub_id in succeeded:
                     continue
-                await session.execute(
-                    update(WebhookSubscription)
-                    .where(WebhookSubscription.id == sub_id)
-                    .values(failing_since=func.coalesce(WebhookSubscription.failing_since, now))
-                )
-                await session.execute(
-                    update(WebhookSubscription)
-                    .where(
-                        WebhookSubscription.id == sub_id, WebhookSubscription.active.is_(True),
-                        WebhookSubscription.failing_since <= now - window,
-                    )
-                    .values(
-                        active=False, disabled_at=now, updated_at=now,
-                        disabled_reason=(
-                            f"Disabled by wacast on {now:%Y-%m-%d %H:%M} UTC: every delivery failed for "
-                            f"{self.settings.webhook_retry_window_hours:g} hours (last error: {error}). "
-                            "Fix the receiver, then re-enable the webhook (PATCH active=true)."
-                        )[:1000],
-                    )
-                )
+                await repository.mark_failing(session, sub_id, now)
+                reason = (
+                    f"Disabled by wacast on {now:%Y-%m-%d %H:%M} UTC: every delivery failed for "
+                    f"{self.settings.webhook_retry_window_hours:g} hours (last error: {error}). "
+                    "Fix the receiver, then re-enable the webhook (PATCH active=true)."
+                )[:1000]
+                await repository.disable_if_failing_since(session, sub_id, now - window, now, reason)

@@ -1,0 +1,166 @@
+"""The processes and the operator's commands: migrate, serve, worker, demo, doctor, secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from typing import Any
+
+import typer
+import uvicorn
+from rich.markup import escape
+
+from wacast.app import create_app
+from wacast.cli.common import (
+    JsonOpt,
+    ProjectOpt,
+    checked_settings,
+    console,
+    emit,
+    err_console,
+    run,
+    safe_url,
+)
+from wacast.config import Settings, get_settings
+from wacast.db.engine import Database
+from wacast.db.migrate import head_revision, upgrade
+from wacast.demo.seed import seed_demo
+from wacast.kit import crypto
+from wacast.kit.crypto import generate_key
+from wacast.kit.logs import configure_from_settings
+from wacast.ops import doctor as checks
+from wacast.ops import worker_http
+from wacast.ops.secrets import rotate
+from wacast.runtime import Supervisor, build_loops
+
+secrets_app = typer.Typer(help="Secrets at rest (WACAST_SECRET_KEY).", no_args_is_help=True)
+
+
+def migrate(as_json: bool = JsonOpt) -> None:
+    """Create or upgrade the database schema."""
+
+    settings = checked_settings()
+    upgrade(settings.database_url)
+    emit({"database": safe_url(settings.database_url), "revision": head_revision()}, as_json,
+         f"database migrated to {head_revision()} ({safe_url(settings.database_url)})")
+
+
+def serve(
+    host: str = typer.Option(None, help="Interface to bind (WACAST_HOST, default 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port (WACAST_PORT, default 8000)."),
+    workers: int = typer.Option(1, help="Server processes (PostgreSQL only; set WACAST_RUN_DISPATCHER=0 and run `wacast worker`)."),
+) -> None:
+    """Serve the campaign API, the REST API, Meta's webhooks and the dashboard."""
+
+    settings = checked_settings()
+    configure_from_settings(settings)
+    kwargs: dict[str, Any] = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_level": settings.log_level,
+        "log_config": None,  # wacast's own logging (kit/logs.py): JSON or text, request ids, redaction
+        "access_log": False,  # one access line per request comes from ops/middleware.py
+        "proxy_headers": True,
+        "loop": "auto",
+        "http": "auto",
+        # SIGTERM: stop accepting, finish in-flight requests (up to this), then the lifespan
+        # stops the embedded loops (wacast/runtime.py), which finish or hand back their sends and leases.
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
+    }
+    if workers > 1:
+        uvicorn.run("wacast.app:create_app", factory=True, workers=workers, **kwargs)
+    else:
+        uvicorn.run(create_app(settings), **kwargs)
+
+
+def worker() -> None:
+    """Run the dispatcher alone (several of them scale out on PostgreSQL)."""
+
+    settings = checked_settings()
+    configure_from_settings(settings)
+    crypto.configure(settings.secret_keys)
+
+    async def main(db: Database) -> None:
+        shutdown = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, shutdown.set)
+        loops = build_loops(db, settings)  # the same loops as `wacast serve` runs in-process
+        supervisor = Supervisor(loops.runnables, shutdown_timeout=settings.shutdown_timeout)
+        ops_server = None
+        if settings.worker_metrics_port:  # /healthz, /readyz and /metrics of this worker
+            ops_app = worker_http.ops_app(db, settings, loops.dispatcher)
+            ops_server, ops_task = await worker_http.serve(ops_app, settings.host, settings.worker_metrics_port)
+        err_console.print(f"worker {loops.dispatcher.worker_id} started on {safe_url(settings.database_url)}")
+        try:
+            await supervisor.run(until=shutdown)
+        finally:
+            await loops.close()
+            if ops_server is not None:
+                ops_server.should_exit = True
+                await ops_task
+
+    run(main)
+
+
+def demo(as_json: bool = JsonOpt) -> None:
+    """Seed (or refresh) the demo project and print its API key, login and a ready curl."""
+
+    settings = get_settings()
+    data = run(lambda db: seed_demo(db, settings))
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    console.rule("[bold green]wacast demo[/bold green]")
+    console.print(f"Dashboard:      http://{settings.host}:{settings.port}/")
+    console.print(f"Login:          {data['email']}  /  {data['password']}")
+    console.print(f"Demo API key:   {data['api_key']}")
+    console.print(f"Campaign:       {data['campaign']} (live, sandbox provider)\n")
+    console.print("Send a campaign message:")
+    print(data["curl"])
+    console.print(f"\nThen follow it:  curl -s -H 'Authorization: Bearer {data['api_key']}' http://{settings.host}:{settings.port}/api/v1/messages/<submitted_message_id>")
+    console.rule()
+
+
+def doctor(project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
+    """Check what stands between a project and delivered messages, and say what to fix."""
+
+    try:
+        settings = Settings()
+    except Exception as error:  # noqa: BLE001 (a setting of the wrong type)
+        print(f"config error: {error}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    results = asyncio.run(checks.run(settings, project, environ=dict(os.environ)))
+    report = checks.as_json(results)
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        marks = {"ok": "[green]ok  [/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]", "skip": "[dim]skip[/dim]"}
+        for check in results:
+            console.print(f"{marks[check.status]} {escape(check.name)}: {escape(check.detail)}", highlight=False, soft_wrap=True)
+            if check.fix and check.status != "ok":
+                console.print(f"     fix: {check.fix}", highlight=False, markup=False, soft_wrap=True)
+    raise typer.Exit(0 if report["ok"] else 1)
+
+
+@secrets_app.command("generate-key")
+def secrets_generate_key() -> None:
+    """Print a new key for WACAST_SECRET_KEY."""
+
+    print(generate_key())
+
+
+@secrets_app.command("rotate")
+def secrets_rotate(as_json: bool = JsonOpt) -> None:
+    """Re-encrypt every stored secret with the first key of WACAST_SECRET_KEY.
+
+    To change keys: put the new key first and keep the old one after it
+    (WACAST_SECRET_KEY=new,old), restart, run this, then drop the old key."""
+
+    settings = checked_settings()
+    crypto.configure(settings.secret_keys)
+    done = run(rotate)
+    emit({"reencrypted": done}, as_json, "\n".join(f"{column}: {n} re-encrypted with the first key" for column, n in done.items()))

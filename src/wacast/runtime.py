@@ -1,0 +1,187 @@
+"""The runtime: which background loops a process runs, and the supervisor that runs them.
+
+`wacast serve` (with the dispatcher in-process) and `wacast worker` build the same loops with
+`build_loops` and hand them to one `Supervisor`:
+
+- `start()` runs every loop (`run(stop)`, kit/loop.Runnable) in its own task;
+- a loop that crashes (its `run` raises, or returns before the stop) is logged and started
+  again after a pause: one loop's bug never takes the process's other loops down;
+- `stop()` sets the stop event, wakes every loop and waits for them to finish (in-flight
+  sends recorded, leases handed back) for at most the settings' shutdown timeout; whatever
+  is still running then is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from wacast.campaigns.broadcasts.engine import BroadcastEngine
+from wacast.campaigns.outcomes import CAMPAIGN_OUTCOMES
+from wacast.config import Settings
+from wacast.contacts import segments
+from wacast.db.engine import Database
+from wacast.idempotency.middleware import purge_expired
+from wacast.kit.loop import Runnable, run_loop
+from wacast.messages.dispatcher import Dispatcher
+from wacast.messages.provider import Provider
+from wacast.meta.client import GraphClient
+from wacast.webhooks.service import purge_old_events
+from wacast.webhooks.tasks import WebhookSender
+from wacast.whatsapp.cloud import CloudProvider
+from wacast.whatsapp.sandbox import SandboxProvider
+
+log = logging.getLogger("wacast.runtime")
+
+RESTART_PAUSE = 1.0  # seconds before a crashed loop runs again
+PURGE_EVERY = 600.0  # seconds between clean-ups of expired idempotency keys and old webhook events
+
+
+def provide_interfaces() -> None:
+    """Fill in what a lower floor reaches through a protocol: the segment filter's
+    campaign-outcome conditions (contacts) come from the campaigns floor. Called by every
+    process before it works: the app's lifespan and each CLI command."""
+    segments.provide_outcomes(CAMPAIGN_OUTCOMES)
+
+
+def name_of(runnable: Runnable) -> str:
+    # Loops written before the runtime carry no `name` yet; their class names them.
+    return getattr(runnable, "name", None) or type(runnable).__name__
+
+
+class Supervisor:
+    """Starts, watches and stops a process's loops."""
+
+    def __init__(self, runnables: Sequence[Runnable], *, shutdown_timeout: float, restart_pause: float = RESTART_PAUSE) -> None:
+        self.runnables = list(runnables)
+        self.shutdown_timeout = shutdown_timeout
+        self.restart_pause = restart_pause
+        self.stopping = asyncio.Event()
+        self.restarts: dict[str, int] = {name_of(r): 0 for r in self.runnables}
+        self._tasks: dict[int, asyncio.Task] = {}
+
+    def start(self) -> None:
+        for runnable in self.runnables:
+            self._tasks[id(runnable)] = asyncio.create_task(self._watch(runnable), name=f"wacast:{name_of(runnable)}")
+
+    def task_of(self, runnable: Runnable) -> asyncio.Task | None:
+        """The task that runs (and restarts) `runnable`; done only once it stopped for good."""
+        return self._tasks.get(id(runnable))
+
+    async def _watch(self, runnable: Runnable) -> None:
+        name = name_of(runnable)
+        while True:
+            try:
+                await runnable.run(self.stopping)
+            except Exception:
+                if self.stopping.is_set():
+                    log.exception("%s failed while stopping", name)
+                    return
+                log.exception("%s crashed; restarting in %.1f s", name, self.restart_pause)
+            else:
+                if self.stopping.is_set():
+                    return
+                log.error("%s returned before the stop; restarting in %.1f s", name, self.restart_pause)
+            self.restarts[name] += 1
+            try:
+                await asyncio.wait_for(self.stopping.wait(), self.restart_pause)
+                return  # stopped during the pause
+            except TimeoutError:
+                pass
+
+    async def stop(self) -> None:
+        """Stop every loop: set the stop event, wake them all, wait up to the shutdown timeout."""
+        self.stopping.set()
+        for runnable in self.runnables:
+            runnable.wake.set()
+        tasks = list(self._tasks.values())
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=self.shutdown_timeout)
+        for task in pending:
+            log.warning("%s did not stop within %.0f s; cancelled", task.get_name(), self.shutdown_timeout)
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def run(self, until: asyncio.Event) -> None:
+        """Start, run until `until` is set (a signal), then stop (`wacast worker`)."""
+        self.start()
+        try:
+            await until.wait()
+        finally:
+            await self.stop()
+
+
+class Purges:
+    """A kit/loop.Loop: forgets idempotency keys past their 24 h and customer webhook events
+    (with their delivery log) past 30 days, every PURGE_EVERY seconds."""
+
+    name = "purges"
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.wake = asyncio.Event()
+        self.poll_seconds = PURGE_EVERY
+
+    async def tick(self) -> int:
+        # Two transactions: each delete holds SQLite's write lock only for itself.
+        async with self.db.transaction() as session:
+            keys = await purge_expired(session)
+        async with self.db.transaction() as session:
+            events = await purge_old_events(session)
+        if keys or events:
+            log.info("purged %d idempotency key(s) and %d webhook event(s)", keys, events)
+        return 0  # one round removes everything due; nothing more is due before the next
+
+    async def close(self) -> None:
+        return None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await run_loop(self, stop)
+
+
+def build_providers(settings: Settings) -> dict[str, Provider]:
+    return {
+        "sandbox": SandboxProvider(settings.sandbox_delivered_after, settings.sandbox_read_after),
+        "cloud": CloudProvider(GraphClient(settings.graph_api_url, settings.graph_api_version, timeout=settings.graph_api_timeout)),
+    }
+
+
+@dataclass
+class Loops:
+    """Every background loop of one process, and the providers they send through."""
+
+    dispatcher: Dispatcher
+    broadcasts: BroadcastEngine
+    webhooks: WebhookSender
+    purges: Purges
+    providers: dict[str, Provider]
+
+    @property
+    def runnables(self) -> list[Runnable]:
+        return [self.dispatcher, self.broadcasts, self.webhooks, self.purges]
+
+    async def close(self) -> None:
+        """After the supervisor stopped them: close the providers' connections."""
+        for provider in self.providers.values():
+            await provider.close()
+
+
+def build_loops(db: Database, settings: Settings, *, webhooks: WebhookSender | None = None) -> Loops:
+    """The loops of `wacast worker`, and of `wacast serve` when the dispatcher runs in-process.
+
+    `webhooks`: the process's sender when it already has one (the app's test-send button)."""
+    providers = build_providers(settings)
+    dispatcher = Dispatcher(db, settings, providers)
+    return Loops(
+        dispatcher=dispatcher,
+        # a broadcast's queued messages wake the dispatcher (docs/broadcasts.md)
+        broadcasts=BroadcastEngine(db, settings, notify=dispatcher.wake.set),
+        webhooks=webhooks or WebhookSender(db, settings),  # customer webhooks, from their outbox (docs/integrations.md)
+        purges=Purges(db, settings),
+        providers=providers,
+    )
