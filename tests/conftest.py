@@ -18,6 +18,8 @@ from wacast.config import Settings
 from wacast.db.engine import Database, create_engine
 from wacast.db.migrate import upgrade
 from wacast.messages.dispatcher import Dispatcher
+from wacast.whatsapp.inbound import InboundEvents
+from tests.support.delivery import DeliveryDriver
 from tests.support.http_server import LoopbackServer
 
 PG_URL = os.environ.get("WACAST_TEST_DATABASE_URL", "")
@@ -131,11 +133,14 @@ def db(app) -> Database:  # noqa: ANN001
 
 
 @pytest.fixture
-async def dispatcher(app, settings: Settings) -> AsyncIterator[Dispatcher]:  # noqa: ANN001
+async def dispatcher(app, settings: Settings) -> AsyncIterator[DeliveryDriver]:  # noqa: ANN001
+    """The dispatcher and the inbound event loop, driven by the test (tests/support/delivery.py)."""
     providers = build_providers(settings)
-    d = Dispatcher(app.state.db, settings, providers)
+    inbound = InboundEvents(app.state.db, settings)
+    d = Dispatcher(app.state.db, settings, providers, notify_inbound=inbound.wake.set)
     app.state.wake_dispatcher = d.wake.set
-    yield d
+    app.state.wake_inbound = inbound.wake.set
+    yield DeliveryDriver(d, inbound)
     for provider in providers.values():
         await provider.close()
 

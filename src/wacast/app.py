@@ -25,6 +25,7 @@ from wacast.messages.dispatcher import Dispatcher
 from wacast.ops import endpoints as operations
 from wacast.whatsapp.cloud import CloudProvider
 from wacast.meta.client import GraphClient
+from wacast.whatsapp.inbound import InboundEvents
 from wacast.whatsapp.sandbox import SandboxProvider
 from wacast.api.broadcasts import router as broadcasts_router
 from wacast.api.campaign_api import router as campaign_router
@@ -77,13 +78,18 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         task = None
         app.state.dispatcher = None
         app.state.wake_dispatcher = lambda: None
+        app.state.wake_inbound = lambda: None
+        inbound_task = None
         app.state.broadcasts = BroadcastEngine(db, settings, notify=lambda: app.state.wake_dispatcher())
         broadcast_task = None
 
         app.state.webhooks = WebhookSender(db, settings)  # customer webhooks (docs/integrations.md)
         webhooks_task = asyncio.create_task(app.state.webhooks.run(stop)) if dispatcher_enabled else None
         if dispatcher_enabled:
-            dispatcher = Dispatcher(db, settings, build_providers(settings))
+            inbound = InboundEvents(db, settings)  # Meta's webhooks and the sandbox's reports
+            app.state.wake_inbound = inbound.wake.set
+            inbound_task = asyncio.create_task(inbound.run(stop))
+            dispatcher = Dispatcher(db, settings, build_providers(settings), notify_inbound=inbound.wake.set)
             app.state.dispatcher = dispatcher
             app.state.wake_dispatcher = dispatcher.wake.set
             task = asyncio.create_task(dispatcher.run(stop))
@@ -99,6 +105,8 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
             if webhooks_task is not None:
                 await webhooks_task
             await app.state.webhooks.close()
+            if inbound_task is not None:
+                await inbound_task
             if task is not None:
                 await task
                 for provider in app.state.dispatcher.providers.values():

@@ -146,7 +146,9 @@ def worker() -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         providers = build_providers(settings)
-        dispatcher = Dispatcher(db, settings, providers)
+        inbound = InboundEvents(db, settings)  # Meta's webhooks (stored by `serve`) and the sandbox's reports
+        inbound_task = asyncio.create_task(inbound.run(stop))
+        dispatcher = Dispatcher(db, settings, providers, notify_inbound=inbound.wake.set)
         ops_server = None
         if settings.worker_metrics_port:  # /healthz, /readyz and /metrics of this worker
 
@@ -165,6 +167,7 @@ def worker() -> None:
             await broadcast_task
             stop.set()
             await webhooks_task
+            await inbound_task
             for provider in providers.values():
                 await provider.close()
             if ops_server is not None:
@@ -576,6 +579,7 @@ from wacast.kit.crypto import generate_key
 from wacast.kit.logs import configure_from_settings
 from wacast.messages import senders
 from wacast.messages.dispatcher import Dispatcher
+from wacast.whatsapp.inbound import InboundEvents
 from wacast.messages.repository import get_with_events
 from wacast.messages.schemas import message_out
 from wacast.models.campaigns import Campaign
