@@ -9,7 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from wacast.messages.retry_policy import (
-    DEFER_SECONDS, HALT_SENDER_SECONDS, HELD_TEMPLATE_SECONDS, HOLD_TEMPLATE_SECONDS, Action, after_error, before_send,
+    DEFER_SECONDS,
+    HALT_SENDER_SECONDS,
+    HELD_TEMPLATE_SECONDS,
+    HOLD_TEMPLATE_SECONDS,
+    Action,
+    after_error,
+    before_send,
     ttl_seconds,
 )
 from wacast.meta.errors import HALT, HOLD_TEMPLATE, RETRY, ErrorClass, classify
@@ -19,7 +25,7 @@ LIMITS = {"max_attempts": 8, "retry_base_seconds": 1.0, "retry_max_seconds": 900
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 
 
-def decide(code: int | None, attempts: int = 1, *, http_status: int | None = None, retry_after: float | None = None, jitter: float = 1.0):  # noqa: ANN201
+def decide(code: int | None, attempts: int = 1, *, http_status: int | None = None, retry_after: float | None = None, jitter: float = 1.0):
     error = ProviderError(code, f"error {code}", "details", http_status=http_status, retry_after=retry_after)
     return after_error(error, attempts, jitter=jitter, **LIMITS)
 

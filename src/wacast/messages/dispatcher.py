@@ -40,7 +40,13 @@ from wacast.kit.loop import run_loop
 from wacast.messages import repository as repo
 from wacast.messages import repository_leases as leases
 from wacast.messages.pacing import Pacer, PairRate
-from wacast.messages.provider import OutgoingMessage, Provider, ProviderError, SendResult, timed_send
+from wacast.messages.provider import (
+    OutgoingMessage,
+    Provider,
+    ProviderError,
+    SendResult,
+    timed_send,
+)
 from wacast.messages.repository_inbound import store_inbound_event
 from wacast.messages.retry_policy import Action, Decision, after_error, before_send
 from wacast.projects import repository as projects_repo

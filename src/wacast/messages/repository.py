@@ -82,7 +82,7 @@ async def claim(
     return sorted(rows, key=lambda r: r.created_at)
 
 
-def _owned(message_id: uuid.UUID, worker: str):  # noqa: ANN202
+def _owned(message_id: uuid.UUID, worker: str):
     return and_(Message.id == message_id, Message.locked_by == worker, Message.status == MessageStatus.queued)
 
 

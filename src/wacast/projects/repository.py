@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.models.projects import Project
 
-
 # --- queries the dispatcher needs
 # (and the inbound event loop, whatsapp/inbound.py)
 

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.models.templates import Template
 
-
 # --- queries the dispatcher needs
 # (and the inbound event loop, whatsapp/inbound.py)
 
