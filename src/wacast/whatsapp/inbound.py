@@ -53,7 +53,7 @@ def _uuid(value: Any) -> uuid.UUID | None:
 class InboundEvents:
     """A loop (kit/loop.py): each round applies a batch of due events in one transaction."""
 
-    name = "inbound events"
+    name = "inbound"
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
