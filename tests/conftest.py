@@ -13,12 +13,14 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from tests.support.delivery import DeliveryDriver
+from tests.support.http_server import LoopbackServer
 from wacast.app import build_providers, create_app
 from wacast.config import Settings
 from wacast.db.engine import Database, create_engine
 from wacast.db.migrate import upgrade
 from wacast.messages.dispatcher import Dispatcher
-from tests.support.http_server import LoopbackServer
+from wacast.whatsapp.inbound import InboundEvents
 
 PG_URL = os.environ.get("WACAST_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -119,29 +121,32 @@ async def app(settings: Settings) -> AsyncIterator:
 
 
 @pytest.fixture
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://wacast.test") as c:
         yield c
 
 
 @pytest.fixture
-def db(app) -> Database:  # noqa: ANN001
+def db(app) -> Database:
     return app.state.db
 
 
 @pytest.fixture
-async def dispatcher(app, settings: Settings) -> AsyncIterator[Dispatcher]:  # noqa: ANN001
+async def dispatcher(app, settings: Settings) -> AsyncIterator[DeliveryDriver]:
+    """The dispatcher and the inbound event loop, driven by the test (tests/support/delivery.py)."""
     providers = build_providers(settings)
-    d = Dispatcher(app.state.db, settings, providers)
+    inbound = InboundEvents(app.state.db, settings)
+    d = Dispatcher(app.state.db, settings, providers, notify_inbound=inbound.wake.set)
     app.state.wake_dispatcher = d.wake.set
-    yield d
+    app.state.wake_inbound = inbound.wake.set
+    yield DeliveryDriver(d, inbound)
     for provider in providers.values():
         await provider.close()
 
 
 @pytest.fixture
-def fake_meta():  # noqa: ANN201
+def fake_meta():
     """A fake Meta Graph API, a real HTTP server on loopback (tests/support/fake_meta.py)."""
     from tests.support.fake_meta import FakeMeta
 

@@ -20,7 +20,7 @@ from wacast.projects import service as projects
 from wacast.models.projects import Project
 from wacast.models.templates import Template
 from wacast.templates.sync import create_template, sync_project
-from wacast.whatsapp.events import EventProcessor
+from wacast.whatsapp.inbound import InboundEvents
 from tests.support.cloud import make_cloud_project
 from tests.support.factories import TEMPLATES
 
@@ -116,15 +116,15 @@ async def test_create_submits_to_meta_and_waits_for_its_verdict(client, db, sett
     assert again.value.status_code == 409 and len(fake_meta.created) == 1
 
     # Meta's verdicts arrive as signed webhooks, routed by WABA id (entry.id).
-    processor = EventProcessor(db, settings)
+    processor = InboundEvents(db, settings)
     await fake_meta.post_webhook(fake_meta.template_status_body("spring_sale", "REJECTED", language="en_US", reason="INVALID_FORMAT"), client=client)
-    await processor.process_due()
+    await processor.tick()
     rejected = (await templates_of(db, setup.project_id))["spring_sale"]
     assert (rejected.status, rejected.rejected_reason) == ("REJECTED", "INVALID_FORMAT")
     await fake_meta.post_webhook(fake_meta.template_status_body("spring_sale", "APPROVED", language="en_US"), client=client)
     await fake_meta.post_webhook(fake_meta.template_quality_body("spring_sale", "YELLOW", language="en_US"), client=client)
     await fake_meta.post_webhook(fake_meta.template_status_body("spring_sale", "APPROVED", language="en_US", waba_id="someone-else"), client=client)
-    await processor.process_due()
+    await processor.tick()
     approved = (await templates_of(db, setup.project_id))["spring_sale"]
     assert (approved.status, approved.quality) == ("APPROVED", "YELLOW")
     async with db.transaction() as session:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from wacast.app import build_providers
 from wacast.messages.dispatcher import Dispatcher
+from tests.support.delivery import run_until_idle
 from wacast.models.messages import Message
 from wacast.models.projects import SenderLease
 from tests.support.cloud import make_cloud_project
@@ -50,7 +51,7 @@ async def test_the_cap_holds_in_every_one_second_window(client, db, settings, tm
         setup = await make_cloud_project(db, settings, FakeMeta(), messages_per_second=20, campaigns_for=("order_update",))
         ids = await queue_many(client, setup, 70)
         dispatcher = Dispatcher(db, settings, build_providers(settings))
-        await dispatcher.run_until_idle(timeout=60)
+        await run_until_idle(dispatcher, timeout=60)
         for provider in dispatcher.providers.values():
             await provider.close()
         sends = await remote.asends()

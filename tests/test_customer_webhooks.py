@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from wacast.kit.clock import utcnow
 from wacast.models.messages import InboundEvent
 from wacast.models.webhooks import WebhookDelivery, WebhookEvent, WebhookSubscription
-from wacast.whatsapp.events import EventProcessor
+from wacast.whatsapp.inbound import InboundEvents
 from wacast.meta.types import dedupe_key
 from tests.support.factories import body, make_project
 from tests.support.runtime import deliver_all
@@ -158,7 +158,7 @@ async def _inbound(db, settings, setup, sender: str, text: str) -> None:  # noqa
     }}]}]}
     async with db.transaction() as session:
         session.add(InboundEvent(source="sandbox", dedupe_key=dedupe_key(payload), body=payload))
-    await EventProcessor(db, settings).process_due()
+    await InboundEvents(db, settings).tick()
 
 
 async def test_replies_opt_outs_tags_campaign_and_template_changes_are_events(client, db, dispatcher, receiver, app, settings):
@@ -182,7 +182,7 @@ async def test_replies_opt_outs_tags_campaign_and_template_changes_are_events(cl
     }]}]}
     async with db.transaction() as session:
         session.add(InboundEvent(source="meta", dedupe_key=dedupe_key(template_event), body=template_event))
-    await EventProcessor(db, settings).process_due()
+    await InboundEvents(db, settings).tick()
     await deliver_all(app.state.webhooks)
 
     # Deliveries run concurrently, so the receiver may see them in either order.

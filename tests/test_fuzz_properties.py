@@ -17,7 +17,7 @@ from wacast.kit.phone import InvalidNumber, normalize
 from wacast.models.messages import Message
 from wacast.models.projects import Project
 from wacast.templates.params import analyze, placeholders, render_text
-from wacast.whatsapp.events import EventProcessor
+from wacast.whatsapp.inbound import InboundEvents
 from wacast.api.meta_webhooks import signature_of
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -178,7 +178,7 @@ async def test_status_ladder_never_moves_backwards(client, db, settings, statuse
     assert response.status_code == 200, response.text
     message_id = response.json()["submitted_message_id"]
     wamid = f"wamid.{uuid.uuid4().hex}"
-    processor = EventProcessor(db, settings)
+    processor = InboundEvents(db, settings)
     seen: list[str] = []
     base = int(time.time())
     for i, status in enumerate(statuses + (statuses[:1] if repeat else [])):  # Meta also repeats itself
@@ -186,7 +186,7 @@ async def test_status_ladder_never_moves_backwards(client, db, settings, statuse
         answer = await client.post("/webhooks/whatsapp", content=raw, headers={
             "content-type": "application/json", "x-hub-signature-256": signature_of(settings.meta_app_secret, raw)})
         assert answer.status_code == 200, answer.text
-        await processor.process_due()
+        await processor.tick()
         seen.append(status)
         async with db.sessionmaker() as session:
             row = (await session.execute(select(Message).where(Message.id == uuid.UUID(message_id)))).scalar_one()

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from wacast.models.contacts import Contact
 from wacast.models.messages import InboundEvent, Message, MessageEvent, Reply
 from wacast.models.projects import Project
-from wacast.whatsapp.events import EventProcessor
+from wacast.whatsapp.inbound import InboundEvents
 from tests.support.cloud import make_cloud_project
 from tests.support.factories import body
 
@@ -51,7 +51,7 @@ async def sent_message(client, db, settings, dispatcher, fake_meta, destination=
 async def deliver(fake_meta, client, settings, db, payload) -> None:  # noqa: ANN001
     response = await fake_meta.post_webhook(payload, client=client)
     assert response.status_code == 200, response.text
-    await EventProcessor(db, settings).process_due()
+    await InboundEvents(db, settings).tick()
 
 
 # --- the handshake and signatures --------------------------------------------------------
@@ -92,7 +92,7 @@ async def test_duplicates_are_stored_once_and_processed_once(client, db, setting
     again = await fake_meta.post_webhook(payload, client=client)  # Meta's retry of the same body
     assert first.json() == {"received": True, "duplicate": False}
     assert again.json() == {"received": True, "duplicate": True}
-    processed = await EventProcessor(db, settings).process_due()
+    processed = await InboundEvents(db, settings).tick()
     assert processed == 1
     await deliver(fake_meta, client, settings, db, payload)  # and once more, after processing
     async with db.sessionmaker() as session:

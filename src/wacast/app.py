@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         operations.start(app.state)
         app.state.dispatcher = None
         app.state.wake_dispatcher = lambda: None
+        app.state.wake_inbound = lambda: None  # stored provider events wait for a worker's inbound loop
         # The test-send button delivers at once, through this sender, even when no loop runs here.
         app.state.webhooks = WebhookSender(db, settings)
         loops = supervisor = None
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
             supervisor.start()
             app.state.dispatcher = loops.dispatcher
             app.state.wake_dispatcher = loops.dispatcher.wake.set
+            app.state.wake_inbound = loops.inbound.wake.set
             app.state.dispatcher_task = supervisor.task_of(loops.dispatcher)
         try:
             yield

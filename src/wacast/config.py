@@ -13,7 +13,6 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
-
 DEV_SECRET_KEY = "dev-insecure-secret-change-me"
 
 

@@ -28,9 +28,11 @@ from wacast.kit.loop import Runnable, run_loop
 from wacast.messages.dispatcher import Dispatcher
 from wacast.messages.provider import Provider
 from wacast.meta.client import GraphClient
+from wacast.templates.sync import TemplateSync
 from wacast.webhooks.service import purge_old_events
 from wacast.webhooks.tasks import WebhookSender
 from wacast.whatsapp.cloud import CloudProvider
+from wacast.whatsapp.inbound import InboundEvents
 from wacast.whatsapp.sandbox import SandboxProvider
 
 log = logging.getLogger("wacast.runtime")
@@ -156,14 +158,16 @@ class Loops:
     """Every background loop of one process, and the providers they send through."""
 
     dispatcher: Dispatcher
+    inbound: InboundEvents
     broadcasts: BroadcastEngine
     webhooks: WebhookSender
+    templates: TemplateSync
     purges: Purges
     providers: dict[str, Provider]
 
     @property
     def runnables(self) -> list[Runnable]:
-        return [self.dispatcher, self.broadcasts, self.webhooks, self.purges]
+        return [self.dispatcher, self.inbound, self.broadcasts, self.webhooks, self.templates, self.purges]
 
     async def close(self) -> None:
         """After the supervisor stopped them: close the providers' connections."""
@@ -176,12 +180,16 @@ def build_loops(db: Database, settings: Settings, *, webhooks: WebhookSender | N
 
     `webhooks`: the process's sender when it already has one (the app's test-send button)."""
     providers = build_providers(settings)
-    dispatcher = Dispatcher(db, settings, providers)
+    inbound = InboundEvents(db, settings)  # Meta's webhooks and the sandbox's reports, applied
+    # the sandbox's reports, stored by the dispatcher, wake the inbound loop
+    dispatcher = Dispatcher(db, settings, providers, notify_inbound=inbound.wake.set)
     return Loops(
         dispatcher=dispatcher,
+        inbound=inbound,
         # a broadcast's queued messages wake the dispatcher (docs/broadcasts.md)
         broadcasts=BroadcastEngine(db, settings, notify=dispatcher.wake.set),
         webhooks=webhooks or WebhookSender(db, settings),  # customer webhooks, from their outbox (docs/integrations.md)
+        templates=TemplateSync(db, settings),  # the periodic template sync of cloud projects
         purges=Purges(db, settings),
         providers=providers,
     )

@@ -7,10 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
-from wacast.kit.http import JSONResponse
-
 from wacast.kit.errors import WacastError
-from wacast.kit.http import read_json
+from wacast.kit.http import JSONResponse, read_json
 from wacast.kit.logs import bind_message
 
 router = APIRouter(tags=["Campaign API (AiSensy-compatible)"])

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from wacast.api.auth import ApiIdentity, require_key
-from wacast.kit.errors import NotFound
-from wacast.messages import repository as repo
-from wacast.messages.schemas import MessageOut, message_out
 from wacast.api.common import page
 from wacast.campaigns.analytics import find_campaign
 from wacast.contacts import service as contacts
-from wacast.kit.errors import WacastError
-from wacast.models.campaigns import Campaign
-from wacast.models.messages import Message
-from wacast.models.messages import MessageStatus
+from wacast.db.requests import ReadSession
+from wacast.kit.errors import NotFound
+from wacast.kit.pagination import page_limit
+from wacast.messages import service as messages
+from wacast.messages.schemas import MessageOut
 
 router = APIRouter(prefix="/api/v1", tags=["Messages"])
+Key = Annotated[ApiIdentity, Depends(require_key)]  # authenticated (and rate limited) before a session opens
 
 
 @router.get(
@@ -31,21 +30,15 @@ router = APIRouter(prefix="/api/v1", tags=["Messages"])
         404: {"content": {"application/json": {"example": {"message": "Message not found", "code": "MESSAGE_NOT_FOUND"}}}},
     },
 )
-async def get_message(submitted_message_id: str, request: Request, identity: ApiIdentity = Depends(require_key)) -> Any:
+async def get_message(submitted_message_id: str, identity: Key, session: ReadSession) -> Any:
     try:
         message_id = uuid.UUID(submitted_message_id)
     except ValueError:
         raise NotFound("Message not found", "MESSAGE_NOT_FOUND") from None
-    async with request.app.state.db.sessionmaker() as session:
-        found = await repo.get_with_events(session, identity.project_id, message_id)
-        campaign_name = None
-        if found and found[0].campaign_id:
-
-            campaign = await session.get(Campaign, found[0].campaign_id)
-            campaign_name = campaign.name if campaign else None
+    found = await messages.find_message(session, message_id, project_id=identity.project_id)
     if found is None:
         raise NotFound("Message not found", "MESSAGE_NOT_FOUND")
-    return message_out(*found, campaign_name=campaign_name)
+    return found
 
 
 MESSAGE_ROW = {
@@ -63,8 +56,8 @@ MESSAGE_ROW = {
                404: {"content": {"application/json": {"example": {"message": "Campaign not found", "code": "CAMPAIGN_NOT_FOUND"}}}}},
 )
 async def list_messages(
-    request: Request,
-    identity: ApiIdentity = Depends(require_key),
+    identity: Key,
+    session: ReadSession,
     campaign: str | None = None,
     contact: str | None = None,
     status: str | None = None,
@@ -72,32 +65,9 @@ async def list_messages(
     limit: int = 50,
 ) -> Any:
     """A `send` key may read its project's messages too (integrations/docs)."""
-    from sqlalchemy import and_, or_, select
-
-
-    limit = contacts.page_limit(limit)
-    stmt = select(Message, Campaign.name).outerjoin(Campaign, Campaign.id == Message.campaign_id).where(Message.project_id == identity.project_id)
-    async with request.app.state.db.sessionmaker() as session:
-        if campaign:
-            stmt = stmt.where(Message.campaign_id == (await find_campaign(session, identity.project_id, campaign)).id)
-        if contact:
-            stmt = stmt.where(Message.contact_id == (await contacts.get(session, identity.project_id, contact)).id)
-        if status:
-            if status not in {s.value for s in MessageStatus}:
-                raise WacastError("status must be queued, sent, delivered, read or failed", "VALIDATION_ERROR", {"field": "status"}, status_code=422)
-            stmt = stmt.where(Message.status == status)
-        if cursor:
-            at, last_id = contacts.decode_cursor(cursor)
-            stmt = stmt.where(or_(Message.created_at < at, and_(Message.created_at == at, Message.id < last_id)))
-        rows = (await session.execute(stmt.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit + 1))).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    items = [{
-        "submitted_message_id": str(m.id), "status": m.status, "wamid": m.wamid, "destination": m.destination,
-        "contact_id": str(m.contact_id), "campaign": name, "template": (m.payload or {}).get("template"),
-        "error": {"code": m.error_code, "title": m.error_title} if m.error_code is not None or m.error_title else None,
-        "created_at": m.created_at, "sent_at": m.sent_at, "delivered_at": m.delivered_at, "read_at": m.read_at,
-        "failed_at": m.failed_at, "replied_at": m.replied_at,
-    } for m, name in rows]
-    last = rows[-1][0] if rows else None
-    return page(contacts.Page(items, contacts.encode_cursor(last.created_at, last.id) if more and last else None))
+    limit = page_limit(limit)  # checked first, as before the campaign and contact lookups
+    campaign_id = (await find_campaign(session, identity.project_id, campaign)).id if campaign else None
+    contact_id = (await contacts.get(session, identity.project_id, contact)).id if contact else None
+    return page(await messages.list_messages(
+        session, identity.project_id, campaign_id=campaign_id, contact_id=contact_id, status=status, cursor=cursor, limit=limit,
+    ))

@@ -1,7 +1,7 @@
 """Meta's webhooks at /webhooks/whatsapp: verify, store (deduplicated), acknowledge.
 
-Processing happens afterwards in the dispatcher (whatsapp/events.py): Meta only needs a fast
-200, and an event stored before the 200 is never lost.
+Processing happens afterwards in the inbound event loop (whatsapp/inbound.py): Meta only needs
+a fast 200, and an event stored before the 200 is never lost.
 """
 
 from __future__ import annotations
@@ -11,16 +11,14 @@ import hmac
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import PlainTextResponse
 
-from wacast.kit.http import JSONResponse
-
-from wacast.db.dialect import insert_ignore
+from wacast.db.requests import WriteSession
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
-from wacast.models.messages import InboundEvent
-from wacast.meta.types import dedupe_key
+from wacast.kit.http import JSONResponse
+from wacast.messages.repository_inbound import store_inbound_event
 
 router = APIRouter(tags=["Meta webhooks"])
 MAX_WEBHOOK_BODY = 3 * 1024 * 1024  # Meta: payloads up to 3 MB
@@ -41,7 +39,7 @@ async def verify(request: Request) -> Any:
 
 
 @router.post("/webhooks/whatsapp", summary="Meta's event notifications (signed)")
-async def receive(request: Request) -> Any:
+async def receive(request: Request, session: WriteSession, after_commit: BackgroundTasks) -> Any:
     settings = request.app.state.settings
     body = await request.body()
     if len(body) > MAX_WEBHOOK_BODY:
@@ -53,12 +51,7 @@ async def receive(request: Request) -> Any:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise WacastError("Webhook body is not valid JSON", "INVALID_JSON") from None
-    now = utcnow()
-    async with request.app.state.db.transaction() as session:
-        result = await session.execute(
-            insert_ignore(session, InboundEvent, ["dedupe_key"]).values(
-                source="meta", dedupe_key=dedupe_key(payload), body=payload, received_at=now, process_after=now
-            )
-        )
-    request.app.state.wake_dispatcher()
-    return JSONResponse({"received": True, "duplicate": not result.rowcount})
+    stored = await store_inbound_event(session, "meta", payload, utcnow())
+    # Background tasks run after the response, so after the commit: the woken loop sees the event.
+    after_commit.add_task(request.app.state.wake_inbound)
+    return JSONResponse({"received": True, "duplicate": not stored})

@@ -23,11 +23,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from wacast.api_keys import service as api_keys
 from wacast.contacts import repository as contacts_repo
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
 from wacast.messages import repository as messages_repo
-from wacast.api_keys import service as api_keys
 from wacast.templates.components import build_components
 from wacast.webhooks import events as hooks
 

@@ -13,24 +13,22 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wacast.api_keys import service as api_keys
+from wacast.campaign_api.group_commit import Accepted, GroupCommit
 from wacast.campaign_api.media import MediaChecker
-from wacast.templates.request import parse
 from wacast.campaigns import repository as campaigns_repo
 from wacast.campaigns.repository import CampaignSnapshot
 from wacast.contacts import repository as contacts_repo
 from wacast.db.engine import Database
+from wacast.kit import metrics, ratelimit
 from wacast.kit import phone as phones
-from wacast.kit import metrics
 from wacast.kit.clock import utcnow
-from wacast.kit.errors import WacastError
+from wacast.kit.errors import Unauthorized, WacastError
 from wacast.messages import repository as messages_repo
-from wacast.templates.components import VARIABLE_RE, build_components, media_to_check
-from wacast.api_keys import service as api_keys
-from wacast.campaign_api.group_commit import Accepted, GroupCommit
-from wacast.kit import ratelimit
-from wacast.kit.errors import Unauthorized
-from wacast.webhooks import events as hooks
 from wacast.templates import statuses
+from wacast.templates.components import VARIABLE_RE, build_components, media_to_check
+from wacast.templates.request import parse
+from wacast.webhooks import events as hooks
 
 
 async def load_campaign(session: AsyncSession, project_id: uuid.UUID, name: str) -> CampaignSnapshot:

@@ -19,10 +19,8 @@ from wacast.cli.common import (
     run,
 )
 from wacast.db.engine import Database
-from wacast.messages.repository import get_with_events
-from wacast.messages.schemas import message_out
-from wacast.models.campaigns import Campaign, CampaignStatus
-from wacast.models.messages import Message
+from wacast.messages import service as messages_service
+from wacast.models.campaigns import CampaignStatus
 
 campaigns_app = typer.Typer(help="API campaigns.", no_args_is_help=True)
 messages_app = typer.Typer(help="Messages.", no_args_is_help=True)
@@ -101,13 +99,8 @@ def messages_show(message_id: str, as_json: bool = JsonOpt) -> None:
 
     async def work(db: Database) -> dict | None:
         async with db.read() as session:
-            # at merge: found = await messages.service.find_message(session, mid) (delivery room)
-            message = await session.get(Message, mid)
-            if message is None:
-                return None
-            found = await get_with_events(session, message.project_id, mid)
-            campaign = await session.get(Campaign, message.campaign_id) if message.campaign_id else None
-            return message_out(*found, campaign_name=campaign.name if campaign else None).model_dump(mode="json")
+            found = await messages_service.find_message(session, mid)
+            return found.model_dump(mode="json") if found else None
 
     data = run(work)
     if data is None:

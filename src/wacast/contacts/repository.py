@@ -440,3 +440,14 @@ async def cached_attribute_names(session: AsyncSession, project_id: uuid.UUID) -
         names = await all_attribute_names(session, project_id)
         _attribute_names.put(project_id, names)
     return names
+
+
+# --- added by delivery
+
+
+async def opt_out(session: AsyncSession, contact_id: uuid.UUID, now: datetime) -> bool:
+    """Meta said the person stopped marketing messages (131050); True when they had opted in."""
+    result = await session.execute(
+        update(Contact).where(Contact.id == contact_id, Contact.opted_in.is_(True)).values(opted_in=False, updated_at=now)
+    )
+    return bool(result.rowcount)

@@ -11,11 +11,9 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wacast.kit.clock import utcnow
-from wacast.meta.types import dedupe_key
 from wacast.models.campaigns import Campaign
 from wacast.models.contacts import Contact
-from wacast.models.messages import InboundEvent, Message, MessageEvent, Reply
+from wacast.models.messages import Message, MessageEvent, Reply
 from wacast.models.projects import Project
 from wacast.models.templates import Template
 from wacast.models.users import Membership, User
@@ -231,24 +229,3 @@ async def projects_of(session: AsyncSession, user_id: uuid.UUID) -> list[Any]:
 
 async def has_project(session: AsyncSession, user_id: uuid.UUID) -> bool:
     return (await session.execute(select(Membership.project_id).where(Membership.user_id == user_id).limit(1))).first() is not None
-
-
-
-
-# --- writes waiting for their domain's service ----------------------------------------------
-# users.service.set_role / remove_member (contacts room) and the one function that stores an
-# inbound event (delivery room) are being written; the pages switch to them at the merge.
-
-
-
-
-
-
-
-
-
-async def store_inbound_event(session: AsyncSession, source: str, body: dict[str, Any]) -> None:
-    """An inbound event for the events processor, as Meta's webhook stores one."""
-    now = utcnow()
-    session.add(InboundEvent(source=source, dedupe_key=dedupe_key(body), body=body, received_at=now, process_after=now))
-    await session.flush()

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Text, TypeDecorator
 
-from wacast.kit.logs import register_secret
 from wacast.config import get_settings
+from wacast.kit.logs import register_secret
 
 FERNET_PREFIX = "gAAAAA"  # every Fernet token starts with version byte 0x80, base64
 

@@ -10,7 +10,6 @@ from typing import Any, Protocol
 from wacast.kit import metrics
 from wacast.kit.logs import bind_message
 from wacast.meta.errors import ErrorClass, classify
-
 from wacast.meta.types import OutgoingMessage, ProviderError, SendResult
 
 __all__ = ["OutgoingMessage", "Provider", "ProviderError", "SendResult", "timed_send"]

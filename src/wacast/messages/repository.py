@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wacast.db.dialect import is_postgres
-from wacast.models.messages import Message, MessageEvent, MessageStatus
-from wacast.models.templates import Template
+from wacast.db.dialect import insert_ignore, is_postgres
+from wacast.models.campaigns import Campaign
+from wacast.models.messages import Message, MessageEvent, MessageStatus, Reply
 from wacast.webhooks import events as hooks
 
 # The ladder. `failed` sits apart: final, unless Meta later says delivered or read.
@@ -81,7 +81,7 @@ async def claim(
     return sorted(rows, key=lambda r: r.created_at)
 
 
-def _owned(message_id: uuid.UUID, worker: str):  # noqa: ANN202
+def _owned(message_id: uuid.UUID, worker: str):
     return and_(Message.id == message_id, Message.locked_by == worker, Message.status == MessageStatus.queued)
 
 
@@ -135,20 +135,6 @@ async def mark_sent_many(session: AsyncSession, sent: list[tuple[uuid.UUID, str]
     await hooks.messages_status_many(session, [mid for mid, _ in sent], "sent", now)  # customer webhooks
 
 
-async def release_held_for_templates(session: AsyncSession, project_id: uuid.UUID, now: datetime) -> int:
-    """Held messages whose template is APPROVED again become due now."""
-
-    approved = select(Template.id).where(Template.project_id == project_id, Template.status == "APPROVED")
-    result = await session.execute(
-        update(Message)
-        .where(
-            Message.project_id == project_id, Message.status == MessageStatus.queued,
-            Message.held_reason.is_not(None), Message.template_id.in_(approved),
-            Message.next_attempt_at > now,
-        )
-        .values(next_attempt_at=now)
-    )
-    return result.rowcount or 0
 
 
 async def release_held_for_project(session: AsyncSession, project_id: uuid.UUID, now: datetime) -> int:
@@ -329,6 +315,72 @@ async def latest_for_contact(session: AsyncSession, contact_id: uuid.UUID, wamid
     return row[0] if row else None
 
 
+async def insert_reply(
+    session: AsyncSession, *, project_id: uuid.UUID, contact_id: uuid.UUID, wamid: str, message_id: uuid.UUID | None,
+    kind: str, text: str | None, payload: str | None, at: datetime,
+) -> bool:
+    """Store an inbound message; False when it was stored before (Meta delivered it twice)."""
+    inserted = await session.execute(
+        insert_ignore(session, Reply, ["wamid"]).values(
+            id=uuid.uuid4(), project_id=project_id, contact_id=contact_id, wamid=wamid, message_id=message_id,
+            type=kind, text=(text or "")[:4096] or None, payload=(payload or "")[:500] or None, received_at=at,
+        )
+    )
+    return bool(inserted.rowcount)
+
+
+async def hand_back_claims(session: AsyncSession, worker: str) -> None:
+    """A stopping worker's claimed but never started messages go back to the queue now, rather
+    than after their lease; the claim's attempt is given back."""
+    await session.execute(
+        update(Message)
+        .where(Message.locked_by == worker, Message.status == MessageStatus.queued)
+        .values(locked_until=None, locked_by=None, attempts=Message.attempts - 1)
+    )
+
+
+async def find_with_events(
+    session: AsyncSession, message_id: uuid.UUID, *, project_id: uuid.UUID | None = None
+) -> tuple[Message, list[MessageEvent], str | None] | None:
+    """A message (of `project_id`, or of any project), its events and its campaign's name."""
+    stmt = select(Message, Campaign.name).outerjoin(Campaign, Campaign.id == Message.campaign_id).where(Message.id == message_id)
+    if project_id is not None:
+        stmt = stmt.where(Message.project_id == project_id)
+    found = (await session.execute(stmt)).first()
+    if found is None:
+        return None
+    message, campaign_name = found
+    events = (
+        await session.execute(select(MessageEvent).where(MessageEvent.message_id == message_id).order_by(MessageEvent.id))
+    ).scalars().all()
+    return message, list(events), campaign_name
+
+
+async def list_page(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    *,
+    campaign_id: uuid.UUID | None = None,
+    contact_id: uuid.UUID | None = None,
+    status: str | None = None,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    limit: int = 50,
+) -> list[tuple[Message, str | None]]:
+    """Up to `limit` messages with their campaign's name, newest first, after the keyset `after`."""
+    stmt = select(Message, Campaign.name).outerjoin(Campaign, Campaign.id == Message.campaign_id).where(Message.project_id == project_id)
+    if campaign_id is not None:
+        stmt = stmt.where(Message.campaign_id == campaign_id)
+    if contact_id is not None:
+        stmt = stmt.where(Message.contact_id == contact_id)
+    if status:
+        stmt = stmt.where(Message.status == status)
+    if after is not None:
+        at, last_id = after
+        stmt = stmt.where(or_(Message.created_at < at, and_(Message.created_at == at, Message.id < last_id)))
+    rows = await session.execute(stmt.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit))
+    return [(message, name) for message, name in rows.all()]
+
+
 async def get_with_events(session: AsyncSession, project_id: uuid.UUID, message_id: uuid.UUID) -> tuple[Message, list[MessageEvent]] | None:
     message = (
         await session.execute(select(Message).where(Message.id == message_id, Message.project_id == project_id))
@@ -341,15 +393,6 @@ async def get_with_events(session: AsyncSession, project_id: uuid.UUID, message_
         )
     ).scalars().all()
     return message, list(events)
-
-
-async def projects_with_due_messages(session: AsyncSession, now: datetime) -> list[uuid.UUID]:
-    rows = await session.execute(
-        select(Message.project_id)
-        .where(Message.status == MessageStatus.queued, Message.next_attempt_at <= now)
-        .group_by(Message.project_id)
-    )
-    return [r[0] for r in rows.all()]
 
 
 async def insert_queued_many(session: AsyncSession, rows: list[dict[str, Any]], now: datetime) -> None:

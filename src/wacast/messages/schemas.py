@@ -5,8 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from wacast.models.messages import Message, MessageEvent
 from wacast.meta.errors import meaning
+from wacast.models.messages import Message, MessageEvent
 
 
 class MessageError(BaseModel):

@@ -13,7 +13,7 @@ from wacast.models.projects import Project
 from wacast.projects import service as projects
 
 
-async def update_project(session: AsyncSession, name: str, *, clear_halt: bool = False, **options) -> Project:  # noqa: ANN003
+async def update_project(session: AsyncSession, name: str, *, clear_halt: bool = False, **options) -> Project:
     """Change a project's settings; `clear_halt` resumes sending and releases its held sends."""
     project = await projects.update(session, name, **options)
     if clear_halt:

@@ -12,12 +12,23 @@ from wacast.models.campaigns import Campaign, CampaignStatus
 from wacast.models.contact_imports import ContactImport
 from wacast.models.contacts import AttributeDefinition, Contact, ContactTag, Tag
 from wacast.models.idempotency import IdempotencyKey
-from wacast.models.messages import InboundEvent, Message, MessageEvent, MessageStatus, Reply
+from wacast.models.messages import (
+    InboundEvent,
+    Message,
+    MessageEvent,
+    MessageStatus,
+    Reply,
+)
 from wacast.models.projects import Project, SenderLease, Worker
 from wacast.models.segments import Segment
 from wacast.models.templates import Template
 from wacast.models.users import Membership, User
-from wacast.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
+from wacast.models.webhooks import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
 
 __all__ = [
     "ApiKey", "AttributeDefinition", "Base", "BroadcastRecipient", "Campaign", "CampaignStatus", "Contact", "ContactImport",

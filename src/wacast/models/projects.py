@@ -7,8 +7,8 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wacast.db.base import Base, IdMixin
-from wacast.kit.crypto import EncryptedString
 from wacast.kit.clock import utcnow
+from wacast.kit.crypto import EncryptedString
 
 DEFAULT_OPT_OUT_KEYWORDS = ["STOP", "UNSUBSCRIBE"]
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.models.projects import Project
@@ -29,3 +30,26 @@ async def list_all(session: AsyncSession) -> list[Project]:
 async def add(session: AsyncSession, project: Project) -> None:
     session.add(project)
     await session.flush()
+
+
+# --- queries the dispatcher needs
+# (and the inbound event loop, whatsapp/inbound.py)
+
+
+async def all_projects(session: AsyncSession) -> Sequence[Project]:
+    """Every project: the sender numbers the dispatchers share."""
+    return (await session.execute(select(Project))).scalars().all()
+
+
+async def set_halted(session: AsyncSession, project_id: uuid.UUID, reason: str) -> None:
+    """Meta refused the sender: nothing is sent for it until an operator clears the halt."""
+    await session.execute(update(Project).where(Project.id == project_id).values(halted_reason=reason[:500]))
+
+
+
+async def find_by_phone_number_id(session: AsyncSession, phone_number_id: str) -> Project | None:
+    return (await session.execute(select(Project).where(Project.phone_number_id == phone_number_id))).scalars().first()
+
+
+async def ids_with_waba(session: AsyncSession, waba_id: str) -> list[uuid.UUID]:
+    return list((await session.execute(select(Project.id).where(Project.waba_id == waba_id))).scalars().all())

@@ -8,7 +8,12 @@ import re
 from typing import Any
 
 from wacast.kit.errors import WacastError
-from wacast.templates.params import BODY_PARAM_MAX, HEADER_PARAM_MAX, ButtonNeed, TemplateNeeds
+from wacast.templates.params import (
+    BODY_PARAM_MAX,
+    HEADER_PARAM_MAX,
+    ButtonNeed,
+    TemplateNeeds,
+)
 from wacast.templates.request import CampaignRequest, Media
 
 VARIABLE_RE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wacast.models.campaigns import Campaign
 from wacast.models.contacts import Contact
 from wacast.models.messages import Message
-from wacast.webhooks import outbox
 from wacast.models.webhooks import WebhookSubscription
+from wacast.webhooks import outbox
 
 
 def _iso(value: datetime | None) -> str | None:

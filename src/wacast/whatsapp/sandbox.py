@@ -12,8 +12,8 @@ import secrets
 import time
 from typing import Any
 
-from wacast.templates.params import analyze
 from wacast.messages.provider import OutgoingMessage, ProviderError, SendResult
+from wacast.templates.params import analyze
 
 SANDBOX_PHONE_PREFIX = "sandbox:"
 

@@ -16,7 +16,9 @@ from wacast.dashboard import views
 from wacast.dashboard.forms import Posted, uuid_or_404
 from wacast.dashboard.web import Agent, DashboardRoute, Manager, redirect, render
 from wacast.db.requests import ReadSession, WriteSession
+from wacast.kit.clock import utcnow
 from wacast.kit.errors import NotFound, WacastError
+from wacast.messages.repository_inbound import store_inbound_event
 from wacast.whatsapp.sandbox import sandbox_phone_number_id
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -71,11 +73,11 @@ async def sandbox_simulate(request: Request, message_id: str, ctx: Manager, form
             "messages": [_inbound_message(kind, reply_text, message.destination, message.wamid)],
         }}]}],
     }
-    await repo.store_inbound_event(session, "sandbox", body)
+    await store_inbound_event(session, "sandbox", body, utcnow())
     response = redirect(ctx, "/sandbox", f"{REPLY_WORDS.get(kind, 'Reply')} from {message.destination} simulated; it shows here in a moment.")
     response.background = BackgroundTask(_wake, request)  # after the commit, so the event is there to find
     return response
 
 
 async def _wake(request: Request) -> None:
-    request.app.state.wake_dispatcher()  # on the loop, not a thread: the wake is an asyncio.Event
+    request.app.state.wake_inbound()  # on the loop, not a thread: the wake is an asyncio.Event

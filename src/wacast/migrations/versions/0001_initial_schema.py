@@ -4,10 +4,11 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-27
 """
-from alembic import op
 import sqlalchemy as sa
-import wacast.db.base
+from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import wacast.db.base
 
 revision = '0001'
 down_revision = None

@@ -1,33 +1,39 @@
-"""Processing stored provider events (Meta's webhook bodies and the sandbox's), once each.
+"""The inbound event loop: applies stored provider events (Meta's webhook bodies and the
+sandbox's reports), once each, in batches.
 
-Events are stored first (see whatsapp/webhook.py) and processed here by the dispatcher loop,
-so a crash between the two loses nothing: unprocessed rows are picked up again.
+Events are stored first (api/meta_webhooks.py, the dispatcher for the sandbox's reports;
+messages/repository_inbound.py) and applied here, so a crash between the two loses nothing:
+unprocessed rows are picked up again. Statuses move messages up their ladder, inbound
+messages become replies (and opt-outs), template events update templates.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.config import Settings
 from wacast.contacts import repository as contacts_repo
-from wacast.db.dialect import insert_ignore, is_postgres
 from wacast.db.engine import Database
 from wacast.kit import metrics
 from wacast.kit.clock import utcnow
+from wacast.kit.loop import run_loop
 from wacast.messages import repository as messages_repo
-from wacast.models.messages import InboundEvent, Reply
+from wacast.messages.repository_inbound import claim_due_inbound_events
 from wacast.models.projects import Project
-from wacast.models.templates import Template
+from wacast.projects import repository as projects_repo
+from wacast.templates import repository as templates_repo
 from wacast.webhooks import events as hooks
+from wacast.whatsapp.sandbox import SANDBOX_PHONE_PREFIX
 
 log = logging.getLogger("wacast.events")
 
-SANDBOX_PREFIX = "sandbox:"
+BATCH = 200  # events applied per transaction
 
 
 def _timestamp(value: Any) -> datetime:
@@ -44,23 +50,30 @@ def _uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
-class EventProcessor:
+class InboundEvents:
+    """A loop (kit/loop.py): each round applies a batch of due events in one transaction."""
+
+    name = "inbound"
+
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
+        self.wake = asyncio.Event()
 
-    async def process_due(self, limit: int = 200) -> int:
-        now = utcnow()
+    @property
+    def poll_seconds(self) -> float:
+        return self.settings.dispatcher_poll_seconds
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await run_loop(self, stop)
+
+    async def close(self) -> None:
+        return None  # nothing held: an unfinished batch was rolled back and stays due
+
+    async def tick(self, limit: int = BATCH) -> int:
+        """Apply up to `limit` due events; how many were applied."""
         async with self.db.transaction() as session:
-            stmt = (
-                select(InboundEvent)
-                .where(InboundEvent.processed_at.is_(None), InboundEvent.process_after <= now)
-                .order_by(InboundEvent.process_after, InboundEvent.id)
-                .limit(limit)
-            )
-            if is_postgres(session):
-                stmt = stmt.with_for_update(skip_locked=True)
-            events = (await session.execute(stmt)).scalars().all()
+            events = await claim_due_inbound_events(session, utcnow(), limit)
             for event in events:
                 notes: list[str] = []
                 try:
@@ -73,7 +86,7 @@ class EventProcessor:
                 event.note = "; ".join(notes)[:2000] or None
         return len(events)
 
-    async def process_body(self, session, body: dict, source: str, notes: list[str]) -> None:  # noqa: ANN001
+    async def process_body(self, session: AsyncSession, body: dict, source: str, notes: list[str]) -> None:
         if not isinstance(body, dict):
             notes.append("body is not an object")
             return
@@ -94,18 +107,18 @@ class EventProcessor:
                 else:
                     notes.append(f"field {field} ignored")
 
-    async def _project_for(self, session, value: dict, source: str):  # noqa: ANN001, ANN202
+    async def _project_for(self, session: AsyncSession, value: dict, source: str) -> Project | None:
         phone_number_id = str((value.get("metadata") or {}).get("phone_number_id") or "")
-        if phone_number_id.startswith(SANDBOX_PREFIX):
+        if phone_number_id.startswith(SANDBOX_PHONE_PREFIX):
             if source != "sandbox":
                 return None  # Meta can never speak for a sandbox project.
-            project_id = _uuid(phone_number_id[len(SANDBOX_PREFIX) :])
-            return await session.get(Project, project_id) if project_id else None
+            project_id = _uuid(phone_number_id[len(SANDBOX_PHONE_PREFIX) :])
+            return await projects_repo.get(session, project_id) if project_id else None
         if not phone_number_id:
             return None
-        return (await session.execute(select(Project).where(Project.phone_number_id == phone_number_id))).scalars().first()
+        return await projects_repo.find_by_phone_number_id(session, phone_number_id)
 
-    async def _messages_change(self, session, value: dict, source: str, notes: list[str]) -> None:  # noqa: ANN001
+    async def _messages_change(self, session: AsyncSession, value: dict, source: str, notes: list[str]) -> None:
         project = await self._project_for(session, value, source)
         if project is None:
             phone_number_id = (value.get("metadata") or {}).get("phone_number_id")
@@ -120,7 +133,7 @@ class EventProcessor:
         for preference in value.get("user_preferences") or []:
             await self._preference(session, project, preference, notes)
 
-    async def _status(self, session, project: Project, status: dict, notes: list[str]) -> None:  # noqa: ANN001
+    async def _status(self, session: AsyncSession, project: Project, status: dict, notes: list[str]) -> None:
         if not isinstance(status, dict):
             return
         kind = status.get("status")
@@ -141,14 +154,8 @@ class EventProcessor:
                 "title": first.get("title") or first.get("message") or "failed",
                 "details": (first.get("error_data") or {}).get("details") if isinstance(first.get("error_data"), dict) else None,
             }
-            if first.get("code") == 131050:
-                stopped = await session.execute(
-                    update(contacts_repo.Contact)
-                    .where(contacts_repo.Contact.id == row.contact_id, contacts_repo.Contact.opted_in.is_(True))
-                    .values(opted_in=False)
-                )
-                if stopped.rowcount:
-                    await hooks.opted_out(session, project.id, contact_id=row.contact_id, reason="meta_error_131050")
+            if first.get("code") == 131050 and await contacts_repo.opt_out(session, row.contact_id, utcnow()):
+                await hooks.opted_out(session, project.id, contact_id=row.contact_id, reason="meta_error_131050")
         pricing = (status.get("pricing") or {}).get("category") if isinstance(status.get("pricing"), dict) else None
         changed = await messages_repo.apply_status(
             session, row, kind, _timestamp(status.get("timestamp")), wamid=wamid, error=error, pricing_category=pricing
@@ -157,7 +164,7 @@ class EventProcessor:
             await hooks.message_status(session, project.id, row.id, kind, _timestamp(status.get("timestamp")), error)
         metrics.status_reported(project, kind, changed, error, _timestamp(status.get("timestamp")))
 
-    async def _inbound(self, session, project: Project, message: dict, names: dict, notes: list[str]) -> None:  # noqa: ANN001
+    async def _inbound(self, session: AsyncSession, project: Project, message: dict, names: dict, notes: list[str]) -> None:
         if not isinstance(message, dict) or not message.get("from") or not message.get("id"):
             notes.append("inbound message without sender or id")
             return
@@ -183,14 +190,11 @@ class EventProcessor:
         context_wamid = (message.get("context") or {}).get("id")
         answered = await messages_repo.latest_for_contact(session, contact_id, context_wamid)
         at = _timestamp(message.get("timestamp"))
-        inserted = await session.execute(
-            insert_ignore(session, Reply, ["wamid"]).values(
-                id=uuid.uuid4(), project_id=project.id, contact_id=contact_id, wamid=str(message["id"]),
-                message_id=answered, type=kind, text=(text or "")[:4096] or None, payload=(payload or "")[:500] or None,
-                received_at=at,
-            )
+        inserted = await messages_repo.insert_reply(
+            session, project_id=project.id, contact_id=contact_id, wamid=str(message["id"]), message_id=answered,
+            kind=kind, text=text, payload=payload, at=at,
         )
-        if not inserted.rowcount:
+        if not inserted:
             return  # a duplicate delivery of the same inbound message
         if answered:
             await messages_repo.mark_replied(session, answered, at)
@@ -201,7 +205,7 @@ class EventProcessor:
             await hooks.opted_out(session, project.id, contact_id=contact_id, reason="keyword")
             notes.append(f"{phone} opted out")
 
-    async def _preference(self, session, project: Project, preference: dict, notes: list[str]) -> None:  # noqa: ANN001
+    async def _preference(self, session: AsyncSession, project: Project, preference: dict, notes: list[str]) -> None:
         if not isinstance(preference, dict) or preference.get("category") != "marketing_messages":
             return
         value = preference.get("value")
@@ -214,17 +218,11 @@ class EventProcessor:
         elif value == "stop":
             await hooks.opted_out(session, project.id, contact_id=contact_id, reason="marketing_preference")
 
-    async def _template_change(self, session, waba_id: str, field: str, value: dict, notes: list[str]) -> None:  # noqa: ANN001
-        projects = (await session.execute(select(Project.id).where(Project.waba_id == waba_id))).scalars().all()
+    async def _template_change(self, session: AsyncSession, waba_id: str, field: str, value: dict, notes: list[str]) -> None:
+        projects = await projects_repo.ids_with_waba(session, waba_id)
         if not projects:
             notes.append(f"template event for unknown WABA {waba_id!r}")
             return
-        meta_id = str(value.get("message_template_id", ""))
-        conditions = [Template.project_id.in_(projects)]
-        if meta_id:
-            conditions.append(Template.meta_id == meta_id)
-        else:
-            conditions += [Template.name == value.get("message_template_name"), Template.language == value.get("message_template_language")]
         values: dict[str, Any] = {"updated_at": utcnow()}
         if field == "message_template_status_update":
             event = str(value.get("event", "")).upper()
@@ -233,15 +231,17 @@ class EventProcessor:
                 values["rejected_reason"] = str(value.get("reason") or "")[:500]
         else:
             values["quality"] = value.get("new_quality_score")
-        before = dict((await session.execute(select(Template.id, Template.status).where(*conditions))).all())
-        result = await session.execute(update(Template).where(*conditions).values(**values))
+        before, updated = await templates_repo.update_from_meta_event(
+            session, projects, meta_id=str(value.get("message_template_id", "")),
+            name=value.get("message_template_name"), language=value.get("message_template_language"), values=values,
+        )
         if "status" in values and before:  # customer webhooks: template.status.updated
-            changed = (await session.execute(select(Template).where(Template.id.in_(list(before))).execution_options(populate_existing=True))).scalars().all()
-            for template in changed:
+            changed = await templates_repo.by_ids(session, before, fresh=True)
+            for template in changed.values():
                 await hooks.template_status(session, template.project_id, template, before.get(template.id))
-        if not result.rowcount:
+        if not updated:
             notes.append(f"template event for unknown template {value.get('message_template_name')!r}")
         elif values.get("status") == "APPROVED":
             # Messages held while the template was paused can go now.
             for project_id in projects:
-                await messages_repo.release_held_for_templates(session, project_id, utcnow())
+                await templates_repo.release_held_sends(session, project_id, utcnow())

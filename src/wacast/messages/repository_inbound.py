@@ -1,0 +1,46 @@
+"""SQL for stored provider events (Meta's webhook bodies, the sandbox's reports).
+
+Every event is stored first, deduplicated by its content, and applied later by the inbound
+event loop (whatsapp/inbound.py): a crash between the two loses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wacast.db.dialect import insert_ignore, is_postgres
+from wacast.meta.types import dedupe_key
+from wacast.models.messages import InboundEvent
+
+
+async def store_inbound_event(
+    session: AsyncSession, source: str, body: Any, now: datetime, *, process_after: datetime | None = None
+) -> bool:
+    """Store one provider event, due at `process_after` (now by default). False when the same
+    body was stored before (Meta retries a webhook with the same body)."""
+    result = await session.execute(
+        insert_ignore(session, InboundEvent, ["dedupe_key"]).values(
+            source=source, dedupe_key=dedupe_key(body), body=body, received_at=now,
+            process_after=process_after or now,
+        )
+    )
+    return bool(result.rowcount)
+
+
+async def claim_due_inbound_events(session: AsyncSession, now: datetime, limit: int) -> Sequence[InboundEvent]:
+    """Unprocessed events that are due, oldest first. On PostgreSQL the rows stay locked (and
+    skipped by other workers) until the transaction that applies them ends."""
+    stmt = (
+        select(InboundEvent)
+        .where(InboundEvent.processed_at.is_(None), InboundEvent.process_after <= now)
+        .order_by(InboundEvent.process_after, InboundEvent.id)
+        .limit(limit)
+    )
+    if is_postgres(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    return (await session.execute(stmt)).scalars().all()
