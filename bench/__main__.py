@@ -9,7 +9,6 @@ prints the table. Reports, never asserts. Method and the numbers: docs/benchmark
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import hmac
 import json

@@ -24,6 +24,8 @@ It counts parameters with its own few lines of code (not wacast's), so a disagre
 
 from __future__ import annotations
 
+import os
+
 import asyncio
 import base64
 import collections
@@ -573,7 +575,6 @@ class FakeMetaProcess:
     test's own process stamps arrivals late whenever the test holds the GIL."""
 
     def __init__(self, log_path: Any, latency: float = 0.0) -> None:
-        import os
         import subprocess
         import sys
         from pathlib import Path
@@ -588,7 +589,7 @@ class FakeMetaProcess:
         with open(log_path, "ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "tests.support.fake_meta", "--port", str(self.port), "--latency", str(latency)],
-                env={**env, "PYTHONPATH": str(root)}, cwd=root, stdout=out, stderr=out)
+                env={**env, "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}"}, cwd=root, stdout=out, stderr=out)
         deadline = time.monotonic() + 30
         while True:
             assert self.process.poll() is None, "the fake Meta process died"

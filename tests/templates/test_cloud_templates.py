@@ -1,6 +1,6 @@
 """Templates and Meta: sync through every page of cursors, create and submit (POST), the
 message_template_status_update webhook, and the rule that a campaign goes live only on an
-APPROVED template. Through the CLI too. The periodic sync: tests/test_template_sync.py."""
+APPROVED template. Through the CLI too. The periodic sync: tests/templates/test_template_sync.py."""
 
 from __future__ import annotations
 

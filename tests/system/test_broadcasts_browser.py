@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.async_api import BrowserContext, expect
 
-from tests.test_dashboard_browser import browser, context, live, sign_in  # noqa: F401  (fixtures)
+from tests.system.test_dashboard_browser import browser, context, live, sign_in  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.support.factories import make_project
-from tests.test_dashboard import CSRF_RE, add_user, csrf_of, sign_in
+from tests.dashboard.test_dashboard import CSRF_RE, add_user, csrf_of, sign_in
 from wacast.contacts import service as contacts
 from wacast.models.api_keys import ApiKey
 from wacast.models.campaigns import Campaign

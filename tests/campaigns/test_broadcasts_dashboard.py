@@ -10,7 +10,7 @@ import httpx
 
 from tests.support.broadcasts import run_until_fanned_out
 from tests.support.factories import make_project
-from tests.test_broadcasts import PROMO, add_contacts, engine_for
+from tests.campaigns.test_broadcasts import PROMO, add_contacts, engine_for
 from wacast.models.projects import Project
 from wacast.templates import service as templates
 from wacast.users import service as users

@@ -24,7 +24,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WACAST = [sys.executable, "-m", "wacast.cli"]
 EXAMPLES = int(os.environ.get("WACAST_FUZZ_EXAMPLES", "10"))
 

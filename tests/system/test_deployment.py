@@ -21,7 +21,6 @@ import shlex
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import time
@@ -36,7 +35,7 @@ from wacast.db.engine import Database
 from wacast.models.messages import Message
 from wacast.models.projects import SenderLease, Worker
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 WACAST_BIN = str(Path(sys.executable).parent / "wacast")
 ACCESS_TOKEN = "EAAGtestAccessToken0123456789abcdefXYZ"
@@ -167,7 +166,7 @@ class Deployment:
         env.update(
             WACAST_DATABASE_URL=db_url, WACAST_SECRET_KEY=SECRET_KEY, WACAST_META_APP_SECRET=APP_SECRET,
             WACAST_META_VERIFY_TOKEN="deploy-verify-token", WACAST_PUBLIC_URL=self.base,
-            WACAST_GRAPH_API_URL=self.sink_url, PYTHONPATH=str(ROOT),
+            WACAST_GRAPH_API_URL=self.sink_url, PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{ROOT}",
         )
         self.env = env
         self.sink = self.spawn([sys.executable, "-m", "bench.sink", "--port", str(self.sink_port), "--latency-ms", "30"], "sink")

@@ -4,7 +4,6 @@ and writes nothing. Plus a hypothesis run of arbitrary JSON in every field of a 
 from __future__ import annotations
 
 import orjson
-import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.support.factories import body, make_project, table_counts

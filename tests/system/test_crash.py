@@ -25,14 +25,13 @@ import uuid
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from wacast.db.engine import Database
 from wacast.models.messages import Message
 
 WACAST = [sys.executable, "-m", "wacast.cli"]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LEASES = {"WACAST_MESSAGE_LEASE_SECONDS": "3", "WACAST_SENDER_LEASE_SECONDS": "2", "WACAST_DISPATCHER_POLL_SECONDS": "0.05"}
 
 
@@ -82,7 +81,7 @@ class Rig:
         self.procs: list[subprocess.Popen] = []
         env = {k: v for k, v in os.environ.items() if not k.startswith("WACAST_")}
         env.update(LEASES, WACAST_DATABASE_URL=db_url, WACAST_PORT=str(self.port), WACAST_GRAPH_API_URL=self.sink_url,
-                   WACAST_LOG_LEVEL="warning", WACAST_CACHE_SECONDS="2", PYTHONPATH=str(ROOT))
+                   WACAST_LOG_LEVEL="warning", WACAST_CACHE_SECONDS="2", PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{ROOT}")
         self.env = env
         self.sink = self.spawn([sys.executable, "-m", "bench.sink", "--port", str(self.sink_port), "--latency-ms", str(latency_ms)])
         _wait_http(self.sink_url + "/_stats", self.sink)

@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from tests.support.broadcasts import run_until_fanned_out
 from tests.support.factories import make_project
-from tests.test_customer_webhooks import auth, receiver, settings, subscribe  # noqa: F401 (fixtures)
+from tests.webhooks.test_customer_webhooks import auth, receiver, settings, subscribe  # noqa: F401 (fixtures)
 from wacast.campaigns.broadcasts.engine import BroadcastEngine
 from wacast.kit.clock import utcnow
 from wacast.models.campaigns import Campaign

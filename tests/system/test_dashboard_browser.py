@@ -22,7 +22,7 @@ from wacast.db.engine import Database
 from wacast.demo.seed import seed_demo
 from wacast.users import service as users
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--no-first-run", "--disable-dev-shm-usage",

@@ -371,7 +371,7 @@ async def test_doctor_checks_meta_and_says_what_to_fix(db, settings, fake_meta, 
                WACAST_META_APP_SECRET="x" * 12, WACAST_META_VERIFY_TOKEN="y" * 12)
     fake_meta.token = "rotated-by-meta"
     result = subprocess.run([sys.executable, "-m", "wacast.cli", "doctor", "--project", "acme", "--json"], env=env,
-                            capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+                            capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
     assert result.returncode == 1, result.stderr
     report = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
     assert report["access token"]["status"] == "fail" and "(190)" in report["access token"]["detail"]

@@ -24,7 +24,7 @@ from tests.support.cloud import make_cloud_project
 from tests.support.factories import body
 from tests.support.fake_meta import FakeMeta, max_in_window
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CAP = 25
 PER_NUMBER = 150
 
@@ -66,7 +66,7 @@ async def test_two_workers_each_message_once_and_the_cap_held(client, db, settin
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("WACAST_")}
     with (tmp_path / "fake_meta.log").open("ab") as out:
         fake = subprocess.Popen([sys.executable, "-m", "tests.support.fake_meta", "--port", str(fake_port), "--latency", "0.2"],
-                                env={**base_env, "PYTHONPATH": str(ROOT)}, cwd=ROOT, stdout=out, stderr=out)
+                                env={**base_env, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}, cwd=ROOT, stdout=out, stderr=out)
     procs = [fake]
     http = httpx.AsyncClient(timeout=10)
 
@@ -97,7 +97,7 @@ async def test_two_workers_each_message_once_and_the_cap_held(client, db, settin
 
         env = {**base_env, "WACAST_DATABASE_URL": db_url, "WACAST_GRAPH_API_URL": fake_url, "WACAST_SENDER_LEASE_SECONDS": "2",
                "WACAST_MESSAGE_LEASE_SECONDS": "4", "WACAST_DISPATCHER_POLL_SECONDS": "0.05", "WACAST_TEMPLATE_SYNC_MINUTES": "0",
-               "WACAST_LOG_LEVEL": "warning", "WACAST_SECRET_KEY": settings.secret_key, "PYTHONPATH": str(ROOT)}
+               "WACAST_LOG_LEVEL": "warning", "WACAST_SECRET_KEY": settings.secret_key, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
         first = worker(env, tmp_path / "first.log")
         procs.append(first)
 
@@ -196,7 +196,7 @@ async def test_a_real_server_follows_metas_signed_webhooks_to_delivered(db, sett
     env = {k: v for k, v in os.environ.items() if not k.startswith("WACAST_")}
     env.update(WACAST_DATABASE_URL=db_url, WACAST_GRAPH_API_URL=fake_meta.base_url, WACAST_PORT=str(port),
                WACAST_META_APP_SECRET=fake_meta.app_secret, WACAST_META_VERIFY_TOKEN="verify-me", WACAST_SECRET_KEY=settings.secret_key,
-               WACAST_DISPATCHER_POLL_SECONDS="0.05", WACAST_TEMPLATE_SYNC_MINUTES="0", WACAST_LOG_LEVEL="warning", PYTHONPATH=str(ROOT))
+               WACAST_DISPATCHER_POLL_SECONDS="0.05", WACAST_TEMPLATE_SYNC_MINUTES="0", WACAST_LOG_LEVEL="warning", PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{ROOT}")
     with (tmp_path / "serve.log").open("ab") as out:
         server = subprocess.Popen([sys.executable, "-m", "wacast.cli", "serve"], env=env, cwd=ROOT, stdout=out, stderr=out)
     try:
