@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     # retrying it (docs/delivery.md: a timed-out send may have reached Meta).
     graph_api_timeout: float = 20.0
     # Minutes between automatic template syncs from Meta for each project with credentials
-    # (done by the worker serving its number); 0 turns it off.
+    # (the TemplateSync loop of any serve/worker process claims each project in turn); 0 turns it off.
     template_sync_minutes: float = 60
 
     # Media URL checks on the campaign API.

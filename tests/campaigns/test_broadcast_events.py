@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from tests.support.broadcasts import run_until_fanned_out
 from tests.support.factories import make_project
+from tests.support.runtime import deliver_all
 from tests.webhooks.test_customer_webhooks import auth, receiver, settings, subscribe  # noqa: F401 (fixtures)
 from wacast.campaigns.broadcasts.engine import BroadcastEngine
 from wacast.kit.clock import utcnow
@@ -32,7 +33,7 @@ async def test_a_scheduled_broadcast_starting_and_finishing_are_campaign_events(
     assert created.status_code == 201 and created.json()["status"] == "scheduled", created.text
     engines = [BroadcastEngine(db, settings), BroadcastEngine(db, settings)]
     await engines[0].tick()
-    await app.state.webhooks.run_until_idle()
+    await deliver_all(app.state.webhooks)
     assert moves(receiver) == []  # not before its time
 
     # Its time comes: the schedule starts, once, however many engines look at it.
@@ -40,7 +41,7 @@ async def test_a_scheduled_broadcast_starting_and_finishing_are_campaign_events(
         await session.execute(update(Campaign).where(Campaign.id == uuid.UUID(created.json()["id"])).values(send_at=utcnow() - timedelta(seconds=1)))
     for engine in engines:
         await engine.tick()
-    await app.state.webhooks.run_until_idle()
+    await deliver_all(app.state.webhooks)
     assert moves(receiver) == [("scheduled", "running")]
     event = receiver.accepted("campaign.status.updated")[0]
     assert event["data"]["campaign"]["name"] == "weekend" and event["data"]["campaign"]["type"] == "broadcast"
@@ -48,5 +49,5 @@ async def test_a_scheduled_broadcast_starting_and_finishing_are_campaign_events(
     await run_until_fanned_out(engines[0])
     await dispatcher.run_until_idle()
     await engines[0].tick()
-    await app.state.webhooks.run_until_idle()
+    await deliver_all(app.state.webhooks)
     assert moves(receiver) == [("scheduled", "running"), ("running", "completed")]

@@ -29,7 +29,7 @@ class Campaign(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    # Broadcasts (type "broadcast", campaigns/broadcast.py): the audience, the mapping, the
+    # Broadcasts (type "broadcast", campaigns/broadcasts/): the audience, the mapping, the
     # schedule, and the fan-out's checkpoint and lease. NULL for API campaigns.
     segment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid(as_uuid=True))
     broadcast: Mapped[dict | None]  # parameter mapping, media, location, limits

@@ -28,7 +28,7 @@ class Message(IdMixin, Base):
         Index("ix_messages_dispatch", "project_id", "status", "next_attempt_at"),
         Index("ix_messages_campaign", "campaign_id", "created_at"),
         Index("ix_messages_contact", "contact_id", "created_at"),
-        # A broadcast queues each contact at most once (campaigns/broadcast.py).
+        # A broadcast queues each contact at most once (campaigns/broadcasts/).
         Index("uq_messages_broadcast_contact", "broadcast_id", "contact_id", unique=True),
         # Only the queue (partial): /readyz and /metrics aggregate it at every scrape (ops/).
         Index("ix_messages_queued", "project_id", "created_at", postgresql_where=text("status = 'queued'"), sqlite_where=text("status = 'queued'")),

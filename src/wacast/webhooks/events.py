@@ -10,14 +10,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wacast.models.campaigns import Campaign
-from wacast.models.contacts import Contact
 from wacast.models.messages import Message
-from wacast.models.webhooks import WebhookSubscription
-from wacast.webhooks import outbox
+from wacast.webhooks import outbox, repository
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -61,11 +57,7 @@ async def message_status(session: AsyncSession, project_id: uuid.UUID, message_i
     """message.status.updated, AiSensy-like: data.message {messageId, status, phone_number, ...}."""
     if not await _wants(session, project_id, "message.status.updated"):
         return
-    row = (
-        await session.execute(
-            select(Message, Campaign.name).outerjoin(Campaign, Campaign.id == Message.campaign_id).where(Message.id == message_id)
-        )
-    ).first()
+    row = await repository.message_with_campaign_name(session, message_id)
     if row is not None:
         await outbox.emit(session, project_id, "message.status.updated", _message_data(row[0], row[1], status, at, error))
 
@@ -76,20 +68,11 @@ async def messages_status_many(session: AsyncSession, message_ids: list[uuid.UUI
     if not message_ids:
         return
 
-    wanted = (
-        await session.execute(
-            select(WebhookSubscription.project_id, WebhookSubscription.topics).where(WebhookSubscription.active.is_(True))
-        )
-    ).all()
+    wanted = await repository.active_topics_by_project(session)
     projects = {p for p, topics in wanted if "message.status.updated" in (topics or []) or "*" in (topics or [])}
     if not projects:
         return
-    rows = (
-        await session.execute(
-            select(Message, Campaign.name).outerjoin(Campaign, Campaign.id == Message.campaign_id)
-            .where(Message.id.in_(message_ids), Message.project_id.in_(projects))
-        )
-    ).all()
+    rows = await repository.messages_with_campaign_names(session, message_ids, projects)
     for project_id in {m.project_id for m, _ in rows}:
         await outbox.emit_many(session, project_id, "message.status.updated", [
             _message_data(m, name, status, at, error) for m, name in rows if m.project_id == project_id
@@ -103,7 +86,7 @@ async def reply(
     """message.sender.user: a person wrote back (with the submitted_message_id it answers, when known)."""
     if not await _wants(session, project_id, "message.sender.user"):
         return
-    contact = (await session.execute(select(Contact).where(Contact.id == contact_id))).scalar_one_or_none()
+    contact = await repository.contact(session, contact_id=contact_id)
     await outbox.emit(session, project_id, "message.sender.user", {
         "submitted_message_id": str(answered) if answered else None,
         "message": {
@@ -119,9 +102,7 @@ async def opted_out(session: AsyncSession, project_id: uuid.UUID, *, contact_id:
     """contact.opted_out: by keyword, Meta's marketing preference, error 131050 or the API."""
     if not await _wants(session, project_id, "contact.opted_out"):
         return
-    stmt = select(Contact).where(Contact.project_id == project_id)
-    stmt = stmt.where(Contact.id == contact_id) if contact_id else stmt.where(Contact.phone == phone)
-    contact = (await session.execute(stmt)).scalar_one_or_none()
+    contact = await repository.contact(session, project_id=project_id, contact_id=contact_id, phone=phone)
     if contact is not None:
         await outbox.emit(session, project_id, "contact.opted_out", {"contact": contact_data(contact), "reason": reason})
 

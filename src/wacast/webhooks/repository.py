@@ -11,6 +11,9 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.db.dialect import is_postgres
+from wacast.models.campaigns import Campaign
+from wacast.models.contacts import Contact
+from wacast.models.messages import Message
 from wacast.models.webhooks import (
     WebhookAttempt,
     WebhookDelivery,
@@ -176,3 +179,37 @@ async def disable_if_failing_since(session: AsyncSession, sub_id: uuid.UUID, cut
         .where(WebhookSubscription.id == sub_id, WebhookSubscription.active.is_(True), WebhookSubscription.failing_since <= cutoff)
         .values(active=False, disabled_at=now, updated_at=now, disabled_reason=reason)
     )
+
+
+# --- what the event payloads read (webhooks/events.py): tables of other domains, read only
+
+
+async def message_with_campaign_name(session: AsyncSession, message_id: uuid.UUID) -> Any:
+    """(Message, its campaign's name or None), or None."""
+    stmt = select(Message, Campaign.name).outerjoin(Campaign, Campaign.id == Message.campaign_id).where(Message.id == message_id)
+    return (await session.execute(stmt)).first()
+
+
+async def messages_with_campaign_names(session: AsyncSession, message_ids: list[uuid.UUID], project_ids: set[uuid.UUID]) -> list[Any]:
+    stmt = (
+        select(Message, Campaign.name).outerjoin(Campaign, Campaign.id == Message.campaign_id)
+        .where(Message.id.in_(message_ids), Message.project_id.in_(project_ids))
+    )
+    return list((await session.execute(stmt)).all())
+
+
+async def active_topics_by_project(session: AsyncSession) -> list[Any]:
+    """(project_id, topics) of every active subscription."""
+    stmt = select(WebhookSubscription.project_id, WebhookSubscription.topics).where(WebhookSubscription.active.is_(True))
+    return list((await session.execute(stmt)).all())
+
+
+async def contact(
+    session: AsyncSession, *, contact_id: uuid.UUID | None = None, project_id: uuid.UUID | None = None, phone: str | None = None,
+) -> Contact | None:
+    """A contact by id, or by the project's phone number."""
+    stmt = select(Contact)
+    if project_id is not None:
+        stmt = stmt.where(Contact.project_id == project_id)
+    stmt = stmt.where(Contact.id == contact_id) if contact_id else stmt.where(Contact.phone == phone)
+    return (await session.execute(stmt)).scalar_one_or_none()
