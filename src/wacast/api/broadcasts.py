@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
 from wacast.api.auth import ApiIdentity
-from wacast.api.segments import _json, require_full_key, segment_out
+from wacast.api.segments import require_full_key, segment_out
 from wacast.campaigns import service as campaigns
 from wacast.campaigns.broadcasts import presenter
 from wacast.campaigns.broadcasts import service as broadcasts
@@ -21,6 +21,7 @@ from wacast.campaigns.broadcasts.audience_csv import MAX_CSV_BYTES
 from wacast.contacts import segments
 from wacast.db.requests import ReadSession, WriteSession
 from wacast.kit.errors import WacastError
+from wacast.kit.http import read_json
 
 router = APIRouter(prefix="/api/v1", tags=["Broadcasts"])
 
@@ -47,7 +48,7 @@ async def _read_request(request: Request) -> tuple[Any, bytes | None]:
         if len(data) > MAX_CSV_BYTES:
             raise WacastError("audience CSV is too large (at most 20 MB)", "FIELD_TOO_LONG", {"field": "audience"})
         return body, data
-    return await _json(request), None
+    return await read_json(request), None
 
 
 @router.post("/campaigns", status_code=201, summary="Create a campaign: \"type\": \"broadcast\" (segment or CSV upload) or \"api\"")
@@ -120,7 +121,7 @@ async def retry_failed_campaign(
 
 @router.post("/campaigns/{campaign}/segment", status_code=201, summary="Make a segment of a campaign's audience by outcome")
 async def segment_from_campaign(campaign: str, request: Request, session: WriteSession, identity: ApiIdentity = Depends(require_full_key)) -> Any:
-    body = await _json(request)
+    body = await read_json(request)
     if not isinstance(body, dict):
         raise WacastError("Request body must be a JSON object", "INVALID_BODY")
     statuses = body.get("status")
@@ -138,6 +139,6 @@ async def get_send_policy(session: ReadSession, identity: ApiIdentity = Depends(
 
 @router.put("/send-policy", summary="Set quiet hours, frequency cap and messaging tier (fields given are changed)")
 async def put_send_policy(request: Request, session: WriteSession, identity: ApiIdentity = Depends(require_full_key)) -> Any:
-    body = await _json(request)
+    body = await read_json(request)
     policy = await broadcasts.set_policy(session, identity.project_id, body)
     return await broadcasts.policy_view(session, identity.project_id, policy)

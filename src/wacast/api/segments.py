@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from wacast.api.auth import ApiIdentity, require_key
-from wacast.api.common import read_json
 from wacast.contacts import segments
 from wacast.db.requests import ReadSession, WriteSession
 from wacast.kit.errors import Forbidden, WacastError
+from wacast.kit.http import json_body
 
 router = APIRouter(prefix="/api/v1", tags=["Segments"])
 
@@ -26,8 +26,7 @@ async def require_full_key(identity: ApiIdentity = Depends(require_key)) -> ApiI
 # The key is checked first, then the body read (the one JSON reader: lone surrogates and
 # malformed JSON are a 400 INVALID_JSON), then the session opened.
 FullKey = Annotated[ApiIdentity, Depends(require_full_key)]
-Body = Annotated[Any, Depends(read_json)]
-_json = read_json  # api/broadcasts.py reads its bodies with it (until it imports read_json itself)
+Body = Annotated[Any, Depends(json_body)]
 
 
 def segment_out(segment: segments.Segment, counts: dict[str, int] | None = None) -> dict[str, Any]:

@@ -34,6 +34,11 @@ async def read_json(request: Request, max_bytes: int = MAX_BODY) -> Any:
         raise WacastError("Request body is not valid JSON", "INVALID_JSON", {"error": str(error)[:200]}) from None
 
 
+async def json_body(request: Request) -> Any:
+    """`read_json` as a FastAPI dependency (its `max_bytes` must not become a query parameter)."""
+    return await read_json(request)
+
+
 def too_large(max_bytes: int) -> WacastError:
     return WacastError(
         f"Request body is too large (at most {max_bytes // 1024} KB)",

@@ -162,9 +162,12 @@ class Dispatcher:
                 if len(held) >= fair_share:
                     break
                 lease = current.get(project.id)
+                # Read the holder before taking: the take's UPDATE also rewrites the loaded lease
+                # object (the session synchronises it), after which it would look like ours.
+                previous_holder = lease.holder if lease is not None else None
                 if await leases.take(session, project.id, self.worker_id, now, now + lease_for, exists=lease is not None):
                     held.add(project.id)
-                    if lease is not None and lease.holder != self.worker_id:
+                    if previous_holder is not None and previous_holder != self.worker_id:
                         taken_over.add(project.id)
         self._update_lanes(projects, held, taken_over)
         self.last_lease_refresh = time.monotonic()

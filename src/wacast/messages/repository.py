@@ -33,14 +33,11 @@ async def insert_queued(
     held_reason: str | None = None,
     priority: int = 0,
 ) -> None:
-    await session.execute(
-        insert(Message).values(
-            id=message_id, project_id=project_id, campaign_id=campaign_id, contact_id=contact_id,
-            template_id=template_id, destination=destination, payload=payload, status=MessageStatus.queued,
-            priority=priority, attempts=0, next_attempt_at=now, held_reason=held_reason, created_at=now,
-        )
-    )
-    await add_event(session, message_id, "queued", now)
+    await insert_queued_many(session, [{
+        "id": message_id, "project_id": project_id, "campaign_id": campaign_id, "contact_id": contact_id,
+        "template_id": template_id, "destination": destination, "payload": payload, "held_reason": held_reason,
+        "priority": priority,
+    }], now)
 
 
 async def add_event(session: AsyncSession, message_id: uuid.UUID, kind: str, at: datetime, detail: dict | None = None) -> None:
@@ -396,14 +393,18 @@ async def get_with_events(session: AsyncSession, project_id: uuid.UUID, message_
 
 
 async def insert_queued_many(session: AsyncSession, rows: list[dict[str, Any]], now: datetime) -> None:
-    """Queue several messages at once (the campaign API's group commit): one executemany for
-    the messages, one for their `queued` events. Each row has the columns of insert_queued."""
+    """Queue messages: the one place a queued row is made (the campaign API, one by one or in
+    its group commit, and the broadcast engine's fan-out). One executemany for the messages,
+    one for their `queued` events. A row gives id, project_id, campaign_id, contact_id,
+    template_id, destination and payload; it may give broadcast_id, priority, held_reason and
+    next_attempt_at (a send held for quiet hours); the rest are the queued row's defaults."""
     if not rows:
         return
     conn = await session.connection()
     await conn.execute(insert(Message.__table__), [
-        {**row, "status": MessageStatus.queued.value, "attempts": 0, "next_attempt_at": now, "created_at": now,
-         "priority": row.get("priority", 0)} for row in rows
+        {"priority": 0, "held_reason": None, "next_attempt_at": now, **row,
+         "status": MessageStatus.queued.value, "attempts": 0, "created_at": now}
+        for row in rows
     ])
     await conn.execute(insert(MessageEvent.__table__), [
         {"message_id": row["id"], "kind": "queued", "occurred_at": now, "detail": None} for row in rows

@@ -37,9 +37,9 @@ from wacast.contacts import segments
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
 from wacast.kit.loop import run_loop
+from wacast.messages import repository as messages_repo
 from wacast.models.broadcasts import SendPolicy
 from wacast.models.campaigns import Campaign
-from wacast.models.messages import MessageStatus
 from wacast.models.projects import Project
 from wacast.models.templates import Template
 from wacast.templates.params import TemplateNeeds, analyze
@@ -229,7 +229,7 @@ class BroadcastEngine:
         zone = segments.project_zone(ctx.project.timezone)
         until = policies.quiet_until(policy, zone, now)
         held_reason = policies.quiet_reason(until, zone, ctx.project.timezone) if until else None
-        messages, events = [], []
+        messages = []
         skips: dict[str, int] = dict(campaign.skip_reasons or {})
         skipped = 0
         for row, row_values in zip(audience.rows, audience.values, strict=True):
@@ -254,12 +254,9 @@ class BroadcastEngine:
                 "id": message_id, "project_id": campaign.project_id, "campaign_id": campaign.id, "broadcast_id": campaign.id,
                 "contact_id": row.id, "template_id": ctx.template.id, "destination": row.phone,
                 "payload": {"template": ctx.template.name, "language": ctx.template.language, "category": ctx.template.category, "components": components},
-                "status": MessageStatus.queued, "priority": BROADCAST_PRIORITY, "attempts": 0,
-                "next_attempt_at": until or now, "held_reason": held_reason, "created_at": now,
+                "priority": BROADCAST_PRIORITY, "next_attempt_at": until or now, "held_reason": held_reason,
             })
-            events.append({"message_id": message_id, "kind": "queued", "occurred_at": now, "detail": None})
-        if messages:
-            await repo.insert_messages(session, messages, events)
+        await messages_repo.insert_queued_many(session, messages, now)
         campaign.queued_count = (campaign.queued_count or 0) + len(messages)
         campaign.skipped_count = (campaign.skipped_count or 0) + skipped
         campaign.skip_reasons = skips

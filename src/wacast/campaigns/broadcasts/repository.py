@@ -228,11 +228,6 @@ async def already_queued(session: AsyncSession, broadcast_id: uuid.UUID, contact
     )
 
 
-async def insert_messages(session: AsyncSession, messages: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
-    # Core inserts (not the ORM's bulk path): the hot loop of a large fan-out.
-    connection = await session.connection()
-    await connection.execute(insert(Message.__table__), messages)
-    await connection.execute(insert(MessageEvent.__table__), events)
 
 
 # --- quiet hours, watching, finishing ------------------------------------------------------
