@@ -33,6 +33,18 @@ def test_the_window_admits_at_most_the_cap_per_window() -> None:
     assert pacer.admit(now + Pacer.WINDOW + Pacer.MARGIN) == 0.0
 
 
+def test_a_new_lane_admits_half_the_cap_in_its_first_window() -> None:
+    pacer = Pacer(10, Clock())
+    pacer.start_slowly()
+    now = 5.0
+    assert [pacer.admit(now) for _ in range(5)] == [0.0] * 5
+    wait = pacer.admit(now + 0.1)
+    assert wait == pytest.approx(Pacer.WINDOW + Pacer.MARGIN - 0.1), "the sixth waits for the first window's end"
+    later = now + Pacer.WINDOW + Pacer.MARGIN
+    assert [pacer.admit(later) for _ in range(10)] == [0.0] * 10, "then the full cap"
+    assert pacer.admit(later) > 0
+
+
 def test_130429_halves_the_pace_once_a_second_and_recovers_after_quiet() -> None:
     clock = Clock()
     pacer = Pacer(40, clock)

@@ -13,7 +13,6 @@ import typer
 import uvicorn
 from rich.markup import escape
 
-from wacast.app import create_app
 from wacast.cli.common import (
     JsonOpt,
     ProjectOpt,
@@ -73,6 +72,11 @@ def serve(
     if workers > 1:
         uvicorn.run("wacast.app:create_app", factory=True, workers=workers, **kwargs)
     else:
+        # The app pulls in every router and the dashboard (about 2 s of CPU): `wacast worker`
+        # and the other commands must not pay that at start-up (a worker joining a loaded
+        # machine delayed its peers' sends).
+        from wacast.app import create_app  # only `serve` needs the app: see above
+
         uvicorn.run(create_app(settings), **kwargs)
 
 

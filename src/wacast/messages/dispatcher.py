@@ -191,6 +191,7 @@ class Dispatcher:
             lane = self.lanes.get(project.id)
             if lane is None:
                 pacer = Pacer(project.messages_per_second)
+                pacer.start_slowly()  # its connections to Meta open during the first window
                 if project.id in taken_over:
                     pacer.start_after_handover()
                 self.lanes[project.id] = Lane(project, pacer)

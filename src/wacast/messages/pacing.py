@@ -38,6 +38,8 @@ class Pacer:
         self.last_cut = 0.0
         self.scale = 1.0
         self.starts: deque[float] = deque()
+        self._slow_start = False
+        self._warm_until: float | None = None
 
     @property
     def slowed(self) -> bool:
@@ -67,6 +69,12 @@ class Pacer:
         sends have left the one-second window."""
         self.next_slot = self.clock() + self.WINDOW + self.MARGIN
 
+    def start_slowly(self) -> None:
+        """A new lane: its first window admits half the cap. A process that starts serving a
+        number opens its connections to Meta during its first sends, and the first requests
+        then arrive together (seen: 4 at one instant), which the margin alone does not absorb."""
+        self._slow_start = True
+
     def reserve(self) -> float:
         """The clock time at which the next send may start."""
         now = self.clock()
@@ -77,12 +85,22 @@ class Pacer:
     def admit(self, now: float) -> float:
         """0 and the send is counted if it may start now; else the seconds to wait."""
         window = self.WINDOW + self.MARGIN
+        cap = self.cap
+        if self._slow_start:
+            if self._warm_until is None:
+                self._warm_until = now + window  # the first window starts with the first send
+            if now < self._warm_until:
+                cap = max(1, cap // 2)
+            else:
+                self._slow_start = False
         while self.starts and self.starts[0] <= now - window:
             self.starts.popleft()
-        if len(self.starts) < self.cap:
+        if len(self.starts) < cap:
             self.starts.append(now)
             return 0.0
-        return max(0.001, self.starts[len(self.starts) - self.cap] + window - now)
+        if self._slow_start and len(self.starts) >= cap:
+            return max(0.001, min(self._warm_until - now, self.starts[len(self.starts) - cap] + window - now))
+        return max(0.001, self.starts[len(self.starts) - cap] + window - now)
 
     def backlog_seconds(self) -> float:
         return max(0.0, self.next_slot - self.clock())
