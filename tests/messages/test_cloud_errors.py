@@ -21,7 +21,7 @@ from wacast.messages import senders
 from wacast.models.projects import Project
 from wacast.models.templates import Template
 from tests.support.cloud import make_cloud_project
-from tests.support.factories import body
+from tests.support.factories import body, make_project
 
 PHONE_ID = "1098765"
 
@@ -137,9 +137,25 @@ async def test_pair_rate_waits_for_that_recipient_only(client, db, settings, dis
     waiting = await row(db, busy)
     assert waiting.status == "queued" and waiting.error_code == 131056
     assert waiting.next_attempt_at >= utcnow() + timedelta(seconds=0.5), "Meta: retry after 4^X s"
-    assert dispatcher.pair.wait_for(busy_phone) > 0, "that recipient is blocked in the pair-rate guard"
+    assert dispatcher.pair.wait_for(f"cloud:{PHONE_ID}", busy_phone) > 0, "that recipient is blocked in the pair-rate guard"
     rows = await drain(dispatcher, db, [busy], lambda r: r.status == "sent")
     assert rows[busy].attempts == 2
+
+
+async def test_pair_rate_of_one_project_never_delays_another(client, db, settings, dispatcher, fake_meta):
+    """Meta counts the pair (business number, person): a sandbox project that used up its pair
+    rate to a person does not hold another project's Cloud API message to the same person."""
+    person = phone()
+    sandbox = await make_project(db, "sandbox-tenant")
+    cloud = await make_cloud_project(db, settings, fake_meta, campaigns_for=("order_update",))
+    for _ in range(12):
+        await queue(client, sandbox, destination=person)
+    await dispatcher.run_until_idle()
+    message_id, _ = await queue(client, cloud, destination=person)
+    await dispatcher.run_until_idle()
+    sent = await row(db, message_id)
+    assert sent.status == "sent" and sent.attempts == 1, "the Cloud API project's message went at once"
+    assert [s for s in fake_meta.sends if s.message_id == message_id and s.http_status == 200], "Meta received it"
 
 
 async def test_131049_is_deferred_24_hours(client, db, settings, dispatcher, fake_meta):

@@ -91,18 +91,40 @@ def test_a_taken_over_number_starts_after_the_window() -> None:
 def test_pair_rate_allows_a_burst_then_one_per_interval() -> None:
     clock = Clock()
     pair = PairRate(clock)
-    assert [pair.wait_for("+1") for _ in range(PAIR_BURST)] == [0.0] * PAIR_BURST
-    assert pair.wait_for("+1") == pytest.approx(PAIR_INTERVAL)
-    assert pair.wait_for("+2") == 0.0, "another recipient has its own bucket"
+    assert [pair.wait_for("n1", "+1") for _ in range(PAIR_BURST)] == [0.0] * PAIR_BURST
+    assert pair.wait_for("n1", "+1") == pytest.approx(PAIR_INTERVAL)
+    assert pair.wait_for("n1", "+2") == 0.0, "another recipient has its own bucket"
     clock.now += PAIR_INTERVAL
-    assert pair.wait_for("+1") == 0.0
-    assert pair.wait_for("+1") > 0
+    assert pair.wait_for("n1", "+1") == 0.0
+    assert pair.wait_for("n1", "+1") > 0
+
+
+def test_pair_rate_is_per_business_number_and_recipient() -> None:
+    clock = Clock()
+    pair = PairRate(clock)
+    for _ in range(12):
+        pair.wait_for("sandbox:a", "+1")
+    assert pair.wait_for("sandbox:a", "+1") > 0
+    assert pair.wait_for("cloud:123", "+1") == 0.0, "another business number writing to the same person waits for nothing"
 
 
 def test_pair_rate_block_after_131056() -> None:
     clock = Clock()
     pair = PairRate(clock)
-    pair.block("+1", 16.0)
-    assert pair.wait_for("+1") == pytest.approx(16.0)
+    pair.block("n1", "+1", 16.0)
+    assert pair.wait_for("n1", "+1") == pytest.approx(16.0)
+    assert pair.wait_for("n2", "+1") == 0.0
     clock.now += 16.0
-    assert pair.wait_for("+1") == 0.0
+    assert pair.wait_for("n1", "+1") == 0.0
+
+
+def test_pair_rate_forgets_refilled_buckets() -> None:
+    clock = Clock()
+    pair = PairRate(clock)
+    for i in range(PairRate.SWEEP_ABOVE):
+        pair.wait_for("n1", f"+{i}")
+    pair.block("n1", "+blocked", 60.0)
+    clock.now += PAIR_INTERVAL  # every one-token bucket is full again; the blocked one is not
+    pair.wait_for("n1", "+new")
+    assert len(pair.buckets) <= 2, "refilled buckets were dropped"
+    assert pair.wait_for("n1", "+blocked") > 0, "a blocked recipient stays blocked"

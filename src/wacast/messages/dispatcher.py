@@ -71,6 +71,7 @@ class Outcome:
     destination: str
     attempts: int
     template_id: uuid.UUID | None = None
+    sender: str = ""  # the business number (messages/pacing.PairRate's key with the destination)
     result: SendResult | None = None
     # Decided before any send: too old, template held or dead (retry_policy.before_send).
     before: Decision | None = None
@@ -78,6 +79,13 @@ class Outcome:
     # A send must start while the message lease is surely still ours (monotonic time).
     send_by: float = float("inf")
     expired: bool = False
+
+
+def business_number(project: Any) -> str:
+    """Who sends, as Meta counts the pair rate: the Cloud API number, or the sandbox project."""
+    if project.provider == "cloud":
+        return f"cloud:{project.phone_number_id}"
+    return f"sandbox:{project.id}"
 
 
 def _nobody() -> None:
@@ -239,14 +247,15 @@ class Dispatcher:
         return claimed_total
 
     def _start(self, lane: Lane, row: Any, template: Any) -> None:
-        outcome = Outcome(row.id, lane.project.id, row.contact_id, row.destination, row.attempts, row.template_id)
+        outcome = Outcome(row.id, lane.project.id, row.contact_id, row.destination, row.attempts, row.template_id,
+                          sender=business_number(lane.project))
         lease = self.settings.message_lease_seconds
         outcome.send_by = time.monotonic() + lease - max(1.0, lease * 0.2)
         outcome.before = before_send(template, row.created_at, utcnow())
         if outcome.before is not None:
             self._finish(outcome)
             return
-        wait = self.pair.wait_for(row.destination)
+        wait = self.pair.wait_for(outcome.sender, row.destination)
         if wait > 0:
             metrics.rate_limit_wait(lane.project.id, "pair", wait)
             outcome.pair_wait = wait
@@ -363,7 +372,7 @@ class Dispatcher:
         due = now + timedelta(seconds=decision.delay)
         if decision.action in (Action.retry, Action.defer):
             if decision.block_recipient:
-                self.pair.block(outcome.destination, decision.delay)
+                self.pair.block(outcome.sender, outcome.destination, decision.delay)
             await repo.release(session, outcome.message_id, self.worker_id, next_attempt_at=due, now=now, event="retry",
                                detail={**detail, "retry_in_seconds": round(decision.delay, 1)})
             return

@@ -119,23 +119,44 @@ class Pacer:
 
 
 class PairRate:
-    """Per recipient token bucket: PAIR_BURST messages, refilled one per PAIR_INTERVAL."""
+    """Meta's pair rate: one token bucket per (business number, recipient), PAIR_BURST
+    messages, refilled one per PAIR_INTERVAL.
+
+    Meta counts the pair of the number that sends and the person who receives, so the key is
+    that pair: two projects (two business numbers) writing to the same person never wait for
+    each other. Buckets that have refilled are dropped on a sweep, so a campaign to a million
+    people does not keep a million entries."""
+
+    SWEEP_ABOVE = 10_000  # entries before a sweep drops the refilled ones
 
     def __init__(self, clock: Clock = time.monotonic) -> None:
         self.clock = clock
-        self.buckets: dict[str, tuple[float, float]] = {}
+        self.buckets: dict[tuple[str, str], tuple[float, float]] = {}
 
-    def wait_for(self, destination: str) -> float:
-        """0 and a token is taken if a message may go to `destination` now; else the seconds to wait."""
+    def wait_for(self, sender: str, destination: str) -> float:
+        """0 and a token is taken if `sender` may write to `destination` now; else the seconds to wait."""
         now = self.clock()
-        tokens, last = self.buckets.get(destination, (PAIR_BURST, now))
+        key = (sender, destination)
+        tokens, last = self.buckets.get(key, (PAIR_BURST, now))
         tokens = min(PAIR_BURST, tokens + (now - last) / PAIR_INTERVAL)
         if tokens >= 1:
-            self.buckets[destination] = (tokens - 1, now)
+            self._put(key, tokens - 1, now)
             return 0.0
-        self.buckets[destination] = (tokens, now)
+        self._put(key, tokens, now)
         return (1 - tokens) * PAIR_INTERVAL
 
-    def block(self, destination: str, seconds: float) -> None:
-        """Meta said 131056 (pair rate hit): no send to this person for `seconds`."""
-        self.buckets[destination] = (1 - seconds / PAIR_INTERVAL, self.clock())
+    def block(self, sender: str, destination: str, seconds: float) -> None:
+        """Meta said 131056 (pair rate hit): `sender` writes nothing to this person for `seconds`."""
+        self._put((sender, destination), 1 - seconds / PAIR_INTERVAL, self.clock())
+
+    def _put(self, key: tuple[str, str], tokens: float, now: float) -> None:
+        self.buckets[key] = (tokens, now)
+        if len(self.buckets) > self.SWEEP_ABOVE:
+            self.sweep(now)
+
+    def sweep(self, now: float) -> None:
+        """Forget the buckets that are full again (a fresh bucket would be the same)."""
+        self.buckets = {
+            key: (tokens, last) for key, (tokens, last) in self.buckets.items()
+            if tokens + (now - last) / PAIR_INTERVAL < PAIR_BURST
+        }
