@@ -1,5 +1,5 @@
 """Meta's own request schema for a template send, from its OpenAPI file, with the defects
-listed in /work/shared/meta-openapi/NOTES.md overridden (and nothing else relaxed).
+listed in tests/meta_openapi/NOTES.md (a copy of ../shared/meta-openapi/NOTES.md) overridden (and nothing else relaxed).
 
 jsonschema does not follow OpenAPI's `discriminator`, so the component and parameter unions
 are made explicit `oneOf`s of Meta's own sub-schemas (HeaderComponent, TextParameter, ...):
