@@ -15,6 +15,7 @@ from wacast.api.campaign_api import router as campaign_router
 from wacast.api.campaigns import router as campaigns_router
 from wacast.api.contacts import router as contacts_router
 from wacast.api.messages import router as messages_router
+from wacast.api.meta_webhooks import MAX_WEBHOOK_BODY
 from wacast.api.meta_webhooks import router as webhook_router
 from wacast.api.segments import router as segments_router
 from wacast.api.templates import router as templates_router
@@ -23,15 +24,19 @@ from wacast.api_keys import service as api_key_service
 from wacast.campaign_api.media import MediaChecker
 from wacast.campaign_api.service import CampaignApiService
 from wacast.campaigns import repository as campaigns_repo
+from wacast.campaigns.broadcasts.audience_csv import MAX_CSV_BYTES
 from wacast.config import Settings, get_settings
+from wacast.contacts import csv_import
 from wacast.contacts import repository as contacts_repo
 from wacast.dashboard.broadcasts import router as dashboard_broadcasts
+from wacast.dashboard.forms import MAX_FIELD
 from wacast.dashboard.pages import mount_dashboard
 from wacast.db.engine import Database
 from wacast.idempotency.middleware import IdempotencyMiddleware
 from wacast.kit import ratelimit
+from wacast.kit.body_limit import BodyLimitMiddleware, BodyLimits
 from wacast.kit.errors import WacastError
-from wacast.kit.http import JSONResponse
+from wacast.kit.http import MAX_BODY, JSONResponse
 from wacast.ops import endpoints as operations
 from wacast.runtime import Supervisor, build_loops, build_providers, provide_interfaces
 from wacast.webhooks.tasks import WebhookSender
@@ -39,6 +44,18 @@ from wacast.webhooks.tasks import WebhookSender
 __all__ = ["build_providers", "create_app"]  # build_providers: tests build their own dispatchers
 
 log = logging.getLogger("wacast")
+UPLOAD_FORM_ROOM = 128 * 1024  # around a CSV file: the multipart framing and the other fields
+
+# The largest body each endpoint takes (kit/body_limit.py refuses the rest before reading it).
+BODY_LIMITS = BodyLimits(
+    default=MAX_BODY,  # the JSON APIs (read_json's own limit), the campaign API, bodiless requests
+    forms=4 * MAX_FIELD,  # the dashboard's forms: a few fields at their 64 KB limit
+    routes={
+        ("POST", "/webhooks/whatsapp"): MAX_WEBHOOK_BODY,
+        ("POST", "/contacts/import"): csv_import.MAX_BYTES + UPLOAD_FORM_ROOM,
+        ("POST", "/api/v1/campaigns"): MAX_CSV_BYTES + UPLOAD_FORM_ROOM,
+    },
+)
 
 
 def include_routers(app: FastAPI) -> None:
@@ -141,5 +158,6 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
 
     include_routers(app)
     app.add_middleware(IdempotencyMiddleware)  # Idempotency-Key on every write (docs/integrations.md)
+    app.add_middleware(BodyLimitMiddleware, limits=BODY_LIMITS)  # outside everything that reads a body
     operations.install(app)  # /readyz, /metrics and the request-id middleware (outermost)
     return app

@@ -36,12 +36,14 @@ from wacast.models.projects import Project
 
 URL = "/campaign/t1/api/v2"
 META_TOKEN_LIKE = "EAAGm0PX4ZCpsBAKZAZBsecretsecretsecret1234"
+METRICS_TOKEN = "ops-metrics-token-0123456789"
+WITH_TOKEN = {"Authorization": f"Bearer {METRICS_TOKEN}"}  # /metrics, and /readyz with names
 
 
 @pytest.fixture
 def settings(settings, fake_meta):  # noqa: ANN001, ANN201
     # Fresh figures on every call (the scrape-time cache is for production), Meta is the fake.
-    return settings.model_copy(update={"metrics_cache_seconds": 0, "graph_api_url": fake_meta.base_url})
+    return settings.model_copy(update={"metrics_cache_seconds": 0, "graph_api_url": fake_meta.base_url, "metrics_token": METRICS_TOKEN})
 
 
 def sample(name: str, **labels: str) -> float:
@@ -53,7 +55,7 @@ async def test_readyz_says_whether_messages_flow_and_why_not(client, db, dispatc
     async with db.transaction() as session:
         await session.execute(update(Project).where(Project.id == setup.project_id).values(access_token=META_TOKEN_LIKE))
 
-    response = await client.get("/readyz")
+    response = await client.get("/readyz", headers=WITH_TOKEN)
     assert response.status_code == 503
     data = response.json()
     assert data["status"] == "unavailable"
@@ -62,13 +64,13 @@ async def test_readyz_says_whether_messages_flow_and_why_not(client, db, dispatc
 
     sent = await client.post(URL, json=body(setup))
     assert sent.status_code == 200
-    data = (await client.get("/readyz")).json()
+    data = (await client.get("/readyz", headers=WITH_TOKEN)).json()
     acme = next(s for s in data["senders"] if s["project"] == "acme")
     assert acme["queued"] == 1 and acme["due"] == 1 and acme["dispatcher"] is None
     assert any("acme: 1 message(s) queued but no live dispatcher" in p for p in data["problems"])
 
     await dispatcher.refresh_leases()
-    response = await client.get("/readyz")
+    response = await client.get("/readyz", headers=WITH_TOKEN)
     assert response.status_code == 200, response.text
     data = response.json()
     assert data["status"] == "ok" and data["problems"] == []
@@ -85,10 +87,10 @@ async def test_readyz_says_whether_messages_flow_and_why_not(client, db, dispatc
 
     async with db.transaction() as session:
         await session.execute(update(Message).where(Message.project_id == setup.project_id).values(next_attempt_at=utcnow() - timedelta(minutes=10)))
-    data = (await client.get("/readyz")).json()
+    data = (await client.get("/readyz", headers=WITH_TOKEN)).json()
     assert data["status"] == "degraded"
     assert any("acme: 1 message(s) due and not sent; the oldest has been due for 6" in p for p in data["problems"]), data["problems"]
-    metrics_text = (await client.get("/metrics")).text
+    metrics_text = (await client.get("/metrics", headers=WITH_TOKEN)).text
     assert re.search(r'^wacast_queue_oldest_due_age_seconds\{project="acme",sender="[^"]+"\} 6\d\d\.', metrics_text, re.M)
     async with db.transaction() as session:
         await session.execute(update(Message).where(Message.project_id == setup.project_id).values(next_attempt_at=utcnow()))
@@ -97,7 +99,7 @@ async def test_readyz_says_whether_messages_flow_and_why_not(client, db, dispatc
     async with db.transaction() as session:
         await session.execute(update(Project).where(Project.id == setup.project_id)
                               .values(halted_reason="Meta refused the sender (190): Access token has expired"))
-    response = await client.get("/readyz")
+    response = await client.get("/readyz", headers=WITH_TOKEN)
     assert response.status_code == 200
     data = response.json()
     assert data["status"] == "degraded"
@@ -108,7 +110,7 @@ async def test_readyz_says_whether_messages_flow_and_why_not(client, db, dispatc
     async with db.transaction() as session:
         await session.execute(text("UPDATE alembic_version SET version_num = '0005'"))
     try:
-        response = await client.get("/readyz")
+        response = await client.get("/readyz", headers=WITH_TOKEN)
         assert response.status_code == 503
         assert any("run `wacast migrate`" in p for p in response.json()["problems"])
     finally:
@@ -160,7 +162,7 @@ async def test_metrics_count_the_flow_per_project_and_error_code(client, db, dis
     assert sample("wacast_provider_request_seconds_count", provider="cloud", outcome="ok") - before["latency"] == 1
     assert sample("wacast_webhook_intake_lag_seconds_count", source="meta") - before["lag"] >= 1
 
-    response = await client.get("/metrics")
+    response = await client.get("/metrics", headers=WITH_TOKEN)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     exposition = response.text
     # The 130429 message waits for its retry: the queue shows it, with its age.

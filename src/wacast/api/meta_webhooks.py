@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import PlainTextResponse
 
 from wacast.db.requests import WriteSession
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
-from wacast.kit.http import JSONResponse
+from wacast.kit.http import JSONResponse, read_body
 from wacast.messages.repository_inbound import store_inbound_event
 
 router = APIRouter(tags=["Meta webhooks"])
@@ -38,12 +38,17 @@ async def verify(request: Request) -> Any:
     raise WacastError("Verify token does not match", "WEBHOOK_VERIFY_FAILED", status_code=403)
 
 
+async def webhook_body(request: Request) -> bytes:
+    """Streamed and cut at the limit, before the signature check (an unsigned body is never held
+    whole), and before the write session opens (a slow sender never holds a transaction)."""
+    return await read_body(request, MAX_WEBHOOK_BODY)
+
+
 @router.post("/webhooks/whatsapp", summary="Meta's event notifications (signed)")
-async def receive(request: Request, session: WriteSession, after_commit: BackgroundTasks) -> Any:
+async def receive(
+    request: Request, body: Annotated[bytes, Depends(webhook_body)], session: WriteSession, after_commit: BackgroundTasks,
+) -> Any:
     settings = request.app.state.settings
-    body = await request.body()
-    if len(body) > MAX_WEBHOOK_BODY:
-        raise WacastError("Webhook body too large", "BODY_TOO_LARGE", status_code=413)
     given = request.headers.get("x-hub-signature-256", "")
     if not settings.meta_app_secret or not given or not hmac.compare_digest(given.encode(), signature_of(settings.meta_app_secret, body).encode()):
         raise WacastError("Missing or invalid X-Hub-Signature-256", "WEBHOOK_SIGNATURE_INVALID", status_code=401)

@@ -96,7 +96,7 @@ def worker() -> None:
         supervisor = Supervisor(loops.runnables, shutdown_timeout=settings.shutdown_timeout)
         ops_server = None
         if settings.worker_metrics_port:  # /healthz, /readyz and /metrics of this worker
-            ops_app = worker_http.ops_app(db, settings, loops.dispatcher)
+            ops_app = worker_http.ops_app(db, settings, loops.dispatcher, supervisor)
             ops_server, ops_task = await worker_http.serve(ops_app, settings.host, settings.worker_metrics_port)
         err_console.print(f"worker {loops.dispatcher.worker_id} started on {safe_url(settings.database_url)}")
         try:

@@ -11,10 +11,12 @@ from starlette.responses import Response
 from wacast.kit.errors import WacastError
 
 MAX_BODY = 64 * 1024
+MB = 1024 * 1024
 
 
-async def read_json(request: Request, max_bytes: int = MAX_BODY) -> Any:
-    """The request's JSON, refusing bodies over `max_bytes` (413) and malformed JSON (400)."""
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request's body, streamed and refused (413) as soon as it passes `max_bytes`: a
+    declared Content-Length over it before any byte is read, a chunked body at the limit."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise too_large(max_bytes)
@@ -25,7 +27,12 @@ async def read_json(request: Request, max_bytes: int = MAX_BODY) -> Any:
         if size > max_bytes:
             raise too_large(max_bytes)
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request, max_bytes: int = MAX_BODY) -> Any:
+    """The request's JSON, refusing bodies over `max_bytes` (413) and malformed JSON (400)."""
+    raw = await read_body(request, max_bytes)
     if not raw.strip():
         raise WacastError("Request body is empty; send a JSON object", "INVALID_JSON")
     try:
@@ -39,9 +46,16 @@ async def json_body(request: Request) -> Any:
     return await read_json(request)
 
 
+def size_words(size: int) -> str:
+    """64 KB, 3 MB, 20.1 MB: a limit as people read it."""
+    if size < MB:
+        return f"{size // 1024} KB"
+    return f"{size // MB} MB" if size % MB == 0 else f"{size / MB:.1f} MB"
+
+
 def too_large(max_bytes: int) -> WacastError:
     return WacastError(
-        f"Request body is too large (at most {max_bytes // 1024} KB)",
+        f"Request body is too large (at most {size_words(max_bytes)})",
         "BODY_TOO_LARGE",
         {"max_bytes": max_bytes},
         status_code=413,

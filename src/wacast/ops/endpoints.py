@@ -1,5 +1,11 @@
-"""GET /readyz and GET /metrics (GET /healthz lives in app.py): cheap, unauthenticated (or
-/metrics behind WACAST_METRICS_TOKEN), never revealing secrets."""
+"""GET /readyz and GET /metrics (GET /healthz lives in app.py): cheap, never revealing secrets.
+
+/metrics is open, or behind `Authorization: Bearer WACAST_METRICS_TOKEN` when that is set.
+/readyz is always open (load balancers probe it) but says who only to the same token: to
+anyone else its status, its checks' flags and counts, and its reasons in general words;
+project names, sender numbers and dispatcher ids (host:pid) need the token. Without a token
+set, nobody gets them (set one to see them).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ from wacast.kit.http import JSONResponse
 from wacast.ops.config_check import ConfigError, check
 from wacast.ops.middleware import RequestContextMiddleware
 from wacast.ops.repository import project_name as lookup
-from wacast.ops.snapshot import SnapshotCache, families, readiness
+from wacast.ops.snapshot import STUCK_AFTER_SECONDS, SnapshotCache, families, readiness
 
 router = APIRouter(tags=["Operations"])
 
@@ -30,17 +36,72 @@ router = APIRouter(tags=["Operations"])
 )
 async def readyz(request: Request) -> Any:
     status, body = await readiness(request.app.state)
+    token = request.app.state.settings.metrics_token
+    if not (token and has_token(request, token)):
+        body = without_names(body)
     return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def has_token(request: Request, token: str) -> bool:
+    given = request.headers.get("authorization", "")
+    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
+# A sender number's problems in general words, for /readyz without the token.
+SENDER_REASONS = {
+    "halted": "sending halted (Meta refused the sender)",
+    "unserved": "messages queued but no live dispatcher holds the number",
+    "stuck": f"messages due for more than {STUCK_AFTER_SECONDS} s and not sent",
+}
+
+
+def sender_reasons(sender: dict[str, Any]) -> list[str]:
+    """Which of SENDER_REASONS apply (the same conditions as snapshot.take's problems)."""
+    reasons = []
+    if sender["halted_reason"]:
+        reasons.append("halted")
+    if sender["queued"] and sender["dispatcher"] is None:
+        reasons.append("unserved")
+    if sender["due"] and not sender["halted_reason"] and (sender["oldest_due_age_seconds"] or 0) > STUCK_AFTER_SECONDS:
+        reasons.append("stuck")
+    return reasons
+
+
+def without_names(body: dict[str, Any]) -> dict[str, Any]:
+    """/readyz for anyone: no project names, sender numbers, halt texts or dispatcher ids."""
+    senders = body.get("senders", [])
+    named = {f"{s['project']}: {p}" for s in senders for p in s["problems"]}
+    problems = [p for p in body.get("problems", []) if p not in named]
+    counts = {"total": len(senders), "ok": sum(1 for s in senders if s["ok"])} | {kind: 0 for kind in SENDER_REASONS}
+    for sender in senders:
+        for kind in sender_reasons(sender):
+            counts[kind] += 1
+    problems += [f"{counts[kind]} sender number(s): {words}" for kind, words in SENDER_REASONS.items() if counts[kind]]
+    unexplained = sum(1 for s in senders if not s["ok"] and not sender_reasons(s))
+    if unexplained:
+        problems.append(f"{unexplained} sender number(s) with other problems")
+    checks = dict(body.get("checks", {}))
+    dispatcher = checks.get("dispatcher")
+    if dispatcher:
+        in_process = dispatcher.get("in_process")
+        checks["dispatcher"] = {k: v for k, v in dispatcher.items() if k not in ("workers", "in_process")}
+        if "in_process" in dispatcher:
+            checks["dispatcher"]["in_process"] = None if in_process is None else {
+                k: v for k, v in in_process.items() if k != "id"}
+    public = {k: v for k, v in body.items() if k not in ("senders", "problems", "checks")}
+    public |= {"checks": checks, "problems": problems}
+    if "senders" in body:
+        public["sender_numbers"] = counts
+    public["names"] = "project names, sender numbers and dispatcher ids: send Authorization: Bearer <WACAST_METRICS_TOKEN>"
+    return public
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response, include_in_schema=False)
 async def metrics_endpoint(request: Request) -> Response:
     token = request.app.state.settings.metrics_token
-    if token:
-        given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            raise WacastError("Missing or wrong bearer token for /metrics (WACAST_METRICS_TOKEN)", "UNAUTHORIZED", status_code=401,
-                              headers={"WWW-Authenticate": "Bearer"})
+    if token and not has_token(request, token):
+        raise WacastError("Missing or wrong bearer token for /metrics (WACAST_METRICS_TOKEN)", "UNAUTHORIZED", status_code=401,
+                          headers={"WWW-Authenticate": "Bearer"})
     try:
         extra = families(await request.app.state.ops_snapshots.get())
     except Exception:  # noqa: BLE001 (the process's own counters are still worth serving)

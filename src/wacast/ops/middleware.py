@@ -1,6 +1,10 @@
 """Per-request context: a request id on every log line (accepted from X-Request-Id or made
 up, and returned), the request's latency in /metrics by route template and status, one
-access log line, and a 500 envelope carrying the request id for anything unexpected."""
+access log line, and a 500 envelope carrying the request id for anything unexpected.
+
+A client that goes away before its body has arrived is no error of ours: one INFO line, no
+traceback, status 499 in the access log and the metrics, and no answer (nobody is listening).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Any
 
 import orjson
 from starlette.datastructures import MutableHeaders
+from starlette.requests import ClientDisconnect
 
 from wacast.kit import logs, metrics
 
@@ -19,6 +24,7 @@ log = logging.getLogger("wacast.access")
 error_log = logging.getLogger("wacast")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 QUIET_PATHS = {"/healthz", "/readyz", "/metrics"}
+CLIENT_GONE = 499  # nginx's code for a client that closed the connection before the answer
 
 
 class RequestContextMiddleware:
@@ -39,8 +45,16 @@ class RequestContextMiddleware:
         logs.fresh(request_id=request_id)
         status = 500
         started_response = False
+        disconnected = False
         started = time.perf_counter()
         metrics.HTTP_IN_FLIGHT.inc()
+
+        async def watched_receive() -> dict:
+            nonlocal disconnected
+            message = await receive()
+            if message["type"] == "http.disconnect" and not started_response:
+                disconnected = True
+            return message
 
         async def send_with_id(message: dict) -> None:
             nonlocal status, started_response
@@ -51,8 +65,15 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
-        except Exception:
+            await self.app(scope, watched_receive, send_with_id)
+            if disconnected and not started_response:
+                status = CLIENT_GONE
+                error_log.info("client disconnected before the request was read")
+        except Exception as error:
+            if not started_response and (disconnected or isinstance(error, ClientDisconnect)):
+                status = CLIENT_GONE
+                error_log.info("client disconnected before the request was read (%s)", type(error).__name__)
+                return
             error_log.exception("unexpected error")
             if started_response:
                 raise

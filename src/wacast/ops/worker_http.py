@@ -22,17 +22,32 @@ class _Server(uvicorn.Server):
         yield
 
 
-def ops_app(db: Any, settings: Any, dispatcher: Any) -> FastAPI:
+class SupervisedTask:
+    """The dispatcher's task as /readyz reads it (`done()`), looked up when asked: the
+    supervisor starts it after this app is built, and it is done once the worker stops."""
+
+    def __init__(self, supervisor: Any, dispatcher: Any) -> None:
+        self.supervisor = supervisor
+        self.dispatcher = dispatcher
+
+    def done(self) -> bool:
+        task = self.supervisor.task_of(self.dispatcher)
+        return task is None or task.done()  # not started yet, or stopped for good
+
+
+def ops_app(db: Any, settings: Any, dispatcher: Any, supervisor: Any = None) -> FastAPI:
     app = FastAPI(title="wacast worker", default_response_class=JSONResponse, openapi_url=None, docs_url=None, redoc_url=None)
     app.state.db = db
     app.state.settings = settings
     app.state.dispatcher = dispatcher
-    app.state.dispatcher_task = None
+    # Without the supervisor /readyz could only say "running" (a stopped dispatcher looked alive
+    # until its heartbeat went stale).
+    app.state.dispatcher_task = SupervisedTask(supervisor, dispatcher) if supervisor is not None else None
     start(app.state)
 
     @app.get("/healthz")
     async def healthz() -> dict:
-        return {"status": "ok", "worker": dispatcher.worker_id}
+        return {"status": "ok"}  # the worker's id (host:pid) only in /readyz, with the metrics token
 
     app.include_router(router)
     return app
