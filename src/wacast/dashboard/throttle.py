@@ -51,9 +51,10 @@ def wait_words(seconds: int) -> str:
 
 
 class SignInThrottle:
-    def __init__(self, max_records: int = MAX_RECORDS, max_known: int = MAX_KNOWN) -> None:
+    def __init__(self, *, free_per_email: int = FREE_FAILURES_PER_EMAIL, max_records: int = MAX_RECORDS, max_known: int = MAX_KNOWN) -> None:
         self._records: OrderedDict[tuple[str, ...], _Record] = OrderedDict()
         self._known: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self.free_per_email = free_per_email
         self.max_records = max_records
         self.max_known = max_known
 
@@ -62,7 +63,7 @@ class SignInThrottle:
 
     def _keys(self, email: str, address: str) -> list[tuple[tuple[str, ...], int]]:
         keys: list[tuple[tuple[str, ...], int]] = [(("pair", email, address), FREE_FAILURES), (("address", address), FREE_FAILURES_PER_ADDRESS)]
-        return keys + [(("email", email), FREE_FAILURES_PER_EMAIL)]
+        return keys + [(("email", email), self.free_per_email)]
 
     def _is_known(self, email: str, address: str, now: float) -> bool:
         seen = self._known.get((email, address))
