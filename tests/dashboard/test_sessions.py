@@ -113,8 +113,12 @@ async def test_changing_ones_password_ends_the_other_sessions(project, browsers,
 
 async def test_sign_out_the_other_sessions(project, browsers) -> None:  # noqa: ANN001
     here, elsewhere = browsers(), browsers("203.0.113.9")
+    here.headers["user-agent"] = "Firefox/140"
+    elsewhere.headers["user-agent"] = "Odd\x01Agent"  # a header outside the text rule: not kept, still signed in
     await signed_in(here, "owner@acme.test", "password-owner")
     await signed_in(elsewhere, "owner@acme.test", "password-owner")
+    listed = (await here.get("/account")).text
+    assert "Firefox/140" in listed and "203.0.113.9" in listed and "this browser" in listed and "Odd" not in listed
     ended = await here.post("/account/sessions/end-others", data={"csrf": await csrf_of(here, "/account")})
     assert ended.status_code == 303
     assert "1 other session signed out." in (await here.get("/account")).text

@@ -147,8 +147,15 @@ async def start_session(session: AsyncSession, user: User, user_agent: str = "",
     token = policy.new_token()
     await repo.insert_session(session, DashboardSession(
         id=policy.token_id(token), user_id=user.id, created_at=now, last_seen_at=now, expires_at=policy.expires_at(now),
-        user_agent=text.clean("user_agent", user_agent, max_len=10_000)[:200], address=address[:64]))
+        user_agent=_shown(user_agent, 200), address=_shown(address, 64)))
     return token
+
+
+def _shown(header: str, max_len: int) -> str:
+    """A request header kept to show on the account page: under the text rule, or not kept
+    (a browser with an odd header still signs in)."""
+    value = header.strip()[:max_len]
+    return value if text.problem(value, max_len=max_len) is None else ""
 
 
 async def session_user(session: AsyncSession, token: str, now: datetime | None = None) -> tuple[User, DashboardSession] | None:
