@@ -41,10 +41,8 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "?"
 
 
-def throttled(ctx: Ctx, wait: int, template: str, **context: object) -> Response:
-    response = render(ctx, template, status_code=429, error=f"Too many failed sign-ins. Try again in {wait_words(wait)}.", **context)
-    response.headers["Retry-After"] = str(wait)
-    return response
+def too_many_failures(wait: int) -> str:
+    return f"Too many failed sign-ins. Try again in {wait_words(wait)}."
 
 
 @router.post("/login")
@@ -56,7 +54,9 @@ async def login(request: Request, ctx: Visitor, form: Posted, session: ReadSessi
     throttle: SignInThrottle = request.app.state.dashboard_throttle
     wait = throttle.retry_after(email, address)
     if wait:
-        return throttled(ctx, wait, "login.html", next=next_url, email=email)
+        response = render(ctx, "login.html", status_code=429, next=next_url, email=email, error=too_many_failures(wait))
+        response.headers["Retry-After"] = str(wait)
+        return response
     user = await repo.user_by_email(session, email) if email else None
     ok = users_service.verify_password(user.password_hash, password) if user else False
     if not user:
@@ -130,7 +130,7 @@ async def change_password(request: Request, ctx: Agent, form: Posted, session: W
     throttle: SignInThrottle = request.app.state.dashboard_throttle
     wait = throttle.retry_after(ctx.user.email, address)
     if wait:
-        raise WacastError(f"Too many failed sign-ins. Try again in {wait_words(wait)}.", "TOO_MANY_FAILURES", status_code=429)
+        raise WacastError(too_many_failures(wait), "TOO_MANY_FAILURES", status_code=429)
     try:
         user = await users_service.change_password(session, ctx.user.id, form.text("current_password", strip=False),
                                                    form.text("new_password", strip=False), form.text("repeat_password", strip=False))
