@@ -55,3 +55,42 @@ def users_create(project: str = ProjectOpt, email: str = typer.Option(..., "--em
             return {"id": str(user.id), "email": user.email, "project": p.name, "role": role}
 
     emit(run(work), as_json)
+
+
+@users_app.command("password")
+def users_password(email: str = typer.Option(..., "--email"), password: str = typer.Option(..., "--password"), as_json: bool = JsonOpt) -> None:
+    """Set a user's password; every dashboard session of theirs ends."""
+
+    async def work(db: Database) -> dict:
+        async with db.transaction() as session:
+            user = await users.set_password(session, email, password)
+            return {"id": str(user.id), "email": user.email, "sessions_ended": True}
+
+    emit(run(work), as_json, "Password set; their sessions are signed out.")
+
+
+@users_app.command("remove")
+def users_remove(project: str = ProjectOpt, email: str = typer.Option(..., "--email"), as_json: bool = JsonOpt) -> None:
+    """Take a user out of a project (the account stays); their dashboard sessions end."""
+
+    async def work(db: Database) -> dict:
+        async with db.transaction() as session:
+            p = await project_by_name(session, project)
+            user = await users.remove_member(session, p.id, (await users.by_email(session, email)).id)
+            return {"id": str(user.id), "email": user.email, "project": p.name, "removed": True}
+
+    data = run(work)
+    emit(data, as_json, f"{data['email']} removed from {data['project']}; their sessions are signed out.")
+
+
+@users_app.command("signout")
+def users_signout(email: str = typer.Option(..., "--email"), as_json: bool = JsonOpt) -> None:
+    """Sign a user out everywhere (every dashboard session of theirs ends)."""
+
+    async def work(db: Database) -> dict:
+        async with db.transaction() as session:
+            user = await users.by_email(session, email)
+            return {"id": str(user.id), "email": user.email, "sessions_ended": await users.end_sessions(session, user.id)}
+
+    data = run(work)
+    emit(data, as_json, f"{data['sessions_ended']} session(s) of {data['email']} signed out.")

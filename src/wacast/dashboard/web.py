@@ -1,15 +1,17 @@
-"""The dashboard's plumbing: the signed session cookie, CSRF, roles, rendering and redirects.
+"""The dashboard's plumbing: the session cookie, CSRF, roles, rendering and redirects.
 
-The session is a signed cookie (itsdangerous, keyed by WACAST_SECRET_KEY; rotation works with
-a comma-separated key list). It carries the user id, a fingerprint of the user's password
-hash (changing a password signs every other session out), the current project, the CSRF
-token and pending flash messages. The user and their role in the project are read from the
-database on every request, so removing a user or changing a role takes effect at once.
+Sessions live on the server (users/service.py, the dashboard_sessions table): the cookie
+carries the session's random token, and only while its row exists and is within its idle and
+absolute ends (users/session_policy.py) is the holder signed in. Sign-out, a password change
+and the user's removal delete rows, so they take effect at once, whatever cookie was kept.
+The cookie itself is signed (itsdangerous, keyed by WACAST_SECRET_KEY; rotation works with a
+comma-separated key list) and also carries the current project, the CSRF token and pending
+flash messages. The user and their role in the project are read from the database on every
+request, so changing a role takes effect at once.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 import uuid
@@ -32,10 +34,12 @@ from wacast.dashboard import views
 from wacast.kit.errors import WacastError
 from wacast.kit.http import JSONResponse
 from wacast.models.projects import Project
-from wacast.models.users import User
+from wacast.models.users import DashboardSession, User
+from wacast.users import service as users_service
+from wacast.users.session_policy import ABSOLUTE
 
 COOKIE = "wacast_session"
-SESSION_SECONDS = 14 * 24 * 3600
+SESSION_SECONDS = int(ABSOLUTE.total_seconds())  # the cookie outlives no session
 ROLE_RANK = {"agent": 1, "manager": 2, "owner": 3}
 ROLE_WORDS = {
     "agent": "Agents read contacts, campaigns and analytics.",
@@ -61,10 +65,6 @@ class NoAccess(Exception):
 
 class CsrfFailed(Exception):
     pass
-
-
-def password_fingerprint(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 def _serializer(request: Request) -> URLSafeTimedSerializer:
@@ -114,7 +114,19 @@ class Ctx:
     project: Project | None = None
     role: str | None = None
     memberships: list[MembershipView] = field(default_factory=list)
+    session: DashboardSession | None = None  # the signed-in session's row
     dirty: bool = False
+
+    def signed_in(self, token: str) -> None:
+        """A new session for this browser: nothing of the previous cookie is kept (a fresh CSRF
+        token; the token of the session it had is replaced)."""
+        self.data.clear()
+        self.data.update({"s": token, "c": secrets.token_urlsafe(24)})
+        self.dirty = True
+
+    def signed_out(self) -> None:
+        self.data.clear()
+        self.dirty = True
 
     @property
     def csrf(self) -> str:
@@ -158,23 +170,24 @@ async def load_ctx(request: Request) -> Ctx:
     data = read_session(request)
     ctx = Ctx(request, data)
     request.state.dashboard_ctx = ctx
-    user_id = data.get("u")
-    if not user_id:
-        return ctx
-    try:
-        uid = uuid.UUID(str(user_id))
-    except ValueError:
+    token = data.get("s")
+    if not token or not isinstance(token, str):
         return ctx
     # Its own read session: the context is loaded by every page's dependency and again by the
     # error handlers, after the page's own session has gone.
     async with request.app.state.db.read() as session:
-        user = await repo.user(session, uid)
-        if user is None or data.get("h") != password_fingerprint(user.password_hash):
-            data.pop("u", None)
-            ctx.dirty = True
+        found = await users_service.session_user(session, token)
+        if found is None:  # signed out, ended by a password change or removal, or expired
+            ctx.signed_out()
+            ctx.flash("Your session has ended. Please sign in again.")
             return ctx
-        rows = await repo.projects_of(session, uid)
+        user, row = found
+        rows = await repo.projects_of(session, user.id)
         session.expunge_all()  # kept for the whole request: the read session's rollback must not expire them
+    if users_service.needs_touch(row):
+        async with request.app.state.db.transaction() as session:
+            await users_service.touch_session(session, row)
+    ctx.session = row
     if not rows:
         return ctx
     ctx.user = user

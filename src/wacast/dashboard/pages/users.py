@@ -51,4 +51,4 @@ async def user_role(request: Request, user_id: str, ctx: Owner, form: Posted, se
 @router.post("/users/{user_id}/remove")
 async def user_remove(request: Request, user_id: str, ctx: Owner, session: WriteSession) -> Response:
     member = await users_service.remove_member(session, ctx.project.id, uuid_or_404(user_id))
-    return redirect(ctx, "/users", f"{member.email} removed from {ctx.project.name}.")
+    return redirect(ctx, "/users", f"{member.email} removed from {ctx.project.name}; their sessions are signed out.")
