@@ -29,6 +29,7 @@ from wacast.messages.dispatcher import Dispatcher
 from wacast.messages.provider import Provider
 from wacast.meta.client import GraphClient
 from wacast.templates.sync import TemplateSync
+from wacast.users import service as users_service
 from wacast.webhooks.service import purge_old_events
 from wacast.webhooks.tasks import WebhookSender
 from wacast.whatsapp.cloud import CloudProvider
@@ -118,8 +119,9 @@ class Supervisor:
 
 
 class Purges:
-    """A kit/loop.Loop: forgets idempotency keys past their 24 h and customer webhook events
-    (with their delivery log) past 30 days, every PURGE_EVERY seconds."""
+    """A kit/loop.Loop: forgets idempotency keys past their 24 h, customer webhook events
+    (with their delivery log) past 30 days and ended dashboard sessions, every PURGE_EVERY
+    seconds."""
 
     name = "purges"
 
@@ -130,13 +132,15 @@ class Purges:
         self.poll_seconds = PURGE_EVERY
 
     async def tick(self) -> int:
-        # Two transactions: each delete holds SQLite's write lock only for itself.
+        # One transaction each: each delete holds SQLite's write lock only for itself.
         async with self.db.transaction() as session:
             keys = await purge_expired(session)
         async with self.db.transaction() as session:
             events = await purge_old_events(session)
-        if keys or events:
-            log.info("purged %d idempotency key(s) and %d webhook event(s)", keys, events)
+        async with self.db.transaction() as session:
+            sessions = await users_service.purge_ended_sessions(session)
+        if keys or events or sessions:
+            log.info("purged %d idempotency key(s), %d webhook event(s) and %d dashboard session(s)", keys, events, sessions)
         return 0  # one round removes everything due; nothing more is due before the next
 
     async def close(self) -> None:

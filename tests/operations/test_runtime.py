@@ -18,8 +18,11 @@ from wacast.db.engine import Database
 from wacast.kit.clock import utcnow
 from wacast.kit.loop import run_loop
 from wacast.models.idempotency import IdempotencyKey
+from wacast.models.users import DashboardSession
 from wacast.models.webhooks import WebhookEvent
 from wacast.runtime import Purges, Supervisor
+from wacast.users import service as users
+from wacast.users import session_policy
 
 FAST = 0.01
 
@@ -164,11 +167,16 @@ async def test_run_until_a_signal_then_stop() -> None:
 
 
 async def test_purges_forget_idempotency_keys_past_a_day_and_webhook_events_past_a_month(settings) -> None:  # noqa: ANN001
+    """...and dashboard sessions past their idle or absolute end."""
     db = Database(settings.database_url)
     try:
         setup = await make_project(db)
         now = utcnow()
         async with db.transaction() as session:
+            user = await users.create_or_update(session, setup.project_id, "owner@example.com", "correct horse", "owner")
+            live = await users.start_session(session, user)
+            await users.start_session(session, user, now=now - timedelta(days=4))  # idle for 4 days
+            await users.start_session(session, user, now=now - timedelta(days=15))  # past its absolute end
             for key, age in (("expired", timedelta(hours=26)), ("kept", timedelta(hours=1))):
                 session.add(IdempotencyKey(scope="s" * 64, key=key, request_hash="h" * 64, state="done", created_at=now - age))
             for topic, age in (("contact.created", timedelta(days=31)), ("contact.opted_out", timedelta(days=29))):
@@ -177,6 +185,8 @@ async def test_purges_forget_idempotency_keys_past_a_day_and_webhook_events_past
         async with db.read() as session:
             keys = (await session.execute(select(IdempotencyKey.key))).scalars().all()
             topics = (await session.execute(select(WebhookEvent.topic))).scalars().all()
+            sessions = (await session.execute(select(DashboardSession.id))).scalars().all()
         assert keys == ["kept"] and topics == ["contact.opted_out"]
+        assert sessions == [session_policy.token_id(live)], "only the live dashboard session is left"
     finally:
         await db.dispose()
