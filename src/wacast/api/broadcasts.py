@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
 from wacast.api.auth import ApiIdentity
-from wacast.api.common import NoBody, allow_fields
+from wacast.api.common import NoBody, allow_fields, body_doc
 from wacast.api.segments import require_full_key, segment_out
 from wacast.campaigns import service as campaigns
 from wacast.campaigns.broadcasts import presenter
@@ -45,6 +45,14 @@ AUDIENCE_SEGMENT_FIELDS = ("name", "status")
 POLICY_FIELDS = ("quiet_hours", "frequency_cap", "messaging_tier")
 QUIET_HOURS_FIELDS = ("start", "end")
 FREQUENCY_CAP_FIELDS = ("messages", "days")
+
+
+BROADCAST_EXAMPLE = {
+    "type": "broadcast", "name": "Retarget: read, no reply", "template": "diwali_offer", "segment": "FB read X, no reply",
+    "params": [{"attribute": "FirstName", "fallback": "there"}, "20%"], "send_at": "2026-11-28T10:00",
+}
+# Every field a JSON create request may have (which apply depends on "type"; docs/broadcasts.md).
+CREATE_FIELDS = sorted({*BROADCAST_FIELDS, *API_CAMPAIGN_FIELDS})
 
 
 def check_broadcast_fields(body: dict[str, Any], *, csv_audience: bool) -> None:
@@ -88,7 +96,8 @@ async def _read_request(request: Request) -> tuple[Any, bytes | None]:
     return await read_json(request), None
 
 
-@router.post("/campaigns", status_code=201, summary="Create a campaign: \"type\": \"broadcast\" (segment or CSV upload) or \"api\"")
+@router.post("/campaigns", status_code=201, summary="Create a campaign: \"type\": \"broadcast\" (segment or CSV upload) or \"api\"",
+             **body_doc(BROADCAST_EXAMPLE, CREATE_FIELDS))
 async def create_campaign(request: Request, identity: ApiIdentity = Depends(require_full_key)) -> Any:
     # Sessions opened here, not by WriteSession: a broadcast's media URL is fetched between
     # validation and the write (broadcasts.create opens its own units of work around it).
@@ -163,7 +172,8 @@ async def retry_failed_campaign(
     return await control(session, request, background, identity, campaign, "retry-failed")
 
 
-@router.post("/campaigns/{campaign}/segment", status_code=201, summary="Make a segment of a campaign's audience by outcome")
+@router.post("/campaigns/{campaign}/segment", status_code=201, summary="Make a segment of a campaign's audience by outcome",
+             **body_doc({"status": ["read"], "name": "Read the offer"}, AUDIENCE_SEGMENT_FIELDS))
 async def segment_from_campaign(campaign: str, request: Request, session: WriteSession, identity: ApiIdentity = Depends(require_full_key)) -> Any:
     body = await read_json(request)
     if not isinstance(body, dict):
@@ -182,7 +192,9 @@ async def get_send_policy(session: ReadSession, identity: ApiIdentity = Depends(
     return await broadcasts.policy_view(session, identity.project_id, await broadcasts.get_policy(session, identity.project_id))
 
 
-@router.put("/send-policy", summary="Set quiet hours, frequency cap and messaging tier (fields given are changed)")
+@router.put("/send-policy", summary="Set quiet hours, frequency cap and messaging tier (fields given are changed)",
+            **body_doc({"quiet_hours": {"start": "21:00", "end": "09:00"}, "frequency_cap": {"messages": 2, "days": 7}, "messaging_tier": 2000},
+                       POLICY_FIELDS))
 async def put_send_policy(request: Request, session: WriteSession, identity: ApiIdentity = Depends(require_full_key)) -> Any:
     body = await read_json(request)
     allow_fields(body, POLICY_FIELDS)

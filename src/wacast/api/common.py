@@ -41,15 +41,25 @@ def doc(
     out: dict[str, Any] = {"responses": responses}
     extra: dict[str, Any] = {}
     if request_example is not None:
-        schema: dict[str, Any] = {"type": "object"}
-        if fields is not None:
-            schema.update(properties={name: {} for name in sorted(fields)}, additionalProperties=False)
-        extra["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema, "example": request_example}}}
+        extra["requestBody"] = request_body(request_example, fields)
     if request_example is not None or write:
         extra["parameters"] = [IDEMPOTENCY_PARAMETER]
     if extra:
         out["openapi_extra"] = extra
     return out
+
+
+def request_body(example: Any, fields: Iterable[str] | None = None) -> dict[str, Any]:
+    """A JSON body's OpenAPI: its example and, when given, its fields (no other is accepted)."""
+    schema: dict[str, Any] = {"type": "object"}
+    if fields is not None:
+        schema.update(properties={name: {} for name in sorted(fields)}, additionalProperties=False)
+    return {"required": True, "content": {"application/json": {"schema": schema, "example": example}}}
+
+
+def body_doc(example: Any, fields: Iterable[str] | None = None) -> dict[str, Any]:
+    """Keyword arguments of a route documented by its body alone (example, fields, Idempotency-Key)."""
+    return {"openapi_extra": {"requestBody": request_body(example, fields), "parameters": [IDEMPOTENCY_PARAMETER]}}
 
 
 IDEMPOTENCY_PARAMETER = {

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from wacast.api.auth import ApiIdentity, require_key
-from wacast.api.common import NoBody, allow_fields
+from wacast.api.common import NoBody, allow_fields, body_doc
 from wacast.contacts import segments
 from wacast.db.requests import ReadSession, WriteSession
 from wacast.kit.errors import Forbidden, WacastError
@@ -32,6 +32,10 @@ Body = Annotated[Any, Depends(json_body)]
 # The fields each body may have: any other is refused (422 naming it), never ignored.
 SEGMENT_FIELDS = ("name", "filter")
 COUNT_FIELDS = ("filter",)
+FILTER_EXAMPLE = {"match": "all", "conditions": [
+    {"field": "source", "op": "equals", "value": "Facebook forms"},
+    {"field": "campaign", "campaign": "Diwali offer", "op": "received", "status": ["read"]},
+]}
 
 
 def segment_out(segment: segments.Segment, counts: dict[str, int] | None = None) -> dict[str, Any]:
@@ -44,7 +48,8 @@ def segment_out(segment: segments.Segment, counts: dict[str, int] | None = None)
     return out
 
 
-@router.post("/segments", status_code=201, summary="Create a segment from a filter (returns its live count)")
+@router.post("/segments", status_code=201, summary="Create a segment from a filter (returns its live count)",
+             **body_doc({"name": "FB read X", "filter": FILTER_EXAMPLE}, SEGMENT_FIELDS))
 async def create_segment(identity: FullKey, body: Body, session: WriteSession) -> Any:
     if not isinstance(body, dict):
         raise WacastError("Request body must be a JSON object", "INVALID_BODY")
@@ -54,7 +59,8 @@ async def create_segment(identity: FullKey, body: Body, session: WriteSession) -
     return segment_out(segment, counts)
 
 
-@router.post("/segments/count", summary="Count the contacts a filter matches, without saving it")
+@router.post("/segments/count", summary="Count the contacts a filter matches, without saving it",
+             **body_doc({"filter": FILTER_EXAMPLE}, COUNT_FIELDS))
 async def count_filter(identity: FullKey, body: Body, session: ReadSession) -> Any:
     allow_fields(body, COUNT_FIELDS)
     flt = body.get("filter") if isinstance(body, dict) else None
