@@ -79,3 +79,10 @@ def test_declared_fields_may_be_left_out_and_the_csrf_token_is_always_allowed() 
     assert Form({"csrf": "token"}).allow() is not None  # a button that posts only the token
     assert refused(lambda: Form({"csrf": "t", "name": "x"}).allow()).details["fields"] == ["name"]
 
+
+
+def test_a_pasted_flood_of_unknown_fields_is_named_briefly() -> None:
+    # The message is flashed through the session cookie: it must stay small.
+    form = Form({"x" * 5000: "1", **{f"f{i:02d}": "1" for i in range(50)}})
+    error = refused(lambda: form.allow("name"))
+    assert len(error.details["fields"]) == 10 and len(error.message) < 1000

@@ -43,7 +43,8 @@ class Form:
     def allow(self, *names: str) -> Form:
         """Refuse any field but `names` (and the CSRF token): 422 VALIDATION_ERROR naming them
         and the fields allowed, shown on the page like any other refused value."""
-        unknown = sorted(set(self._items) - IMPLICIT_FIELDS - set(names))
+        # Named as posted, cut short: the message travels in the session cookie's flash.
+        unknown = [name[:64] for name in sorted(set(self._items) - IMPLICIT_FIELDS - set(names))][:10]
         if unknown:
             raise WacastError(
                 f"Unknown field(s): {', '.join(unknown)}", "VALIDATION_ERROR", {"fields": unknown, "allowed": sorted(names)}, status_code=422,
