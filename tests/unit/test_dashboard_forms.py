@@ -1,5 +1,6 @@
 """The dashboard's form reader applies the one text rule to every field (no I/O): lone
-surrogates and controls refused with the field named, newlines only where allowed."""
+surrogates and controls refused with the field named, newlines only where allowed; a field
+the page did not declare is refused, naming it."""
 
 from __future__ import annotations
 
@@ -62,3 +63,26 @@ def test_ids_that_are_not_uuids_are_pages_that_do_not_exist() -> None:
     assert str(uuid_or_404("00000000-0000-0000-0000-000000000001")).endswith("1")
     with pytest.raises(NotFound):
         uuid_or_404("not-an-id\x00")
+
+
+def test_a_field_the_page_does_not_declare_is_refused_naming_it() -> None:
+    form = Form({"csrf": "token", "name": "Asha", "frobnicate": "1", "zzz": ""})
+    error = refused(lambda: form.allow("name", "phone"))
+    assert error.code == "VALIDATION_ERROR" and error.status_code == 422
+    assert error.message == "Unknown field(s): frobnicate, zzz"
+    assert error.details == {"fields": ["frobnicate", "zzz"], "allowed": ["name", "phone"]}
+
+
+def test_declared_fields_may_be_left_out_and_the_csrf_token_is_always_allowed() -> None:
+    form = Form({"csrf": "token", "name": "Asha"})
+    assert form.allow("name", "phone") is form and form.text("name") == "Asha"
+    assert Form({"csrf": "token"}).allow() is not None  # a button that posts only the token
+    assert refused(lambda: Form({"csrf": "t", "name": "x"}).allow()).details["fields"] == ["name"]
+
+
+
+def test_a_pasted_flood_of_unknown_fields_is_named_briefly() -> None:
+    # The message is flashed through the session cookie: it must stay small.
+    form = Form({"x" * 5000: "1", **{f"f{i:02d}": "1" for i in range(50)}})
+    error = refused(lambda: form.allow("name"))
+    assert len(error.details["fields"]) == 10 and len(error.message) < 1000

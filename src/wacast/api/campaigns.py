@@ -15,7 +15,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 
 from wacast.api import broadcasts as broadcast_routes
 from wacast.api.auth import ApiIdentity, require_full
-from wacast.api.common import answer, doc, page
+from wacast.api.common import NoBody, answer, doc, page
 from wacast.campaigns import analytics
 from wacast.campaigns import service as campaigns
 from wacast.db.requests import ReadSession, WriteSession
@@ -68,7 +68,7 @@ async def _set_status(session: Any, identity: ApiIdentity, campaign: Campaign, s
 
 @router.post("/campaigns/{campaign}/live", summary="Set an API campaign live (its template must be APPROVED)",
              **doc(CAMPAIGN, 400, 403, 404, write=True))
-async def set_live(campaign: str, session: WriteSession, identity: ApiIdentity = Depends(require_full)) -> Any:
+async def set_live(campaign: str, _: NoBody, session: WriteSession, identity: ApiIdentity = Depends(require_full)) -> Any:
     found = await analytics.find_campaign(session, identity.project_id, campaign)
     return await _set_status(session, identity, found, CampaignStatus.live)
 
@@ -76,7 +76,8 @@ async def set_live(campaign: str, session: WriteSession, identity: ApiIdentity =
 @router.post("/campaigns/{campaign}/pause", summary="Pause a campaign (an API campaign refuses sends; a broadcast stops queueing)",
              **doc({**CAMPAIGN, "status": "paused"}, 400, 403, 404, 409, write=True))
 async def pause(
-    campaign: str, request: Request, background: BackgroundTasks, session: WriteSession, identity: ApiIdentity = Depends(require_full),
+    campaign: str, request: Request, background: BackgroundTasks, _: NoBody, session: WriteSession,
+    identity: ApiIdentity = Depends(require_full),
 ) -> Any:
     found = await analytics.find_campaign(session, identity.project_id, campaign)
     if found.type == "broadcast":

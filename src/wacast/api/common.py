@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, is_dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+import orjson
+from fastapi import Depends, Request
 
 from wacast.kit.errors import WacastError
-from wacast.kit.http import JSONResponse, read_json
+from wacast.kit.http import MAX_BODY, JSONResponse, read_json, too_large
 
 __all__ = ["JSONResponse", "read_json"]  # re-exported for the routers
 
@@ -23,8 +25,12 @@ ERRORS: dict[int, dict[str, Any]] = {
 }
 
 
-def doc(example: Any, *errors: int, status: int = 200, request_example: Any = None, description: str | None = None, write: bool = False) -> dict[str, Any]:
-    """Keyword arguments of a route: the answer's example, the error examples, the body's example."""
+def doc(
+    example: Any, *errors: int, status: int = 200, request_example: Any = None, fields: Iterable[str] | None = None,
+    description: str | None = None, write: bool = False,
+) -> dict[str, Any]:
+    """Keyword arguments of a route: the answer's example, the error examples, the body's
+    example and its fields (the ones `allow_fields` lets through: any other is a 422)."""
     responses: dict[int | str, Any] = {}
     if status == 204:
         responses[204] = {"description": description or "Done; no content"}
@@ -35,12 +41,25 @@ def doc(example: Any, *errors: int, status: int = 200, request_example: Any = No
     out: dict[str, Any] = {"responses": responses}
     extra: dict[str, Any] = {}
     if request_example is not None:
-        extra["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"type": "object"}, "example": request_example}}}
+        extra["requestBody"] = request_body(request_example, fields)
     if request_example is not None or write:
         extra["parameters"] = [IDEMPOTENCY_PARAMETER]
     if extra:
         out["openapi_extra"] = extra
     return out
+
+
+def request_body(example: Any, fields: Iterable[str] | None = None) -> dict[str, Any]:
+    """A JSON body's OpenAPI: its example and, when given, its fields (no other is accepted)."""
+    schema: dict[str, Any] = {"type": "object"}
+    if fields is not None:
+        schema.update(properties={name: {} for name in sorted(fields)}, additionalProperties=False)
+    return {"required": True, "content": {"application/json": {"schema": schema, "example": example}}}
+
+
+def body_doc(example: Any, fields: Iterable[str] | None = None) -> dict[str, Any]:
+    """Keyword arguments of a route documented by its body alone (example, fields, Idempotency-Key)."""
+    return {"openapi_extra": {"requestBody": request_body(example, fields), "parameters": [IDEMPOTENCY_PARAMETER]}}
 
 
 IDEMPOTENCY_PARAMETER = {
@@ -52,7 +71,7 @@ IDEMPOTENCY_PARAMETER = {
 _DESCRIPTIONS = {
     400: "Rejected: the request cannot be applied", 401: "Missing or unknown API key", 403: "The key's scope does not allow this",
     404: "Not found in this project", 409: "Conflict (already exists, or the same Idempotency-Key is in flight)",
-    422: "Malformed request or Idempotency-Key reused with another body", 429: "Rate limit of the API key (Retry-After)",
+    422: "Malformed request, an unknown field (details.fields), or Idempotency-Key reused with another body", 429: "Rate limit of the API key (Retry-After)",
 }
 
 
@@ -64,10 +83,45 @@ async def body_object(request: Request) -> dict[str, Any]:
     return data
 
 
-def allow_fields(data: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(data) - allowed)
+def allow_fields(data: Any, allowed: Iterable[str], path: str = "") -> None:
+    """Refuse the fields of `data` this route does not know: 422 VALIDATION_ERROR naming them.
+
+    A field that is ignored is worse than one that is refused: a client written for a later
+    version (or a typo) would send for real what it meant to restrict. `path` names a nested
+    object ("media"): its fields are named "media.url" in the message and the details. Not an
+    object: nothing to check here (the route's own validation refuses it)."""
+    if not isinstance(data, dict):
+        return
+    known = set(allowed)
+    prefix = f"{path}." if path else ""
+    unknown = [f"{prefix}{name}" for name in sorted(set(data) - known, key=str)]
     if unknown:
-        raise WacastError(f"Unknown field(s): {', '.join(unknown)}", "VALIDATION_ERROR", {"fields": unknown, "allowed": sorted(allowed)}, status_code=422)
+        raise WacastError(
+            f"Unknown field(s): {', '.join(unknown)}", "VALIDATION_ERROR",
+            {"fields": unknown, "allowed": [f"{prefix}{name}" for name in sorted(known)]}, status_code=422,
+        )
+
+
+async def no_fields(request: Request) -> None:
+    """A write route that takes no body: an empty body or `{}` passes; an object with fields
+    is refused like any unknown field (a later version's option must not be ignored)."""
+    declared = request.headers.get("content-length")
+    if declared == "0" or (declared is None and "transfer-encoding" not in request.headers):
+        return
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise too_large(MAX_BODY)
+    if not raw.strip():
+        return
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise WacastError("Request body is not valid JSON", "INVALID_JSON") from None
+    if not isinstance(data, dict):
+        raise WacastError("This request takes no body; send none or {}", "INVALID_BODY")
+    allow_fields(data, ())
 
 
 def plain(value: Any) -> Any:
@@ -98,3 +152,7 @@ def parse_bool(value: str | None, field: str) -> bool | None:
     if lowered in ("false", "0", "no"):
         return False
     raise WacastError(f"{field} must be true or false", "VALIDATION_ERROR", {"field": field}, status_code=422)
+
+
+# A body-less write route's parameter, before its session (the body is read first).
+NoBody = Annotated[None, Depends(no_fields)]

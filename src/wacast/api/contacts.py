@@ -8,7 +8,15 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from wacast.api.auth import ApiIdentity, require_full
-from wacast.api.common import allow_fields, answer, body_object, doc, page, parse_bool
+from wacast.api.common import (
+    NoBody,
+    allow_fields,
+    answer,
+    body_object,
+    doc,
+    page,
+    parse_bool,
+)
 from wacast.contacts import service
 from wacast.db.requests import ReadSession, WriteSession
 from wacast.kit import text
@@ -20,6 +28,12 @@ router = APIRouter(prefix="/api/v1")
 # is never held while a client is still sending its body.
 Full = Annotated[ApiIdentity, Depends(require_full)]
 JsonObject = Annotated[dict[str, Any], Depends(body_object)]
+
+# The fields each body may have: any other is refused (422 naming it), never ignored.
+CONTACT_FIELDS = ("phone", "name", "source", "attributes", "tags", "opted_in", "blocked")
+CONTACT_CHANGES = ("name", "attributes", "opted_in", "blocked")
+TAGS_FIELDS = ("tags",)
+NAME_FIELDS = ("name",)
 
 CONTACT = {
     "id": "0b8f9a36-6a43-4f7e-9a0e-2f3c1b0d5e11", "phone": "+917428526285", "name": "Asha Verma", "source": "website",
@@ -76,9 +90,9 @@ async def get_contact(contact: str, identity: Full, session: ReadSession) -> Any
 @router.post("/contacts", status_code=201, tags=["Contacts"], summary="Create a contact",
              **doc(CONTACT, 400, 403, 409, 422, status=201, request_example={
                  "phone": "+917428526285", "name": "Asha Verma", "source": "website", "attributes": {"city": "Pune"}, "tags": ["vip"],
-             }))
+             }, fields=CONTACT_FIELDS))
 async def create_contact(identity: Full, data: JsonObject, session: WriteSession) -> Any:
-    allow_fields(data, {"phone", "name", "source", "attributes", "tags", "opted_in", "blocked"})
+    allow_fields(data, CONTACT_FIELDS)
     if data.get("tags") is not None and not isinstance(data["tags"], list):
         raise WacastError("tags must be a list of tag names", "VALIDATION_ERROR", {"field": "tags"}, status_code=422)
     for flag in ("opted_in", "blocked"):
@@ -92,22 +106,22 @@ async def create_contact(identity: Full, data: JsonObject, session: WriteSession
 
 
 @router.patch("/contacts/{contact}", tags=["Contacts"], summary="Change name, attributes (merged; null removes), opted_in, blocked",
-              **doc(CONTACT, 400, 403, 404, 422, request_example={"name": "Asha V.", "attributes": {"city": "Mumbai"}, "opted_in": False}))
+              **doc(CONTACT, 400, 403, 404, 422, request_example={"name": "Asha V.", "attributes": {"city": "Mumbai"}, "opted_in": False}, fields=CONTACT_CHANGES))
 async def update_contact(contact: str, identity: Full, data: JsonObject, session: WriteSession) -> Any:
-    allow_fields(data, {"name", "attributes", "opted_in", "blocked"})
+    allow_fields(data, CONTACT_CHANGES)
     out = await service.update_contact(session, identity.project_id, contact, **data)
     return answer(out)
 
 
 @router.delete("/contacts/{contact}", status_code=204, response_class=Response, tags=["Contacts"],
                summary="Delete a contact (with its message history)", **doc(None, 403, 404, status=204, write=True))
-async def delete_contact(contact: str, identity: Full, session: WriteSession) -> Response:
+async def delete_contact(contact: str, identity: Full, _: NoBody, session: WriteSession) -> Response:
     await service.delete_contact(session, identity.project_id, contact)
     return Response(status_code=204)
 
 
 def _tag_names(data: dict[str, Any]) -> list[str]:
-    allow_fields(data, {"tags"})
+    allow_fields(data, TAGS_FIELDS)
     tags = data.get("tags")
     if not isinstance(tags, list) or not tags or not all(isinstance(t, str) for t in tags):
         raise WacastError("tags must be a non-empty list of tag names", "VALIDATION_ERROR", {"field": "tags"}, status_code=422)
@@ -115,7 +129,7 @@ def _tag_names(data: dict[str, Any]) -> list[str]:
 
 
 @router.post("/contacts/{contact}/tags", tags=["Contacts"], summary="Add tags to a contact",
-             **doc(CONTACT, 400, 403, 404, 422, request_example={"tags": ["vip"]}))
+             **doc(CONTACT, 400, 403, 404, 422, request_example={"tags": ["vip"]}, fields=TAGS_FIELDS))
 async def add_tags(contact: str, identity: Full, data: JsonObject, session: WriteSession) -> Any:
     names = _tag_names(data)
     out = await service.add_tags(session, identity.project_id, contact, names)
@@ -124,13 +138,13 @@ async def add_tags(contact: str, identity: Full, data: JsonObject, session: Writ
 
 @router.delete("/contacts/{contact}/tags/{tag}", tags=["Contacts"], summary="Remove a tag from a contact",
                **doc(CONTACT, 400, 403, 404, write=True))
-async def remove_tag(contact: str, tag: str, identity: Full, session: WriteSession) -> Any:
+async def remove_tag(contact: str, tag: str, identity: Full, _: NoBody, session: WriteSession) -> Any:
     out = await service.remove_tags(session, identity.project_id, contact, [tag])
     return answer(out)
 
 
 @router.post("/contacts/{contact}/tags/remove", tags=["Contacts"], summary="Remove several tags from a contact",
-             **doc(CONTACT, 400, 403, 404, 422, request_example={"tags": ["vip", "customer"]}))
+             **doc(CONTACT, 400, 403, 404, 422, request_example={"tags": ["vip", "customer"]}, fields=TAGS_FIELDS))
 async def remove_tags(contact: str, identity: Full, data: JsonObject, session: WriteSession) -> Any:
     names = _tag_names(data)
     out = await service.remove_tags(session, identity.project_id, contact, names)
@@ -141,7 +155,7 @@ async def remove_tags(contact: str, identity: Full, data: JsonObject, session: W
 
 
 def _name_of(data: dict[str, Any]) -> Any:
-    allow_fields(data, {"name"})
+    allow_fields(data, NAME_FIELDS)
     return data.get("name")
 
 
@@ -156,14 +170,14 @@ async def get_tag(tag: str, identity: Full, session: ReadSession) -> Any:
 
 
 @router.post("/tags", status_code=201, tags=["Tags"], summary="Create a tag",
-             **doc(TAG, 400, 403, 409, 422, status=201, request_example={"name": "vip"}))
+             **doc(TAG, 400, 403, 409, 422, status=201, request_example={"name": "vip"}, fields=NAME_FIELDS))
 async def create_tag(identity: Full, data: JsonObject, session: WriteSession) -> Any:
     name = _name_of(data)
     out = await service.create_tag(session, identity.project_id, name)
     return answer(out, 201)
 
 
-@router.patch("/tags/{tag}", tags=["Tags"], summary="Rename a tag", **doc(TAG, 400, 403, 404, 409, 422, request_example={"name": "gold"}))
+@router.patch("/tags/{tag}", tags=["Tags"], summary="Rename a tag", **doc(TAG, 400, 403, 404, 409, 422, request_example={"name": "gold"}, fields=NAME_FIELDS))
 async def rename_tag(tag: str, identity: Full, data: JsonObject, session: WriteSession) -> Any:
     name = _name_of(data)
     out = await service.rename_tag(session, identity.project_id, tag, name)
@@ -172,7 +186,7 @@ async def rename_tag(tag: str, identity: Full, data: JsonObject, session: WriteS
 
 @router.delete("/tags/{tag}", status_code=204, response_class=Response, tags=["Tags"], summary="Delete a tag (contacts lose it)",
                **doc(None, 403, 404, status=204, write=True))
-async def delete_tag(tag: str, identity: Full, session: WriteSession) -> Response:
+async def delete_tag(tag: str, identity: Full, _: NoBody, session: WriteSession) -> Response:
     await service.delete_tag(session, identity.project_id, tag)
     return Response(status_code=204)
 
@@ -189,7 +203,7 @@ async def get_attribute(attribute: str, identity: Full, session: ReadSession) ->
 
 
 @router.post("/attributes", status_code=201, tags=["Attributes"], summary="Create a contact attribute",
-             **doc(ATTRIBUTE, 400, 403, 409, 422, status=201, request_example={"name": "city"}))
+             **doc(ATTRIBUTE, 400, 403, 409, 422, status=201, request_example={"name": "city"}, fields=NAME_FIELDS))
 async def create_attribute(identity: Full, data: JsonObject, session: WriteSession) -> Any:
     name = _name_of(data)
     out = await service.create_attribute(session, identity.project_id, name)
@@ -197,7 +211,7 @@ async def create_attribute(identity: Full, data: JsonObject, session: WriteSessi
 
 
 @router.patch("/attributes/{attribute}", tags=["Attributes"], summary="Rename an attribute (contacts' values move with it)",
-              **doc(ATTRIBUTE, 400, 403, 404, 409, 422, request_example={"name": "town"}))
+              **doc(ATTRIBUTE, 400, 403, 404, 409, 422, request_example={"name": "town"}, fields=NAME_FIELDS))
 async def rename_attribute(attribute: str, identity: Full, data: JsonObject, session: WriteSession) -> Any:
     name = _name_of(data)
     out = await service.rename_attribute(session, identity.project_id, attribute, name)
@@ -206,6 +220,6 @@ async def rename_attribute(attribute: str, identity: Full, data: JsonObject, ses
 
 @router.delete("/attributes/{attribute}", status_code=204, response_class=Response, tags=["Attributes"],
                summary="Delete an attribute and every contact's value of it", **doc(None, 403, 404, status=204, write=True))
-async def delete_attribute(attribute: str, identity: Full, session: WriteSession) -> Response:
+async def delete_attribute(attribute: str, identity: Full, _: NoBody, session: WriteSession) -> Response:
     await service.delete_attribute(session, identity.project_id, attribute)
     return Response(status_code=204)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from wacast.api.auth import ApiIdentity, require_key
+from wacast.api.common import NoBody, allow_fields, body_doc
 from wacast.contacts import segments
 from wacast.db.requests import ReadSession, WriteSession
 from wacast.kit.errors import Forbidden, WacastError
@@ -28,6 +29,14 @@ async def require_full_key(identity: ApiIdentity = Depends(require_key)) -> ApiI
 FullKey = Annotated[ApiIdentity, Depends(require_full_key)]
 Body = Annotated[Any, Depends(json_body)]
 
+# The fields each body may have: any other is refused (422 naming it), never ignored.
+SEGMENT_FIELDS = ("name", "filter")
+COUNT_FIELDS = ("filter",)
+FILTER_EXAMPLE = {"match": "all", "conditions": [
+    {"field": "source", "op": "equals", "value": "Facebook forms"},
+    {"field": "campaign", "campaign": "Diwali offer", "op": "received", "status": ["read"]},
+]}
+
 
 def segment_out(segment: segments.Segment, counts: dict[str, int] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
@@ -39,17 +48,21 @@ def segment_out(segment: segments.Segment, counts: dict[str, int] | None = None)
     return out
 
 
-@router.post("/segments", status_code=201, summary="Create a segment from a filter (returns its live count)")
+@router.post("/segments", status_code=201, summary="Create a segment from a filter (returns its live count)",
+             **body_doc({"name": "FB read X", "filter": FILTER_EXAMPLE}, SEGMENT_FIELDS))
 async def create_segment(identity: FullKey, body: Body, session: WriteSession) -> Any:
     if not isinstance(body, dict):
         raise WacastError("Request body must be a JSON object", "INVALID_BODY")
+    allow_fields(body, SEGMENT_FIELDS)
     segment = await segments.create(session, identity.project_id, body.get("name"), body.get("filter"))
     counts = await segments.count(session, identity.project_id, segment.filter)
     return segment_out(segment, counts)
 
 
-@router.post("/segments/count", summary="Count the contacts a filter matches, without saving it")
+@router.post("/segments/count", summary="Count the contacts a filter matches, without saving it",
+             **body_doc({"filter": FILTER_EXAMPLE}, COUNT_FIELDS))
 async def count_filter(identity: FullKey, body: Body, session: ReadSession) -> Any:
+    allow_fields(body, COUNT_FIELDS)
     flt = body.get("filter") if isinstance(body, dict) else None
     normalized = await segments.normalize(session, identity.project_id, flt)
     return {"filter": normalized, "count": await segments.count(session, identity.project_id, normalized)}
@@ -110,6 +123,6 @@ async def export_segment(segment: str, request: Request, identity: FullKey, sess
 
 
 @router.delete("/segments/{segment}", status_code=204, response_class=Response, summary="Delete a segment (not while a broadcast uses it)")
-async def delete_segment(segment: str, identity: FullKey, session: WriteSession) -> Response:
+async def delete_segment(segment: str, identity: FullKey, _: NoBody, session: WriteSession) -> Response:
     await segments.delete(session, identity.project_id, segment)
     return Response(status_code=204)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from wacast.api.auth import ApiIdentity, require_full
-from wacast.api.common import answer, body_object, doc
+from wacast.api.common import NoBody, allow_fields, answer, body_object, doc
 from wacast.db.requests import ReadSession
 from wacast.kit.errors import Conflict
 from wacast.models.templates import Template
@@ -26,6 +26,9 @@ TEMPLATE = {
     "components": [{"type": "BODY", "text": "Hi {{1}}, your order {{2}} has shipped."}], "meta_id": "1234567890",
     "created_at": "2026-11-01T09:00:00Z", "updated_at": "2026-11-01T09:30:00Z",
 }
+# What a create request may carry (Meta's template fields wacast submits); any other field is
+# refused (422 naming it), never dropped on the way to Meta.
+TEMPLATE_FIELDS = ("name", "language", "category", "components", "parameter_format", "message_send_ttl_seconds")
 CREATE_EXAMPLE = {
     "name": "order_update", "language": "en", "category": "UTILITY",
     "components": [{"type": "BODY", "text": "Hi {{1}}, your order {{2}} has shipped.", "example": {"body_text": [["Asha", "ORD-1"]]}}],
@@ -70,9 +73,10 @@ async def get_template(template: str, session: ReadSession, identity: ApiIdentit
 
 
 @router.post("/templates", status_code=201, summary="Create a template and submit it to Meta for review (sandbox: approved at once)",
-             **doc(TEMPLATE, 400, 403, 409, 422, status=201, request_example=CREATE_EXAMPLE))
+             **doc(TEMPLATE, 400, 403, 409, 422, status=201, request_example=CREATE_EXAMPLE, fields=TEMPLATE_FIELDS))
 async def create_template(request: Request, session: ReadSession, identity: ApiIdentity = FULL_KEY) -> Any:
     data = await body_object(request)
+    allow_fields(data, TEMPLATE_FIELDS)
     definition = service.validate_definition(data)
     if await service.find_optional(session, identity.project_id, definition["name"], definition["language"]) is not None:
         raise Conflict(f"Template {definition['name']} ({definition['language']}) already exists", "TEMPLATE_EXISTS")
@@ -88,7 +92,7 @@ async def create_template(request: Request, session: ReadSession, identity: ApiI
 
 @router.delete("/templates/{template}", status_code=204, response_class=Response,
                summary="Delete a template (at Meta too); refused while a campaign uses it", **doc(None, 400, 403, 404, 409, status=204, write=True))
-async def delete_template(template: str, request: Request, session: ReadSession, identity: ApiIdentity = FULL_KEY,
+async def delete_template(template: str, request: Request, _: NoBody, session: ReadSession, identity: ApiIdentity = FULL_KEY,
                           language: str | None = Query(None)) -> Response:
     found = await _find(session, identity.project_id, template, language)
     await service.ensure_unused(session, found)

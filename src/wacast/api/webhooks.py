@@ -8,12 +8,24 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from wacast.api.auth import ApiIdentity, require_full
-from wacast.api.common import allow_fields, answer, body_object, doc, page
+from wacast.api.common import (
+    NoBody,
+    allow_fields,
+    answer,
+    body_object,
+    doc,
+    no_fields,
+    page,
+)
 from wacast.db.requests import ReadSession, WriteSession
 from wacast.webhooks import service
 from wacast.webhooks.outbox import TOPICS
 
 router = APIRouter(prefix="/api/v1", tags=["Webhooks"])
+
+# The fields each body may have: any other is refused (422 naming it), never ignored.
+SUBSCRIPTION_FIELDS = ("url", "topics", "secret", "description")
+SUBSCRIPTION_CHANGES = (*SUBSCRIPTION_FIELDS, "active")
 
 SUBSCRIPTION = {
     "id": "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f", "url": "https://crm.example.com/hooks/wacast",
@@ -39,10 +51,10 @@ def _allow_private(request: Request) -> bool:
 @router.post("/webhooks", status_code=201, summary=f"Subscribe a URL to events (topics: {', '.join(TOPICS)})",
              **doc({**SUBSCRIPTION, "secret": "whsec_3q2Fz...full secret, shown here and on GET by id"}, 400, 403, 422, status=201,
                    request_example={"url": "https://crm.example.com/hooks/wacast", "topics": ["message.status.updated", "message.sender.user"],
-                                    "secret": "a-long-random-shared-secret", "description": "CRM"}))
+                                    "secret": "a-long-random-shared-secret", "description": "CRM"}, fields=SUBSCRIPTION_FIELDS))
 async def create(request: Request, session: WriteSession, identity: ApiIdentity = Depends(require_full)) -> Any:
     data = await body_object(request)
-    allow_fields(data, {"url", "topics", "secret", "description"})
+    allow_fields(data, SUBSCRIPTION_FIELDS)
     out = await service.create(
         session, identity.project_id, url=data.get("url"), topics=data.get("topics"), secret=data.get("secret"),
         description=data.get("description") or "", allow_private=_allow_private(request),
@@ -62,15 +74,16 @@ async def get(webhook_id: str, session: ReadSession, identity: ApiIdentity = Dep
 
 
 @router.patch("/webhooks/{webhook_id}", summary="Change url, topics, secret, description; `active: true` re-enables a disabled one",
-              **doc(SUBSCRIPTION, 400, 403, 404, 422, request_example={"topics": ["message.status.updated"], "active": True}))
+              **doc(SUBSCRIPTION, 400, 403, 404, 422, request_example={"topics": ["message.status.updated"], "active": True}, fields=SUBSCRIPTION_CHANGES))
 async def update(webhook_id: str, request: Request, session: WriteSession, identity: ApiIdentity = Depends(require_full)) -> Any:
     data = await body_object(request)
+    allow_fields(data, SUBSCRIPTION_CHANGES)
     return answer(await service.update(session, identity.project_id, webhook_id, data, allow_private=_allow_private(request)))
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, response_class=Response, summary="Delete a subscription and its log",
                **doc(None, 403, 404, status=204, write=True))
-async def delete(webhook_id: str, session: WriteSession, identity: ApiIdentity = Depends(require_full)) -> Response:
+async def delete(webhook_id: str, _: NoBody, session: WriteSession, identity: ApiIdentity = Depends(require_full)) -> Response:
     await service.delete_subscription(session, identity.project_id, webhook_id)
     return Response(status_code=204)
 
@@ -88,7 +101,9 @@ async def deliveries(
 @router.post("/webhooks/{webhook_id}/test", summary="Send a signed `webhook.test` event now and report the receiver's answer",
              **doc({"delivered": True, "status_code": 200, "latency_ms": 14, "response_excerpt": "ok", "error": None,
                     "delivery_id": DELIVERY["id"]}, 403, 404, write=True))
-async def test_send(webhook_id: str, request: Request, identity: ApiIdentity = Depends(require_full)) -> Any:
+async def test_send(
+    webhook_id: str, request: Request, identity: ApiIdentity = Depends(require_full), _: None = Depends(no_fields),
+) -> Any:
     # Its own transaction, not WriteSession: the test event must be committed before the
     # sender claims it and makes the network call, all inside this request.
     async with request.app.state.db.transaction() as session:

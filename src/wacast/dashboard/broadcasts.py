@@ -16,8 +16,8 @@ from wacast.campaigns.broadcasts import repository as broadcasts_repo
 from wacast.campaigns.broadcasts import service as broadcasts
 from wacast.campaigns.broadcasts.plan import param_shorthand
 from wacast.contacts import segments
-from wacast.dashboard.web import Ctx, DashboardRoute, need, redirect, render
-from wacast.kit import text
+from wacast.dashboard.forms import Form, fields
+from wacast.dashboard.web import Ctx, DashboardRoute, Manager, need, redirect, render
 from wacast.kit.errors import NotFound, WacastError
 from wacast.templates.params import analyze
 
@@ -30,13 +30,15 @@ EXAMPLE_FILTER = json.dumps({"match": "all", "conditions": [
 ]}, indent=2)
 
 
+# The fields each form posts (bcast_new.html, bcast_detail.html, bcast_segments.html): any
+# other is refused before anything is written.
+BroadcastForm = fields("name", "template", "segment", "params", "media_url", "send_at")
+ActionForm = fields()
+SegmentForm = fields("name", "filter")
+
+
 def _db(request: Request):
     return request.app.state.db
-
-
-async def _form(request: Request) -> dict[str, Any]:
-    form = await request.form()
-    return {k: v for k, v in form.items()}
 
 
 @router.get("/broadcasts")
@@ -63,14 +65,13 @@ def _params(value: str) -> list[Any]:
     return [param_shorthand(part.strip()) for part in value.split(",")] if value.strip() else []
 
 
-def _field(form: dict[str, Any], name: str) -> str:
+def _field(form: Form, name: str) -> str:
     # The base text rule (kit/text.py) for every field of the form.
-    return text.clean(name, str(form.get(name, "")), strip=False)
+    return form.text(name, strip=False)
 
 
 @router.post("/broadcasts")
-async def broadcast_create(request: Request, ctx: Ctx = Depends(MANAGER)) -> Response:
-    form = await _form(request)
+async def broadcast_create(request: Request, ctx: Manager, form: BroadcastForm) -> Response:
     name, _, language = _field(form, "template").partition("|")
     body: dict[str, Any] = {
         "name": _field(form, "name"), "template": name, "language": language or None, "segment": _field(form, "segment"),
@@ -107,7 +108,7 @@ WORDS = {"pause": "Paused", "resume": "Resumed", "cancel": "Cancelled", "retry-f
 
 
 @router.post("/broadcasts/{campaign_id}/{action}")
-async def broadcast_action(request: Request, campaign_id: str, action: str, ctx: Ctx = Depends(MANAGER)) -> Response:
+async def broadcast_action(request: Request, campaign_id: str, action: str, ctx: Manager, _: ActionForm) -> Response:
     if action not in WORDS:
         raise NotFound("No such action", "NOT_FOUND")
     async with _db(request).transaction() as session:
@@ -124,14 +125,13 @@ async def segments_page(request: Request, ctx: Ctx = Depends(AGENT)) -> Response
 
 
 @router.post("/segments")
-async def segment_create(request: Request, ctx: Ctx = Depends(MANAGER)) -> Response:
-    form = await _form(request)
+async def segment_create(request: Request, ctx: Manager, form: SegmentForm) -> Response:
     try:
-        flt = json.loads(str(form.get("filter", "")) or "{}")
+        flt = json.loads(form.text("filter", multiline=True, strip=False, max_len=1024 * 1024) or "{}")
     except ValueError:
         raise WacastError("The filter is not valid JSON", "SEGMENT_FILTER_INVALID", {"field": "filter"}) from None
     async with _db(request).transaction() as session:
-        segment = await segments.create(session, ctx.project.id, form.get("name"), flt)
+        segment = await segments.create(session, ctx.project.id, form.text("name", strip=False) if "name" in form else None, flt)
         counts = await segments.count(session, ctx.project.id, segment.filter)
     return redirect(ctx, "/segments", f"Segment {segment.name} saved: {counts['sendable']} contacts can be messaged.")
 

@@ -1,7 +1,11 @@
 """What people type into the dashboard, read once: every form field and every query parameter
 a page passes on passes the one text rule (kit/text.py). NUL, control characters and lone
 surrogates are refused with FIELD_INVALID naming the field (shown on the page, nothing
-written; PostgreSQL never sees them); newlines and tabs only in fields that allow them."""
+written; PostgreSQL never sees them); newlines and tabs only in fields that allow them.
+
+A page declares the fields its form posts (`fields("name", "phone")`): any other field is
+refused with 422 VALIDATION_ERROR naming it, as the REST API does, before anything is
+written: a field the page does not read would otherwise be dropped without a word."""
 
 from __future__ import annotations
 
@@ -11,12 +15,15 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from wacast.kit import text
-from wacast.kit.errors import NotFound
+from wacast.kit.errors import NotFound, WacastError
 
 # The form guard is about characters; each field's own length rule stays with the service that
 # stores it (its codes, e.g. INVALID_NAME for a tag name over 100) or the page's truncation.
 # This bound only keeps a pasted megabyte out of them.
 MAX_FIELD = 64 * 1024
+
+# Every form posts the session's CSRF token (web.check_csrf); no page reads it as data.
+IMPLICIT_FIELDS = frozenset({"csrf"})
 
 
 class Form:
@@ -32,6 +39,17 @@ class Form:
 
     def __contains__(self, name: str) -> bool:
         return name in self._items
+
+    def allow(self, *names: str) -> Form:
+        """Refuse any field but `names` (and the CSRF token): 422 VALIDATION_ERROR naming them
+        and the fields allowed, shown on the page like any other refused value."""
+        # Named as posted, cut short: the message travels in the session cookie's flash.
+        unknown = [name[:64] for name in sorted(set(self._items) - IMPLICIT_FIELDS - set(names))][:10]
+        if unknown:
+            raise WacastError(
+                f"Unknown field(s): {', '.join(unknown)}", "VALIDATION_ERROR", {"fields": unknown, "allowed": sorted(names)}, status_code=422,
+            )
+        return self
 
     def text(self, name: str, default: str = "", *, multiline: bool = False, max_len: int = MAX_FIELD, strip: bool = True) -> str:
         """The field as checked text (stripped unless `strip=False`); `default` when absent."""
@@ -50,6 +68,17 @@ class Form:
 # A POST page's form, read before its database session is opened (an upload is never read
 # while a write transaction waits).
 Posted = Annotated[Form, Depends(Form.read)]
+
+
+def fields(*names: str) -> Any:
+    """A POST page's form with the fields it reads, as a parameter type: read and checked
+    (`Form.allow`) before the page's database session opens. `fields()` is a form with no
+    field of its own (a button that only posts the CSRF token)."""
+
+    async def read(request: Request) -> Form:
+        return (await Form.read(request)).allow(*names)
+
+    return Annotated[Form, Depends(read)]
 
 
 def query_text(request: Request, name: str, default: str = "") -> str:

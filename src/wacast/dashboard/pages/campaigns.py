@@ -15,7 +15,7 @@ from wacast.campaigns import repository as campaigns_repo
 from wacast.campaigns import service as campaigns_service
 from wacast.dashboard import repository as repo
 from wacast.dashboard import views
-from wacast.dashboard.forms import Posted, uuid_or_404
+from wacast.dashboard.forms import fields, uuid_or_404
 from wacast.dashboard.web import (
     Agent,
     Ctx,
@@ -35,6 +35,10 @@ from wacast.templates import service as templates_service
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
+# The fields each form posts (campaign_new.html, campaign.html): any other is refused.
+NewCampaignForm = fields("name", "template_id", "live")
+StatusForm = fields("status")
+
 
 @router.get("/campaigns")
 async def campaigns_page(request: Request, ctx: Agent, session: ReadSession) -> Response:
@@ -49,7 +53,7 @@ async def campaign_new(request: Request, ctx: Manager, session: ReadSession, tem
 
 
 @router.post("/campaigns")
-async def campaign_create(request: Request, ctx: Manager, form: Posted, session: WriteSession) -> Response:
+async def campaign_create(request: Request, ctx: Manager, form: NewCampaignForm, session: WriteSession) -> Response:
     name = form.text("name")
     template_id = uuid_or_404(form.text("template_id"))
     live = form.checked("live")
@@ -62,7 +66,7 @@ async def campaign_create(request: Request, ctx: Manager, form: Posted, session:
 
 
 @router.post("/campaigns/{campaign_id}/status")
-async def campaign_status(request: Request, campaign_id: str, ctx: Manager, form: Posted, session: WriteSession) -> Response:
+async def campaign_status(request: Request, campaign_id: str, ctx: Manager, form: StatusForm, session: WriteSession) -> Response:
     wanted = form.text("status", strip=False)
     if wanted not in (CampaignStatus.live, CampaignStatus.paused):
         raise WacastError("status must be live or paused", "FIELD_INVALID", {"field": "status"})

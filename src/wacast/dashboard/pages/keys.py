@@ -6,12 +6,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from wacast.api_keys import service as api_keys_service
-from wacast.dashboard.forms import Posted, uuid_or_404
+from wacast.dashboard.forms import fields, uuid_or_404
 from wacast.dashboard.web import DashboardRoute, Owner, redirect, render
 from wacast.db.requests import ReadSession, WriteSession
 from wacast.kit.errors import NotFound, WacastError
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
+
+# The fields each form posts (keys.html): any other is refused.
+NewKeyForm = fields("name", "scope")
+RevokeForm = fields()
 
 
 @router.get("/keys")
@@ -21,7 +25,7 @@ async def keys_page(request: Request, ctx: Owner, session: ReadSession) -> Respo
 
 
 @router.post("/keys")
-async def key_create(request: Request, ctx: Owner, form: Posted, session: WriteSession) -> Response:
+async def key_create(request: Request, ctx: Owner, form: NewKeyForm, session: WriteSession) -> Response:
     name = form.text("name")[:100]
     scope = form.text("scope", "full", strip=False)
     if scope not in api_keys_service.SCOPES:
@@ -34,7 +38,7 @@ async def key_create(request: Request, ctx: Owner, form: Posted, session: WriteS
 
 
 @router.post("/keys/{key_id}/revoke")
-async def key_revoke(request: Request, key_id: str, ctx: Owner, session: WriteSession) -> Response:
+async def key_revoke(request: Request, key_id: str, ctx: Owner, _: RevokeForm, session: WriteSession) -> Response:
     if not await api_keys_service.revoke(session, ctx.project.id, uuid_or_404(key_id)):
         raise NotFound("Key not found or already revoked", "KEY_NOT_FOUND")
     return redirect(ctx, "/keys", "Key revoked: requests with it now get 401.")

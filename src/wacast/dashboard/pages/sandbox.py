@@ -13,7 +13,7 @@ from starlette.background import BackgroundTask
 
 from wacast.dashboard import repository as repo
 from wacast.dashboard import views
-from wacast.dashboard.forms import Posted, uuid_or_404
+from wacast.dashboard.forms import fields, uuid_or_404
 from wacast.dashboard.web import Agent, DashboardRoute, Manager, redirect, render
 from wacast.db.requests import ReadSession, WriteSession
 from wacast.kit.clock import utcnow
@@ -24,6 +24,8 @@ from wacast.whatsapp.sandbox import sandbox_phone_number_id
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
 REPLY_WORDS = {"button": "Quick-reply tap", "stop": "STOP"}
+# The fields the reply forms post (sandbox.html): any other is refused.
+ReplyForm = fields("kind", "text")
 
 
 @router.get("/sandbox")
@@ -55,7 +57,7 @@ def _inbound_message(kind: str, reply_text: str, destination: str, wamid: str) -
 
 
 @router.post("/sandbox/{message_id}/simulate")
-async def sandbox_simulate(request: Request, message_id: str, ctx: Manager, form: Posted, session: WriteSession) -> Response:
+async def sandbox_simulate(request: Request, message_id: str, ctx: Manager, form: ReplyForm, session: WriteSession) -> Response:
     if not ctx.is_sandbox:
         raise WacastError("Simulated replies exist only for sandbox projects", "NOT_SANDBOX", status_code=409)
     kind, reply_text = form.text("kind", "text", strip=False), form.text("text")

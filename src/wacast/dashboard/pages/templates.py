@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from wacast.dashboard import repository as repo
 from wacast.dashboard import views
-from wacast.dashboard.forms import Form, Posted, uuid_or_404
+from wacast.dashboard.forms import Form, fields, uuid_or_404
 from wacast.dashboard.web import Agent, DashboardRoute, Manager, redirect, render
 from wacast.db.requests import ReadSession, WriteSession
 from wacast.kit.errors import NotFound, WacastError
@@ -22,6 +22,13 @@ from wacast.templates import sync
 from wacast.templates.params import analyze
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
+
+# The fields each form posts (template_new.html, templates.html): any other is refused.
+TemplateForm = fields(
+    "name", "category", "language", "header_type", "header_text", "header_sample", "body", "body_samples", "footer",
+    "quick_replies", "url_text", "url", "url_sample",
+)
+SyncForm = fields()
 
 
 @router.get("/templates")
@@ -82,7 +89,7 @@ def template_definition(form: Form) -> dict[str, Any]:
 
 
 @router.post("/templates")
-async def template_create(request: Request, ctx: Manager, form: Posted, session: WriteSession) -> Response:
+async def template_create(request: Request, ctx: Manager, form: TemplateForm, session: WriteSession) -> Response:
     definition = template_definition(form)
     project = await projects_service.get(session, ctx.project.id)
     template = await sync.create_template(session, project, definition, request.app.state.settings)
@@ -92,7 +99,7 @@ async def template_create(request: Request, ctx: Manager, form: Posted, session:
 
 
 @router.post("/templates/sync")
-async def template_sync(request: Request, ctx: Manager, session: WriteSession) -> Response:
+async def template_sync(request: Request, ctx: Manager, _: SyncForm, session: WriteSession) -> Response:
     project = await projects_service.get(session, ctx.project.id)
     result = await sync.sync_project(session, project, request.app.state.settings)
     skipped = f", {len(result['skipped'])} skipped" if result["skipped"] else ""
