@@ -42,7 +42,9 @@ class MediaChecker:
         self.timeout = timeout
         self.cache_seconds = cache_seconds
         self.allow_private_hosts = allow_private_hosts
-        self.guard = guard or OutboundGuard(timeout=timeout, allow_private=allow_private_hosts, max_redirects=MAX_REDIRECTS)
+        self.guard = guard or OutboundGuard(
+            timeout=timeout, allow_private=allow_private_hosts, max_redirects=MAX_REDIRECTS, max_connections=100
+        )
         self._cache: dict[str, tuple[float, MediaInfo | WacastError]] = {}
 
     async def close(self) -> None:
