@@ -6,18 +6,16 @@ Meta fetches the media itself when it delivers; a URL it cannot fetch fails the 
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import socket
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import httpx
 
 from wacast.kit.errors import WacastError
+from wacast.kit.net import ForbiddenAddress, InvalidUrl, OutboundGuard, Unreachable
 
 MB = 1024 * 1024
+MAX_REDIRECTS = 3
 # Header kind -> (allowed content types, max bytes). Meta's "Supported media types";
 # template document headers take PDF only.
 MEDIA_RULES: dict[str, tuple[tuple[str, ...], int]] = {
@@ -35,22 +33,22 @@ class MediaInfo:
 
 
 class MediaChecker:
-    def __init__(self, *, timeout: float, cache_seconds: int, allow_private_hosts: bool) -> None:
+    """Checks header media through the guarded outbound path (kit/net): every hop's address is
+    judged before wacast connects to it, redirects are followed by hand (at most 3)."""
+
+    def __init__(
+        self, *, timeout: float, cache_seconds: int, allow_private_hosts: bool, guard: OutboundGuard | None = None
+    ) -> None:
         self.timeout = timeout
         self.cache_seconds = cache_seconds
         self.allow_private_hosts = allow_private_hosts
+        self.guard = guard or OutboundGuard(
+            timeout=timeout, allow_private=allow_private_hosts, max_redirects=MAX_REDIRECTS, max_connections=100
+        )
         self._cache: dict[str, tuple[float, MediaInfo | WacastError]] = {}
-        self._client: httpx.AsyncClient | None = None
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=True, max_redirects=3)
-        return self._client
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self.guard.close()
 
     async def check(self, url: str, header_format: str, field: str = "media.url") -> MediaInfo:
         info = await self._probe(url, field)
@@ -90,25 +88,27 @@ class MediaChecker:
         return info
 
     async def _fetch_info(self, url: str, field: str) -> MediaInfo:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise WacastError("Media URL must be an http(s) URL", "MEDIA_URL_INVALID", {"field": field})
-        await self._check_host(parts.hostname, field)
-        client = self._http()
         try:
-            response = await client.head(url)
+            async with self.guard.open("HEAD", url, follow_redirects=True) as head:
+                response = head
             if response.status_code in (403, 405, 501) or "content-type" not in response.headers:
-                # Some servers refuse HEAD; a one-byte ranged GET tells type and size.
-                async with client.stream("GET", url, headers={"Range": "bytes=0-0"}) as streamed:
-                    response = streamed
-        except (httpx.HTTPError, OSError) as error:
+                # Some servers refuse HEAD; a one-byte ranged GET tells type and size (the body is not read).
+                async with self.guard.open("GET", url, headers={"Range": "bytes=0-0"}, follow_redirects=True) as ranged:
+                    response = ranged
+        except InvalidUrl:
             raise WacastError(
-                "Media URL is not reachable",
-                "MEDIA_URL_UNREACHABLE",
-                {"field": field, "reason": type(error).__name__},
+                "Media URL must be an http(s) URL with a valid host and port", "MEDIA_URL_INVALID", {"field": field}
             ) from None
-        for hop in [*response.history, response]:
-            await self._check_host(hop.url.host, field)
+        except ForbiddenAddress:
+            raise WacastError(
+                "Media URL must be publicly reachable (private, loopback and link-local hosts are refused)",
+                "MEDIA_URL_FORBIDDEN",
+                {"field": field},
+            ) from None
+        except Unreachable as error:
+            raise WacastError(
+                f"Media URL is not reachable ({error})", "MEDIA_URL_UNREACHABLE", {"field": field, "reason": str(error)}
+            ) from None
         if not 200 <= response.status_code < 300:
             raise WacastError(
                 f"Media URL is not reachable (HTTP {response.status_code})",
@@ -117,24 +117,6 @@ class MediaChecker:
             )
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         return MediaInfo(content_type, _size_of(response))
-
-    async def _check_host(self, host: str, field: str) -> None:
-        if self.allow_private_hosts:
-            return
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-        except socket.gaierror:
-            raise WacastError(
-                "Media URL is not reachable (unknown host)", "MEDIA_URL_UNREACHABLE", {"field": field}
-            ) from None
-        for info in infos:
-            address = ipaddress.ip_address(info[4][0].split("%")[0])
-            if not address.is_global:
-                raise WacastError(
-                    "Media URL must be publicly reachable (private, loopback and link-local hosts are refused)",
-                    "MEDIA_URL_FORBIDDEN",
-                    {"field": field},
-                )
 
 
 def _size_of(response: httpx.Response) -> int | None:

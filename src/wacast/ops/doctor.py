@@ -11,7 +11,6 @@ verification handshake from the outside.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import secrets
 import socket
 from dataclasses import asdict, dataclass
@@ -26,6 +25,7 @@ from wacast.db.engine import Database
 from wacast.db.migrate import current_revision
 from wacast.kit.clock import utcnow
 from wacast.kit.crypto import SecretKeyError
+from wacast.kit.net import is_public
 from wacast.ops import config_check, repository
 from wacast.ops.snapshot import head
 
@@ -261,9 +261,9 @@ async def _private_host(host: str) -> str | None:
     except OSError:
         return None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if address.is_private or address.is_loopback or address.is_link_local:
-            return str(address)
+        address = str(info[4][0])
+        if not is_public(address):  # the rule of wacast's own outbound requests (kit/net)
+            return address
     return None
 
 

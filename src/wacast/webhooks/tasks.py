@@ -25,8 +25,9 @@ from wacast.config import Settings
 from wacast.db.engine import Database
 from wacast.kit.clock import utcnow
 from wacast.kit.loop import run_loop
+from wacast.kit.net import OutboundError, OutboundGuard
 from wacast.webhooks import repository
-from wacast.webhooks.service import check_url, sign
+from wacast.webhooks.service import sign
 
 log = logging.getLogger("wacast.webhooks")
 
@@ -60,6 +61,24 @@ class Result:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+async def _excerpt(response: httpx.Response, limit: int = EXCERPT) -> str | None:
+    """The start of the body for the log; a huge answer is not read to its end."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit * 4:  # up to 4 bytes a character in UTF-8
+            break
+    raw = b"".join(chunks)
+    if not raw:
+        return None
+    try:
+        return raw.decode(response.charset_encoding or "utf-8", errors="replace")[:limit]
+    except LookupError:  # a charset Python does not know
+        return raw.decode("utf-8", errors="replace")[:limit]
+
+
 def envelope(event_id: uuid.UUID, created_at: datetime, topic: str, attempt: int, project_id: uuid.UUID, data: Any) -> bytes:
     """The body a receiver gets: {id, created_at, topic, delivery_attempt, project_id, data}."""
     return orjson.dumps({
@@ -73,26 +92,20 @@ class WebhookSender:
 
     name = "webhooks"
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, *, guard: OutboundGuard | None = None) -> None:
         self.db = db
         self.settings = settings
         self.wake = asyncio.Event()
         self.poll_seconds = settings.webhook_poll_seconds
-        self._client: httpx.AsyncClient | None = None
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=self.settings.webhook_timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT},
-                limits=httpx.Limits(max_connections=max(4, self.settings.webhook_concurrency)),
-            )
-        return self._client
+        # Every POST goes through the guard (kit/net): the receiver's address is judged at each
+        # delivery, not only when the subscription was saved, and the connection is pinned to it.
+        self.guard = guard or OutboundGuard(
+            timeout=settings.webhook_timeout, allow_private=settings.allow_private_webhook_hosts,
+            max_connections=max(4, settings.webhook_concurrency), headers={"User-Agent": USER_AGENT},
+        )
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self.guard.close()
 
     def backoff(self, attempt: int) -> float:
         """Seconds before try `attempt + 1`: base * 2^(attempt-1), at most max, with +-20% jitter."""
@@ -121,25 +134,23 @@ class WebhookSender:
             ]
 
     async def post(self, job: _Job) -> Result:
-        """One HTTP attempt; never raises."""
+        """One HTTP attempt; never raises. Redirects are not followed: a 3xx is a failed delivery."""
         started = time.perf_counter()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Wacast-Signature": sign(job.secret, job.body),
+            "X-Wacast-Event-Id": str(job.event_id),
+            "X-Wacast-Topic": job.topic,
+            "X-Wacast-Delivery-Attempt": str(job.attempt),
+        }
         try:
-            await check_url(job.url, allow_private=self.settings.allow_private_webhook_hosts)
-            response = await self.client.post(
-                job.url, content=job.body,
-                headers={
-                    "Content-Type": "application/json",
-                    "X-Wacast-Signature": sign(job.secret, job.body),
-                    "X-Wacast-Event-Id": str(job.event_id),
-                    "X-Wacast-Topic": job.topic,
-                    "X-Wacast-Delivery-Attempt": str(job.attempt),
-                },
-            )
-            text = response.text[:EXCERPT] if response.content else None
+            async with self.guard.open("POST", job.url, content=job.body, headers=headers) as response:
+                text = await _excerpt(response)
             return Result(response.status_code, int((time.perf_counter() - started) * 1000), text, None if response.is_success else f"HTTP {response.status_code}")
-        except Exception as error:  # timeouts, refused connections, DNS, forbidden hosts
-            message = getattr(error, "message", None) or str(error) or type(error).__name__
-            return Result(None, int((time.perf_counter() - started) * 1000), None, f"{type(error).__name__}: {message}"[:1000])
+        except OutboundError as error:  # refused address, bad URL, DNS, timeouts, refused connections
+            return Result(None, int((time.perf_counter() - started) * 1000), None, f"{type(error).__name__}: {error}"[:1000])
+        except Exception as error:  # a receiver's broken answer (bad encoding, dropped mid-body)
+            return Result(None, int((time.perf_counter() - started) * 1000), None, f"{type(error).__name__}: {str(error) or 'failed'}"[:1000])
 
     async def deliver_now(self, delivery_id: uuid.UUID) -> Result | None:
         """Attempt one delivery at once (the test-send button); None if it is not due."""
