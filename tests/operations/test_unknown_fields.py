@@ -17,6 +17,8 @@ from sqlalchemy import select
 
 from tests.support.factories import body, make_project
 from wacast.models.api_keys import ApiKey
+from wacast.models.projects import Project
+from wacast.models.users import User
 from wacast.users import service as users
 
 EXTRA = {"frobnicate": 1}
@@ -234,3 +236,35 @@ async def test_dashboard_forms_refuse_fields_their_page_does_not_declare(client:
     refused = await browser.post("/sandbox/00000000-0000-0000-0000-000000000001/simulate", {"kind": "text", "text": "hi", "frobnicate": "1"})
     assert "Unknown field(s): frobnicate" in (await client.get(refused.headers["location"])).text
     assert await browser.snapshot() == before
+
+
+async def test_sign_in_account_users_and_settings_forms_refuse_unknown_fields(client: httpx.AsyncClient, db) -> None:  # noqa: ANN001
+    setup = await make_project(db)
+    async with db.transaction() as session:
+        await users.create_or_update(session, setup.project_id, "owner@acme.test", "password-owner", "owner")
+    token = CSRF_RE.search((await client.get("/login")).text).group(1)
+    refused = await client.post("/login", data={"email": "owner@acme.test", "password": "password-owner", "csrf": token, "frobnicate": "1"})
+    assert "Unknown field(s): frobnicate" in (await client.get(refused.headers["location"], follow_redirects=True)).text
+    assert (await client.get("/keys")).status_code == 303, "the refused sign-in signed nobody in"
+    token = CSRF_RE.search((await client.get("/login")).text).group(1)
+    assert (await client.post("/login", data={"email": "owner@acme.test", "password": "password-owner", "csrf": token})).status_code == 303
+    browser = Browser(client, db, Api(client, setup.api_key, ()))
+
+    async def users_and_project() -> tuple[Any, ...]:
+        async with db.read() as session:
+            rows = (await session.execute(select(User.email, User.password_hash).order_by(User.email))).all()
+            project = (await session.execute(select(Project.timezone).where(Project.id == setup.project_id))).scalar_one()
+        return tuple(map(tuple, rows)), project
+
+    before = await users_and_project()
+    for path, data in (
+        ("/settings", {"timezone": "Europe/Berlin"}),
+        ("/users", {"email": "agent@acme.test", "name": "Agent", "role": "agent", "password": "password-agent"}),
+        ("/account/password", {"current_password": "password-owner", "new_password": "password-new1", "repeat_password": "password-new1"}),
+        ("/account/sessions/end-others", {}),
+        ("/logout", {}),
+    ):
+        refused = await browser.post(path, {**data, "frobnicate": "1"})
+        assert "Unknown field(s): frobnicate" in (await client.get(refused.headers["location"])).text, path
+        assert await users_and_project() == before, f"POST {path} wrote something"
+    assert (await client.get("/keys")).status_code == 200, "the refused sign-out left the session as it was"

@@ -9,7 +9,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from wacast.dashboard.forms import Posted
+from wacast.dashboard.forms import fields
+
+SettingsForm = fields(
+    "default_country", "timezone", "messages_per_second", "opt_out_keywords", "sender_number", "waba_id",
+    "phone_number_id", "access_token", "clear_token",
+)
 from wacast.dashboard.web import DashboardRoute, Owner, redirect, render
 from wacast.db.requests import WriteSession
 from wacast.kit.errors import WacastError
@@ -24,7 +29,7 @@ async def settings_page(request: Request, ctx: Owner) -> Response:
 
 
 @router.post("/settings")
-async def settings_save(request: Request, ctx: Owner, form: Posted, session: WriteSession) -> Response:
+async def settings_save(request: Request, ctx: Owner, form: SettingsForm, session: WriteSession) -> Response:
     try:
         rate = int(form.text("messages_per_second") or ctx.project.messages_per_second)
     except ValueError:

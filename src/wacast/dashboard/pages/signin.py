@@ -10,7 +10,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from wacast.dashboard import repository as repo
-from wacast.dashboard.forms import Posted
+from wacast.dashboard.forms import fields
+
+# The fields each form posts (forms.fields: anything else is refused, nothing written).
+LoginForm = fields("email", "password", "next")
+SwitchForm = fields("project_id")
+PasswordForm = fields("current_password", "new_password", "repeat_password")
+ButtonForm = fields()
 from wacast.dashboard.throttle import SignInThrottle, wait_words
 from wacast.dashboard.web import (
     Agent,
@@ -46,7 +52,7 @@ def too_many_failures(wait: int) -> str:
 
 
 @router.post("/login")
-async def login(request: Request, ctx: Visitor, form: Posted, session: ReadSession) -> Response:
+async def login(request: Request, ctx: Visitor, form: LoginForm, session: ReadSession) -> Response:
     email = form.text("email").lower()[:254]
     password = form.text("password", strip=False)
     next_url = safe_next(form.text("next", "/", strip=False))
@@ -95,7 +101,7 @@ def _dummy_hash() -> str:
 
 
 @router.post("/logout")
-async def logout(request: Request, ctx: Visitor, session: WriteSession) -> Response:
+async def logout(request: Request, ctx: Visitor, form: ButtonForm, session: WriteSession) -> Response:
     if ctx.data.get("s"):
         await users_service.end_session(session, str(ctx.data["s"]))
     ctx.signed_out()
@@ -104,7 +110,7 @@ async def logout(request: Request, ctx: Visitor, session: WriteSession) -> Respo
 
 
 @router.post("/switch-project")
-async def switch_project(request: Request, ctx: Agent, form: Posted) -> Response:
+async def switch_project(request: Request, ctx: Agent, form: SwitchForm) -> Response:
     wanted = form.text("project_id", strip=False)
     match = next((m for m in ctx.memberships if str(m.project_id) == wanted), None)
     if match is None:
@@ -122,7 +128,7 @@ async def account_page(request: Request, ctx: Agent, session: ReadSession) -> Re
 
 
 @router.post("/account/password")
-async def change_password(request: Request, ctx: Agent, form: Posted, session: WriteSession) -> Response:
+async def change_password(request: Request, ctx: Agent, form: PasswordForm, session: WriteSession) -> Response:
     """Current password, the new one twice. A wrong current password counts as a failed
     sign-in (the same throttle: a stolen session cannot guess it quickly). Every other session
     of the user ends; this browser goes on under a new session."""
@@ -147,6 +153,6 @@ async def change_password(request: Request, ctx: Agent, form: Posted, session: W
 
 
 @router.post("/account/sessions/end-others")
-async def end_other_sessions(request: Request, ctx: Agent, session: WriteSession) -> Response:
+async def end_other_sessions(request: Request, ctx: Agent, form: ButtonForm, session: WriteSession) -> Response:
     ended = await users_service.end_sessions(session, ctx.user.id, keep_token=str(ctx.data.get("s")))
     return redirect(ctx, "/account", f"{ended} other session{'s' if ended != 1 else ''} signed out.")

@@ -9,7 +9,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from wacast.dashboard import repository as repo
-from wacast.dashboard.forms import Posted, uuid_or_404
+from wacast.dashboard.forms import fields, uuid_or_404
+
+NewUserForm = fields("email", "name", "role", "password")
+RoleForm = fields("role")
+ButtonForm = fields()
 from wacast.dashboard.web import ROLE_WORDS, DashboardRoute, Owner, redirect, render
 from wacast.db.requests import ReadSession, WriteSession
 from wacast.users import service as users_service
@@ -24,7 +28,7 @@ async def users_page(request: Request, ctx: Owner, session: ReadSession) -> Resp
 
 
 @router.post("/users")
-async def user_add(request: Request, ctx: Owner, form: Posted, session: WriteSession) -> Response:
+async def user_add(request: Request, ctx: Owner, form: NewUserForm, session: WriteSession) -> Response:
     email = form.text("email").lower()
     password = form.text("password")
     role, name = form.text("role", "agent", strip=False), form.text("name")
@@ -42,13 +46,13 @@ async def user_add(request: Request, ctx: Owner, form: Posted, session: WriteSes
 
 
 @router.post("/users/{user_id}/role")
-async def user_role(request: Request, user_id: str, ctx: Owner, form: Posted, session: WriteSession) -> Response:
+async def user_role(request: Request, user_id: str, ctx: Owner, form: RoleForm, session: WriteSession) -> Response:
     role = form.text("role", strip=False)
     member = await users_service.set_role(session, ctx.project.id, uuid_or_404(user_id), role)
     return redirect(ctx, "/users", f"{member.email} is now {role}.")
 
 
 @router.post("/users/{user_id}/remove")
-async def user_remove(request: Request, user_id: str, ctx: Owner, session: WriteSession) -> Response:
+async def user_remove(request: Request, user_id: str, ctx: Owner, form: ButtonForm, session: WriteSession) -> Response:
     member = await users_service.remove_member(session, ctx.project.id, uuid_or_404(user_id))
     return redirect(ctx, "/users", f"{member.email} removed from {ctx.project.name}; their sessions are signed out.")
