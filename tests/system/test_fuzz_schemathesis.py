@@ -83,8 +83,9 @@ def test_openapi_operations_never_answer_5xx(server) -> None:  # noqa: ANN001
             @given(case=operation.as_strategy(generation_mode=mode))
             @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
             def run(case) -> None:  # noqa: ANN001
-                # Half the generated requests carry real credentials, to reach past authentication.
-                if isinstance(case.body, dict) and len(case.body) % 2 == 0:
+                # Half the campaign-API requests carry real credentials in the body, to reach past
+                # authentication (only there: REST bodies refuse fields they do not know).
+                if case.path.startswith("/campaign/") and isinstance(case.body, dict) and len(case.body) % 2 == 0:
                     case.body["apiKey"] = demo["api_key"]
                     case.body.setdefault("campaignName", demo["campaign"])
                 headers = dict(case.headers or {})
