@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from wacast.kit import text
 from wacast.kit.errors import WacastError
@@ -137,7 +138,11 @@ def parse_media(value: dict | None, name: str = "media") -> Media | None:
         return None if filename in (None, "") else Media(url="", filename=filename)
     if not isinstance(url, str):
         raise field_error(f"{name}.url", "a string")
-    _check_text(f"{name}.url", url, 2048)
+    text.check(f"{name}.url", url, max_len=2048)  # one line: a URL has no line breaks
+    try:
+        urlsplit(url.strip()).port  # noqa: B018 (an IPv6 host left open, a port out of range: ValueError)
+    except ValueError:
+        raise field_error(f"{name}.url", "a valid URL") from None
     if filename is not None and not isinstance(filename, str):
         raise field_error(f"{name}.filename", "a string")
     if filename:
