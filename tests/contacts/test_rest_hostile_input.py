@@ -156,6 +156,16 @@ REFUSED_BODIES = [
 ]
 
 
+async def test_an_invisible_only_tag_or_attribute_name_is_no_name(client, db, setup):  # noqa: ANN001
+    _, headers = setup
+    before = await state(db)
+    for method, url in (("POST", "/api/v1/tags"), ("POST", "/api/v1/attributes"), ("PATCH", "/api/v1/tags/vip"), ("PATCH", "/api/v1/attributes/city")):
+        for blank in ("\u200b", "\u200b\u2060 ", "\ufeff", "\u3164"):
+            response = await client.request(method, url, json={"name": blank}, headers=headers)
+            assert response.status_code == 400 and response.json()["code"] == "INVALID_NAME", (url, blank, response.text)
+    assert await state(db) == before
+
+
 async def test_bodies_the_hostile_pass_found(client, db, setup):  # noqa: ANN001
     setup, headers = setup
     before = await state(db)

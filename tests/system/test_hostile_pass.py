@@ -32,7 +32,8 @@ from sqlalchemy import select
 from tests.dashboard.test_dashboard import add_user, sign_in
 from tests.support.factories import body as campaign_body
 from tests.support.factories import make_project
-from wacast.models import Base
+from wacast.kit import text
+from wacast.models import AttributeDefinition, Base, Tag
 from wacast.whatsapp.inbound import InboundEvents
 
 PHONE = "+917428526285"
@@ -265,8 +266,9 @@ async def rest_pass(app, probe: Pass, world: dict) -> None:  # noqa: ANN001
 # --- the dashboard ---------------------------------------------------------------------------
 
 
-async def crawl(client: httpx.AsyncClient) -> list[dict[str, Any]]:
-    """Every POST form on the pages a signed-in owner reaches from the home page."""
+async def crawl(probe: Pass) -> list[dict[str, Any]]:
+    """Every POST form on the pages a signed-in owner reaches from the home page (each page
+    itself must not be a 5xx either)."""
     seen: set[str] = set()
     queue = ["/", "/contacts/import", "/templates/new", "/campaigns/new", "/broadcasts/new"]
     forms: dict[tuple, dict[str, Any]] = {}
@@ -275,7 +277,7 @@ async def crawl(client: httpx.AsyncClient) -> list[dict[str, Any]]:
         if page in seen or page.endswith((".csv", ".json")) or page.startswith(("/logout", "/api", "/static")):
             continue
         seen.add(page)
-        answer = await client.get(page)
+        answer = await probe.send("GET", page)
         if answer.status_code != 200 or "text/html" not in answer.headers.get("content-type", ""):
             continue
         parser = Forms()
@@ -290,7 +292,7 @@ async def crawl(client: httpx.AsyncClient) -> list[dict[str, Any]]:
 
 async def dashboard_pass(client: httpx.AsyncClient, probe: Pass) -> int:
     assert (await sign_in(client, "owner@acme.test", "password-owner")).status_code == 303
-    forms = await crawl(client)
+    forms = await crawl(probe)
     tried = 0
     for form in forms:
         if form["action"] in ("/logout", "/login"):
@@ -312,7 +314,7 @@ async def sign_in_pass(client: httpx.AsyncClient, probe: Pass) -> None:
     """The sign-in form, from a fresh client (a handful: the slow-down counts failures)."""
     page = await client.get("/login")
     token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    for email, password in (("a\x00b@x.test", "p"), ("owner@acme.test", "p\x00"), ("\u200b", "\ud800".encode("utf-8", "surrogatepass").decode("latin-1"))):
+    for email, password in (("a\x00b@x.test", "p"), ("owner@acme.test", "p\x00"), ("\u200b", "a\x1bb"), ("x" * 70_000, "p")):
         await probe.send("POST", "/login", data={"email": email, "password": password, "csrf": token})
     await probe.send("POST", "/login", content=f"email=%FF&password=%ED%A0%80&csrf={token}".encode(),
                      headers={"Content-Type": "application/x-www-form-urlencoded"})
@@ -344,7 +346,7 @@ async def import_pass(client: httpx.AsyncClient, probe: Pass) -> None:
             assert status["status"] == "done", status
             assert status["processed_rows"] == status["total_rows"] == status["created"] + status["updated"] + status["errors"], status
             await probe.send("GET", url + "/errors.csv")
-    for bad in ("a\x00b.csv", "\ud800.csv".encode("utf-8", "surrogatepass").decode("latin-1")):
+    for bad in ("a\x00b.csv", "a\x1bb.csv", "x" * 5_000 + ".csv"):
         await probe.send("POST", "/contacts/import", data={"csrf": token}, files={"file": (bad, b"phone\n+917428526297\n", "text/csv")})
 
 
@@ -428,6 +430,9 @@ async def test_hostile_pass(app, client, db, settings, world) -> None:  # noqa: 
     assert not probe.failures, f"{len(probe.failures)} of {probe.sent} answers were 5xx:\n" + "\n".join(probe.failures[:40])
     stored = await stored_hostile_text(db)
     assert not stored, "hostile text was stored:\n" + "\n".join(stored[:40])
+    async with db.read() as session:
+        labels = [*(await session.execute(select(Tag.name))).scalars(), *(await session.execute(select(AttributeDefinition.name))).scalars()]
+    assert not [name for name in labels if text.is_blank(name)], labels  # an invisible-only name is no name
     headers = world["headers"]
     for url in ("/api/v1/contacts", "/api/v1/tags", "/api/v1/attributes", "/api/v1/templates", "/api/v1/campaigns", "/api/v1/segments",
                 "/api/v1/segments/all/export", "/api/v1/webhooks", "/api/v1/messages"):

@@ -159,3 +159,15 @@ async def test_template_parameters_follow_meta_s_rule_from_every_source(client, 
     for i, value in enumerate(PARAMS_ACCEPTED):
         answer = await client.post("/campaign/t1/api/v2", json=body(setup, destination=f"+91742852630{i}", templateParams=[value, "O-1"]))
         assert answer.status_code == 200, (value, answer.text)
+
+
+async def test_a_broadcast_s_fixed_parameter_text_is_checked_at_create(client, db):
+    setup = await make_project(db)
+    h = auth(setup.api_key)
+    assert (await client.post("/api/v1/segments", headers=h, json={"name": "all", "filter": {"conditions": []}})).status_code == 201
+    base = {"type": "broadcast", "name": "spring", "template": "order_update", "segment": "all", "send_at": "2099-01-01T10:00"}
+    for params, field, code in ((["a\u2028b", "O-1"], "params[0]", "PARAM_INVALID_TEXT"), (["Asha", "two\nlines"], "params[1]", "PARAM_INVALID_TEXT"),
+                                (["$city", {"attribute": "plan", "fallback": "\u200b"}], "params[1].fallback", "PARAM_EMPTY")):
+        answer = await client.post("/api/v1/campaigns", headers=h, json={**base, "params": params})
+        assert answer.status_code == 400 and answer.json()["code"] == code and answer.json()["details"]["field"] == field, answer.text
+    assert (await client.post("/api/v1/campaigns", headers=h, json={**base, "params": ["$name", "O-1"]})).status_code == 201
