@@ -37,6 +37,7 @@ from wacast.kit import ratelimit
 from wacast.kit.body_limit import BodyLimitMiddleware, BodyLimits
 from wacast.kit.errors import WacastError
 from wacast.kit.http import MAX_BODY, JSONResponse
+from wacast.kit.request_text import RequestTextGuard
 from wacast.ops import endpoints as operations
 from wacast.runtime import Supervisor, build_loops, build_providers, provide_interfaces
 from wacast.webhooks.tasks import WebhookSender
@@ -159,5 +160,6 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
     include_routers(app)
     app.add_middleware(IdempotencyMiddleware)  # Idempotency-Key on every write (docs/integrations.md)
     app.add_middleware(BodyLimitMiddleware, limits=BODY_LIMITS)  # outside everything that reads a body
+    app.add_middleware(RequestTextGuard)  # the text rule for the URL's path and query (kit/request_text.py)
     operations.install(app)  # /readyz, /metrics and the request-id middleware (outermost)
     return app

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
+from tests.support.factories import body, make_project
 from wacast.api_keys import service as api_keys
 from wacast.kit.clock import utcnow
 from wacast.models.messages import Message
-from tests.support.factories import body, make_project
 
 
 def auth(key: str) -> dict[str, str]:
@@ -312,11 +312,11 @@ async def test_openapi_documents_every_endpoint_with_an_example(client):
     assert checked >= 35
 
 
-async def test_campaign_reference_with_nul_is_not_found(client, db):
+async def test_campaign_reference_with_nul_is_refused(client, db):
     from tests.support.factories import make_project
 
     setup = await make_project(db, "nulproject")
     headers = {"Authorization": f"Bearer {setup.api_key}"}
     response = await client.post("/api/v1/campaigns/bad%00name/pause", headers=headers)
-    assert response.status_code == 404
-    assert response.json()["code"] == "CAMPAIGN_NOT_FOUND"
+    assert response.status_code == 400  # the URL's text rule (kit/request_text.py), before any route
+    assert response.json()["code"] == "FIELD_INVALID" and response.json()["details"]["field"] == "path"

@@ -6,18 +6,20 @@ guard of the one CSV exporter (a segment export of a contact named =HYPERLINK(..
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 
 import pytest
 from sqlalchemy import select
 
+from tests.support.factories import body, make_project
 from wacast.contacts import csv_import
 from wacast.kit.errors import WacastError
 from wacast.models.contact_imports import ContactImport
 from wacast.models.contacts import AttributeDefinition, Contact, ContactTag, Tag
-from wacast.models.messages import Message
+from wacast.models.messages import InboundEvent, Message
 from wacast.models.segments import Segment
-from tests.support.factories import body, make_project
 
 X = "\x00PLACEHOLDER\x00"  # where the hostile value goes in a body template
 
@@ -108,19 +110,84 @@ async def test_campaign_api_refuses_hostile_text_and_writes_nothing(client, db, 
     assert await state(db) == before
 
 
-async def test_paths_and_queries_with_nul_are_not_found_or_refused(client, db, setup):  # noqa: ANN001
+URL_REFUSED = [
+    # (url, the field named): paths and queries pass the text rule before any route (kit/request_text.py)
+    ("/api/v1/contacts/%00", "path"), ("/api/v1/contacts/+9174%0028526285", "path"), ("/api/v1/tags/v%00ip", "path"),
+    ("/api/v1/attributes/ci%00ty", "path"), ("/api/v1/segments/s%00", "path"), ("/api/v1/tags/%FF", "path"),
+    ("/api/v1/campaigns/a%00b", "path"), ("/api/v1/templates/a%ED%A0%80", "path"),
+    ("/api/v1/contacts?tag=v%00ip", "tag"), ("/api/v1/contacts?search=a%00", "search"), ("/api/v1/contacts?source=a%00", "source"),
+    ("/api/v1/contacts?attribute=city:P%00une", "attribute"), ("/api/v1/contacts?search=%FF", "search"),
+    ("/api/v1/contacts?search=%ED%A0%80", "search"), ("/api/v1/templates?name=a%00b", "name"),
+    ("/api/v1/campaigns?status=a%00b", "status"),  # a 500 on PostgreSQL (issue 12, finding 4)
+    ("/api/v1/campaigns?type=a%1Bb", "type"), ("/api/v1/messages?contact=a%C2%85", "contact"),
+    ("/api/v1/webhooks/a%00b/deliveries?status=x", "path"),
+]
+
+
+async def test_paths_and_queries_that_break_the_text_rule_are_refused(client, db, setup):  # noqa: ANN001
     _, headers = setup
-    for url in ("/api/v1/contacts/%00", "/api/v1/contacts/+9174%0028526285", "/api/v1/tags/v%00ip", "/api/v1/attributes/ci%00ty",
-                "/api/v1/segments/s%00"):
-        response = await client.get(url, headers=headers)
-        assert response.status_code == 404, (url, response.text)
-    for url in ("/api/v1/contacts?tag=v%00ip", "/api/v1/contacts?search=a%00", "/api/v1/contacts?attribute=city:P%00une"):
-        response = await client.get(url, headers=headers)
-        assert response.status_code == 400 and response.json()["code"] == "FIELD_INVALID", (url, response.text)
     before = await state(db)
+    for url, field in URL_REFUSED:
+        for method in ("GET", "DELETE"):
+            response = await client.request(method, url, headers=headers)
+            assert response.status_code == 400, (method, url, response.text)
+            data = response.json()
+            assert data["code"] == "FIELD_INVALID" and data["details"]["field"] == field, (url, data)
     response = await client.delete(f"/api/v1/contacts/{PHONE}/tags/v%00ip", headers=headers)
     assert response.status_code == 400 and response.json()["code"] == "FIELD_INVALID"
     assert await state(db) == before
+    # plain text still goes through: encoded UTF-8, a + in a phone number, an empty value
+    for url in ("/api/v1/contacts?search=%E0%A4%85", f"/api/v1/contacts/{PHONE}", "/api/v1/contacts?tag=", "/api/v1/tags/vip"):
+        assert (await client.get(url, headers=headers)).status_code == 200, url
+
+
+REFUSED_BODIES = [
+    # (method, url, body, the expected code): what the hostile pass found (tests/system/test_hostile_pass.py)
+    ("POST", "/api/v1/campaigns", {"type": "api", "name": "a\x00b", "template": "order_update"}, "FIELD_INVALID"),  # PG: 500
+    ("POST", "/campaign/t1/api/campaign-details", {"campaignName": "a\x00b"}, "FIELD_INVALID"),  # PG: 500
+    ("POST", "/api/v1/webhooks", {"url": "http://[::1", "topics": ["message.status.updated"]}, "WEBHOOK_URL_INVALID"),  # 500
+    ("POST", "/api/v1/webhooks", {"url": "https://a\x00b.example/h", "topics": ["message.status.updated"]}, "FIELD_INVALID"),
+    ("POST", "/api/v1/webhooks", {"url": "https://crm.example.com/h", "topics": ["message.status.updated"], "description": "a\x00b"},
+     "FIELD_INVALID"),  # PG: 500
+    ("POST", "/api/v1/webhooks", {"url": "https://crm.example.com/h", "topics": ["message.status.updated"], "secret": "s" * 20 + "\x1b"},
+     "FIELD_INVALID"),
+    ("POST", "/campaign/t1/api/v2", {"campaignName": "image_header", "media": {"url": "http://[::1"}}, "MEDIA_URL_INVALID"),  # a 500
+    ("POST", "/campaign/t1/api/v2", {"campaignName": "image_header", "media": {"url": "https://x.example/a\n.png"}}, "FIELD_INVALID"),
+]
+
+
+async def test_an_invisible_only_tag_or_attribute_name_is_no_name(client, db, setup):  # noqa: ANN001
+    _, headers = setup
+    before = await state(db)
+    for method, url in (("POST", "/api/v1/tags"), ("POST", "/api/v1/attributes"), ("PATCH", "/api/v1/tags/vip"), ("PATCH", "/api/v1/attributes/city")):
+        for blank in ("\u200b", "\u200b\u2060 ", "\ufeff", "\u3164"):
+            response = await client.request(method, url, json={"name": blank}, headers=headers)
+            assert response.status_code == 400 and response.json()["code"] == "INVALID_NAME", (url, blank, response.text)
+    assert await state(db) == before
+
+
+async def test_bodies_the_hostile_pass_found(client, db, setup):  # noqa: ANN001
+    setup, headers = setup
+    before = await state(db)
+    for method, url, template, code in REFUSED_BODIES:
+        data = {**body(setup), **template} if url.startswith("/campaign/") else template
+        if "campaign-details" in url:
+            data = {"apiKey": setup.api_key, **template}
+        response = await client.request(method, url, json=data, headers=headers)
+        assert response.status_code == 400 and response.json()["code"] == code, (url, template, response.text)
+    assert await state(db) == before
+
+
+async def test_a_signed_meta_webhook_with_a_nul_is_stored_not_refused(client, db, setup):  # noqa: ANN001
+    raw = (b'{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":'
+           b'{"messaging_product":"whatsapp","metadata":{"phone_number_id":"1"},"messages":[{"from":"917428526285",'
+           b'"id":"wamid.N1","timestamp":"1764000000","type":"text","text":{"body":"a\\u0000b"}}]}}]}]}')
+    signature = "sha256=" + hmac.new(b"test-app-secret", raw, hashlib.sha256).hexdigest()
+    response = await client.post("/webhooks/whatsapp", content=raw, headers={"content-type": "application/json", "x-hub-signature-256": signature})
+    assert response.status_code == 200, response.text  # PostgreSQL: a 500, and Meta retries for days
+    async with db.read() as session:
+        stored = (await session.execute(select(InboundEvent))).scalars().one()
+    assert stored.body["entry"][0]["changes"][0]["value"]["messages"][0]["text"]["body"] == "a\ufffdb"
 
 
 async def test_segment_export_guards_formulas(client, db, setup):  # noqa: ANN001

@@ -5,14 +5,17 @@ Newlines stay allowed where the field takes them (a template's body). Both backe
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import logging
 import uuid
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
-from tests.support.factories import make_project
 from tests.dashboard.test_dashboard import CSRF_RE, add_user, csrf_of, sign_in
+from tests.support.factories import make_project
 from wacast.contacts import service as contacts
 from wacast.models.api_keys import ApiKey
 from wacast.models.campaigns import Campaign
@@ -132,3 +135,71 @@ async def test_newlines_stay_allowed_where_the_field_takes_them(client: httpx.As
     refused = await client.post("/tags", data={"kind": "tag", "name": "two\nlines", "csrf": token})
     assert refused.status_code == 303
     assert "name must not contain line breaks or tabs (FIELD_INVALID)" in (await client.get("/tags")).text
+
+
+async def _imported(client: httpx.AsyncClient, data: bytes) -> tuple[dict, str]:
+    """Upload `data` as a contacts CSV, wait for the import: its final status and error report."""
+    token = await csrf_of(client, "/contacts/import")
+    started = await client.post("/contacts/import", data={"csrf": token}, files={"file": ("people.csv", data, "text/csv")},
+                                headers={"accept": "application/json"})
+    assert started.status_code == 201, started.text
+    for _ in range(200):
+        status = (await client.get(started.json()["url"] + ".json")).json()
+        if status["status"] in ("done", "failed"):
+            break
+        await asyncio.sleep(0.02)
+    return status, (await client.get(started.json()["url"] + "/errors.csv")).text
+
+
+async def test_an_oversized_cell_and_an_open_quote_are_row_errors_never_a_silent_loss(client: httpx.AsyncClient, db, setup) -> None:
+    # Issue 12, finding 10: a 140,000-character cell was a 500 (the csv module's field limit);
+    # a quote left open swallowed the next row (one contact lost, 0 errors).
+    await sign_in(client, "owner@acme.test", "password-owner")
+    data = ("phone,name,city\n"
+            "+919811100011,Asha,Pune\n"
+            "+919811100012,Big," + "x" * 140_000 + "\n"
+            "+919811100013,\"Ravi,Delhi\n"
+            "+919811100014,Swallowed,Goa\"\n"
+            "+919811100015,Meera,\"12 Main St\nPune\"\n").encode()
+    status, report = await _imported(client, data)
+    assert status["status"] == "done" and status["total_rows"] == 4, status
+    assert (status["created"], status["errors"]) == (2, 2), status
+    rows = {e["row"]: e["error"] for e in status["first_errors"]}
+    assert set(rows) == {3, 4} and "field limit" in rows[3] and "quote opened on line 4 is not closed before line 5" in rows[4], rows
+    assert "line 4" in report
+    async with db.read() as session:
+        phones = set((await session.execute(select(Contact.phone))).scalars())
+    assert {"+919811100011", "+919811100015"} <= phones and not phones & {"+919811100012", "+919811100013", "+919811100014"}
+
+
+async def test_the_import_error_report_and_the_exports_guard_formulas(client: httpx.AsyncClient, db, setup) -> None:
+    # Issue 12, finding 8: the error report wrote cells such as =1+1 raw; full-width and
+    # space-led formulas passed the exports' guard.
+    await sign_in(client, "owner@acme.test", "password-owner")
+    data = ("phone,=cmd\n"
+            "\uff1d1+1,x\n"
+            "+919811100021," + "y" * 1001 + "\n"
+            " =2+2,x\n").encode()
+    status, report = await _imported(client, data)
+    assert status["errors"] == 3, status
+    cells = [cell for row in csv.reader(report.splitlines()[1:]) for cell in row]
+    assert "'\uff1d1+1" in cells and "'=2+2" in cells and any(c.startswith("'=cmd is longer") for c in cells), cells
+    async with db.transaction() as session:
+        await contacts.create(session, setup["project"].project_id, "+919811100022", name=" =HYPERLINK(1)", source="\uff0bcmd",
+                              attributes={"city": "\t=1+1"})
+    exported = (await client.get("/contacts/export.csv")).text
+    line = next(row for row in csv.reader(exported.splitlines()) if row and row[0] == "+919811100022")
+    assert "'=HYPERLINK(1)" in line and "'\uff0bcmd" in line and "'\t=1+1" in line, line
+
+
+async def test_a_csv_with_a_nul_is_refused_and_its_content_never_logged(client: httpx.AsyncClient, setup, caplog) -> None:
+    # Issue 12, finding 4: a 500 on PostgreSQL whose log line held the whole file.
+    await sign_in(client, "owner@acme.test", "password-owner")
+    token = await csrf_of(client, "/contacts/import")
+    data = "phone,name\n+919811100031,Kavya Secretname\n+919811100032,Ne\x00ha\n".encode()
+    with caplog.at_level(logging.DEBUG):
+        answer = await client.post("/contacts/import", data={"csrf": token}, files={"file": ("p.csv", data, "text/csv")},
+                                   headers={"accept": "application/json"})
+    assert answer.status_code == 303, answer.text  # a form's error is shown on its page
+    assert "(FIELD_INVALID)" in (await client.get(answer.headers["location"])).text
+    assert "Secretname" not in caplog.text and "919811100031" not in caplog.text

@@ -63,11 +63,11 @@ async def test_rest_refuses_nul_and_control_characters_and_writes_nothing(client
     ok = await client.post("/api/v1/templates", headers=h, json={**NEW, "components": [{"type": "BODY", "text": "Welcome back\n{{1}}!"}]})
     assert ok.status_code == 201, ok.text
     # Paths and queries: a 400, not a 500 on PostgreSQL.
-    refused(await client.get("/api/v1/templates/order%00update", headers=h), "name")
+    refused(await client.get("/api/v1/templates/order%00update", headers=h), "path")  # kit/request_text.py
     refused(await client.get("/api/v1/templates/order_update?language=e%00n", headers=h), "language")
     refused(await client.get("/api/v1/templates?status=APPROVED%00", headers=h), "status")
     refused(await client.get("/api/v1/templates?name=a%01b", headers=h), "name")
-    refused(await client.delete("/api/v1/templates/welcome%00back", headers=h), "name")
+    refused(await client.delete("/api/v1/templates/welcome%00back", headers=h), "path")
     assert await count_templates(db, setup.project_id) == before + 1
 
 
@@ -135,3 +135,39 @@ async def test_a_synced_template_with_a_nul_is_skipped(db, settings, fake_meta):
     async with db.read() as session:
         names = set((await session.execute(select(Template.name).where(Template.project_id == setup.project_id))).scalars())
     assert "broken" not in names and "order_update" in names
+
+
+# Issue 12, finding 13: parameter text Meta refuses is refused at the campaign API, from any
+# source (the request, a contact attribute, paramsFallbackValue); what AiSensy passes on is not.
+PARAMS_REFUSED = {"a\u2028b": "PARAM_INVALID_TEXT", "a\u2029b": "PARAM_INVALID_TEXT", "\u200b": "PARAM_EMPTY",
+                  "\u200c\u200d\u2060": "PARAM_EMPTY", "\ufeff": "PARAM_EMPTY", "\u3164": "PARAM_EMPTY", "a\x0bb": "FIELD_INVALID",
+                  "a\x0cb": "FIELD_INVALID", "a\x07b": "FIELD_INVALID"}
+PARAMS_ACCEPTED = ["👨\u200d👩\u200d👧 family", "می\u200cخواهم", "₹1,299.00", "a    b", "Asha\u00a0Verma"]
+
+
+async def test_template_parameters_follow_meta_s_rule_from_every_source(client, db):
+    from tests.support.factories import body
+
+    setup = await make_project(db)
+    for value, code in PARAMS_REFUSED.items():
+        for extra in ({"templateParams": [value, "O-1"]}, {"templateParams": ["$plan", "O-1"], "paramsFallbackValue": {"plan": value}},
+                      {"templateParams": ["$city", "O-1"], "attributes": {"city": value}, "destination": "+917428526201"}):
+            answer = await client.post("/campaign/t1/api/v2", json=body(setup, **extra))
+            # a blank attribute or fallback is no value: the fallback, then PARAM_UNRESOLVED
+            codes = {code, "PARAM_UNRESOLVED"} if code == "PARAM_EMPTY" and extra["templateParams"][0].startswith("$") else {code}
+            assert answer.status_code == 400 and answer.json()["code"] in codes, (value, extra, answer.text)
+    for i, value in enumerate(PARAMS_ACCEPTED):
+        answer = await client.post("/campaign/t1/api/v2", json=body(setup, destination=f"+91742852630{i}", templateParams=[value, "O-1"]))
+        assert answer.status_code == 200, (value, answer.text)
+
+
+async def test_a_broadcast_s_fixed_parameter_text_is_checked_at_create(client, db):
+    setup = await make_project(db)
+    h = auth(setup.api_key)
+    assert (await client.post("/api/v1/segments", headers=h, json={"name": "all", "filter": {"conditions": []}})).status_code == 201
+    base = {"type": "broadcast", "name": "spring", "template": "order_update", "segment": "all", "send_at": "2099-01-01T10:00"}
+    for params, field, code in ((["a\u2028b", "O-1"], "params[0]", "PARAM_INVALID_TEXT"), (["Asha", "two\nlines"], "params[1]", "PARAM_INVALID_TEXT"),
+                                (["$city", {"attribute": "plan", "fallback": "\u200b"}], "params[1].fallback", "PARAM_EMPTY")):
+        answer = await client.post("/api/v1/campaigns", headers=h, json={**base, "params": params})
+        assert answer.status_code == 400 and answer.json()["code"] == code and answer.json()["details"]["field"] == field, answer.text
+    assert (await client.post("/api/v1/campaigns", headers=h, json={**base, "params": ["$name", "O-1"]})).status_code == 201

@@ -20,7 +20,7 @@ from wacast.campaigns import repository as campaigns_repo
 from wacast.campaigns.repository import CampaignSnapshot
 from wacast.contacts import repository as contacts_repo
 from wacast.db.engine import Database
-from wacast.kit import metrics, ratelimit
+from wacast.kit import metrics, ratelimit, text
 from wacast.kit import phone as phones
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import Unauthorized, WacastError
@@ -174,6 +174,7 @@ class CampaignApiService:
             name = body.get("campaignName")
             if not isinstance(name, str) or not name:
                 raise WacastError("campaignName is required", "FIELD_REQUIRED", {"field": "campaignName"})
+            text.check("campaignName", name)  # the rule the send path applies (templates/request.py); a NUL was a 500
             snapshot = await load_campaign(session, identity.project_id, name)
         return example_request(snapshot, api_key="<your apiKey>")
 

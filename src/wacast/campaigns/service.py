@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.campaigns import repository as repo
+from wacast.kit import text
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import Conflict, NotFound, WacastError
 from wacast.messages import repository as messages_repo
@@ -20,7 +21,8 @@ from wacast.webhooks import events
 
 
 async def create(session: AsyncSession, project_id: uuid.UUID, name: str, template_name: str, language: str | None = None, *, live: bool = False) -> Campaign:
-    name = name.strip()
+    # The base text rule (kit/text.py) first: a NUL reached PostgreSQL here (a 500).
+    name = text.check("name", name, max_len=len(name)).strip()
     if not name or len(name) > 200:
         raise WacastError("Campaign name is required (at most 200 characters)", "FIELD_REQUIRED", {"field": "name"})
     if await repo.name_exists(session, project_id, name):

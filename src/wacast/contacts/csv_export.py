@@ -1,6 +1,6 @@
 """The one contact CSV exporter: the contact list (dashboard) and segment members (REST, CLI,
-dashboard) both stream through `export`, with the formula guard of kit/csv.py on every cell
-that came from a user. The columns are those an import reads, so an export imports again.
+dashboard) both stream through `export`, written by kit/csv.py's `rows_to_text` (the one
+formula guard, on every cell). The columns are those an import reads, so an export imports again.
 
 The export is streamed after the request's endpoint has returned, so it opens its own read
 session per batch (no write lock on SQLite, nothing held between batches).
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wacast.contacts import repository as repo
 from wacast.contacts import service as contacts
 from wacast.db.engine import Database
-from wacast.kit.csv import guard, rows_to_text
+from wacast.kit.csv import rows_to_text
 from wacast.kit.pagination import MAX_PAGE
 
 
@@ -63,15 +63,15 @@ def with_tags(rows: list[Any], tags: dict[uuid.UUID, list[str]]) -> list[ExportR
 def _cells(row: Any, columns: Columns, attribute_names: list[str]) -> list[str]:
     fixed = {
         "phone": row.phone,
-        "name": guard(row.name),
-        "source": guard(row.source or ""),
+        "name": row.name,
+        "source": row.source or "",
         "opted_in": columns.yes if row.opted_in else columns.no,
         "blocked": columns.yes if row.blocked else columns.no,
-        "tags": guard(";".join(sorted(row.tags))),
+        "tags": ";".join(sorted(row.tags)),
         "created_at": row.created_at.isoformat(timespec=columns.timespec),
     }
     attributes = row.attributes or {}
-    return [fixed[c] for c in columns.order] + [guard(attributes.get(n, "")) for n in attribute_names]
+    return [fixed[c] for c in columns.order] + [attributes.get(n, "") for n in attribute_names]
 
 
 async def export(db: Database, project_id: uuid.UUID, pages: Pages, columns: Columns) -> AsyncIterator[str]:

@@ -18,7 +18,9 @@ with NUL bytes is refused whole (it is stored as text until imported, and Postgr
 store NUL), and so is a header naming an attribute that breaks the rule.
 
 A row that cannot be imported is reported with its line number and reason, and the others are
-imported. The file is stored with the import and processed in chunks, each its own
+imported. A record the CSV reader cannot take (a cell over the field limit, a quote left open
+that swallows the following lines) is such a row too (kit/csv.py `records`): nothing is lost
+without a word. The file is stored with the import and processed in chunks, each its own
 transaction, under a lease: progress is visible while it runs and a crashed server's import
 resumes where it stopped. The export writes the same columns, so an export imports again.
 """
@@ -27,8 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import io
 import logging
+import traceback
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -42,7 +44,7 @@ from wacast.db.engine import Database
 from wacast.kit import phone as phones
 from wacast.kit import text
 from wacast.kit.clock import utcnow
-from wacast.kit.csv import guard, rows_to_text
+from wacast.kit.csv import Record, records, rows_to_text
 from wacast.kit.errors import NotFound, WacastError
 from wacast.models.contact_imports import ContactImport
 from wacast.models.projects import Project
@@ -94,18 +96,20 @@ class Columns:
         self.opted_in = next((i for i, h in enumerate(lowered) if h in ("opted_in", "optin", "opt_in")), None)
         known = {self.phone, self.name, self.tags, self.source, self.opted_in}
         skip = {"blocked", "created_at", "id"}
-        self.attributes = [(i, h) for i, h in enumerate(self.header) if i not in known and h and lowered[i] not in skip]
+        # a blank header (only invisible characters) names no attribute: its column is left out
+        self.attributes = [(i, h) for i, h in enumerate(self.header) if i not in known and not text.is_blank(h) and lowered[i] not in skip]
 
 
-def _rows(text: str) -> tuple[Columns, list[list[str]]]:
-    reader = csv.reader(io.StringIO(text), _sniff(text))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise WacastError("The file is empty", "CSV_EMPTY") from None
-    columns = Columns(header)
-    rows = [row for row in reader]
-    return columns, rows
+def _rows(content: str) -> tuple[Columns, list[Record]]:
+    """The columns, and every record but blank ones (each with its line and its problem)."""
+    found = records(content, _sniff(content))
+    header = next(found, None)
+    if header is None:
+        raise WacastError("The file is empty", "CSV_EMPTY")
+    if header.problem is not None:
+        raise WacastError(f"The header row cannot be read: {header.problem}", "CSV_INVALID", {"field": "header"})
+    columns = Columns(header.cells)
+    return columns, [r for r in found if r.problem is not None or any(c.strip() for c in r.cells)]
 
 
 def _cell(row: list[str], index: int | None) -> str:
@@ -132,7 +136,6 @@ async def start_import(session: AsyncSession, project_id: uuid.UUID, user_id: uu
     columns, rows = _rows(content)
     for _, header in columns.attributes:
         text.check("header", header, max_len=MAX_LABEL * 2)
-    rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
         raise WacastError("The file has a header but no rows", "CSV_EMPTY")
     if len(rows) > MAX_ROWS:
@@ -189,7 +192,7 @@ async def run_import(db: Database, import_id: uuid.UUID) -> None:
     async with db.transaction() as session:
         if not await imports_repo.claim(session, import_id, utcnow(), LEASE):
             return  # finished, or another process holds it
-    parsed: tuple[Columns, list[list[str]]] | None = None
+    parsed: tuple[Columns, list[Record]] | None = None
     try:
         while True:
             async with db.transaction() as session:
@@ -198,8 +201,7 @@ async def run_import(db: Database, import_id: uuid.UUID) -> None:
                     return
                 project = await contacts_repo.project(session, job.project_id)
                 if parsed is None:  # parsed once per run, not per chunk
-                    columns, rows = _rows(job.content)
-                    parsed = columns, [r for r in rows if any(c.strip() for c in r)]
+                    parsed = _rows(job.content)
                 columns, rows = parsed
                 if job.processed_rows == 0:
                     await _prepare(session, job, columns, rows)
@@ -207,14 +209,15 @@ async def run_import(db: Database, import_id: uuid.UUID) -> None:
                 chunk = rows[start : start + CHUNK]
                 errors = list(job.errors or [])
                 good = []
-                for offset, row in enumerate(chunk):
-                    line = start + offset + 2  # the header is line 1
+                for record in chunk:
                     try:
-                        good.append(_parse_row(project, columns, row))  # every check runs before any write
+                        good.append(_parse_row(project, columns, record))  # every check runs before any write
                     except WacastError as error:
                         job.error_count += 1
                         if len(errors) < MAX_STORED_ERRORS:
-                            errors.append({"row": line, "phone": _cell(row, columns.phone)[:40], "error": error.message})
+                            phone = _cell(record.cells, columns.phone)
+                            errors.append({"row": record.line, "phone": phone[:40] if text.problem(phone[:40]) is None else "",
+                                           "error": error.message})
                 created, updated = await _write_chunk(session, project, good)
                 job.created_count += created
                 job.updated_count += updated
@@ -228,23 +231,28 @@ async def run_import(db: Database, import_id: uuid.UUID) -> None:
                     job.content = ""  # the file is not kept once imported
                     return
             await asyncio.sleep(0)
-    except Exception:
-        log.exception("contact import %s stopped", import_id)
+    except Exception as error:
+        # The error's text can hold the rows being written (a database error quotes its
+        # statement's parameters): the log gets its type and where it happened, never the
+        # file's content. It is not raised again: nothing awaits this task, and asyncio would
+        # log it whole.
+        log.error("contact import %s stopped: %s\n%s", import_id, type(error).__name__, "".join(traceback.format_tb(error.__traceback__)))
         async with db.transaction() as session:
             job = await imports_repo.get(session, import_id)
             if job is not None and job.status == "running":
                 job.status = "failed"
                 job.lease_until = None
                 job.finished_at = utcnow()
-        raise
 
 
-async def _prepare(session: AsyncSession, job: ContactImport, columns: Columns, rows: list[list[str]]) -> None:
-    """Create the tags and attributes the file names that do not exist yet."""
+async def _prepare(session: AsyncSession, job: ContactImport, columns: Columns, rows: list[Record]) -> None:
+    """Create the tags and attributes the file names that do not exist yet (not those of a
+    record that cannot be read: it is reported, and what it holds is not known)."""
     tag_names: list[str] = []
     if columns.tags is not None:
-        for row in rows:
-            tag_names.extend(split_tags(_cell(row, columns.tags)))
+        for record in rows:
+            if record.problem is None:
+                tag_names.extend(split_tags(_cell(record.cells, columns.tags)))
     # A tag that breaks the text rule is not created: the rows naming it are reported.
     tag_names = [t[:MAX_LABEL] for t in dict.fromkeys(tag_names) if text.problem(t[:MAX_LABEL], max_len=MAX_LABEL) is None]
     job.created_tags, _ = await contacts.create_tags(session, job.project_id, tag_names)
@@ -259,7 +267,10 @@ def _checked(field: str, value: str, max_len: int, *, multiline: bool = False) -
     return value
 
 
-def _parse_row(project: Project, columns: Columns, row: list[str]) -> dict[str, Any]:
+def _parse_row(project: Project, columns: Columns, record: Record) -> dict[str, Any]:
+    if record.problem is not None:
+        raise WacastError(record.problem, "CSV_ROW_INVALID")
+    row = record.cells
     raw_phone = _cell(row, columns.phone)
     if not raw_phone:
         raise WacastError("phone is empty", "CSV_ROW_INVALID")
@@ -340,4 +351,5 @@ async def _write_chunk(session: AsyncSession, project: Project, rows: list[dict[
 
 
 def errors_csv(job: ContactImport) -> str:
-    return rows_to_text([["row", "phone", "error"], *([e.get("row"), guard(e.get("phone")), e.get("error")] for e in job.errors or [])])
+    """The error report (every cell through the one formula guard: kit/csv.rows_to_text)."""
+    return rows_to_text([["row", "phone", "error"], *([e.get("row"), e.get("phone"), e.get("error")] for e in job.errors or [])])

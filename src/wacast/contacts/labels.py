@@ -1,7 +1,8 @@
 """Tags and attribute definitions: the labels a project puts on its contacts.
 
 One function per use case, called by REST, the dashboard, the CLI and the CSV import alike.
-Names are single-line texts under the base rule (kit/text.py), at most MAX_LABEL characters.
+Names are single-line texts under the base rule (kit/text.py), at most MAX_LABEL characters,
+and not blank (kit/text.is_blank: not only whitespace and invisible characters).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class AttributeOut:
 
 
 def _label(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value.strip()) > MAX_LABEL:
+    # A blank name (only whitespace or invisible characters such as ZERO WIDTH SPACE) is no name.
+    if not isinstance(value, str) or text.is_blank(value) or len(value.strip()) > MAX_LABEL:
         raise WacastError(f"{what} name is required (at most {MAX_LABEL} characters)", "INVALID_NAME", {"field": "name"})
     return text.check("name", value, max_len=len(value)).strip()
 
@@ -63,7 +65,7 @@ def _names(names: Iterable[Any], field: str) -> list[str]:
     out = []
     for i, name in enumerate(names):
         checked = text.clean(f"{field}[{i}]", name, max_len=MAX_LABEL)
-        if checked:
+        if checked and not text.is_blank(checked):
             out.append(checked)
     return list(dict.fromkeys(out))
 

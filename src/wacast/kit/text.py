@@ -8,20 +8,32 @@ The base rule refuses, with a 400 that names the field:
 - lone surrogates (not Unicode text; they cannot be encoded to UTF-8 for storage),
 - more than `max_len` characters.
 
+A single-line field also refuses U+2028 and U+2029 (LINE and PARAGRAPH SEPARATOR: line
+breaks to browsers, JSON readers and Meta alike).
+
+`is_blank` says whether a value is only whitespace and invisible characters (ZERO WIDTH SPACE,
+ZWNJ, ZWJ, WORD JOINER, BOM, the Hangul fillers, ...): such a value is empty to a reader, and
+fields that must not be empty refuse it. Invisible characters inside visible text stay (ZWJ
+joins emoji, ZWNJ is part of Persian spelling).
+
 Stricter profiles sit on top where Meta needs them: template parameter values
-(templates/components.py `check_param_text`: no newline, tab or 5 spaces in a row).
+(templates/components.py `check_param_text`: not blank, no line break or tab, not 5 spaces in
+a row). The URL's path and query pass the single-line rule in kit/request_text.py.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from wacast.kit.errors import WacastError
 
 # C0 controls but tab and newline (and CR, judged below), DEL, C1 controls, lone surrogates.
 _FORBIDDEN_MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]|\r(?!\n)")
-_FORBIDDEN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_FORBIDDEN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# Not whitespace to str.isspace() and not format characters (Cf), but shown as nothing.
+_FILLERS = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")
 
 DEFAULT_MAX = 4096
 
@@ -31,9 +43,19 @@ def _describe(char: str) -> str:
         return "NUL characters"
     if "\ud800" <= char <= "\udfff":
         return "invalid Unicode (a lone surrogate)"
-    if char in "\n\r\t":
+    if char in "\n\r\t\u2028\u2029":
         return "line breaks or tabs"
     return "control characters"
+
+
+def invisible(char: str) -> bool:
+    """Whether `char` shows as nothing: whitespace, a format character (Cf), a filler."""
+    return char.isspace() or char in _FILLERS or "\ufe00" <= char <= "\ufe0f" or unicodedata.category(char) == "Cf"
+
+
+def is_blank(value: str) -> bool:
+    """Whether `value` is empty to a reader: nothing but whitespace and invisible characters."""
+    return all(invisible(char) for char in value)
 
 
 def problem(value: str, *, max_len: int = DEFAULT_MAX, multiline: bool = False) -> tuple[str, dict[str, Any]] | None:
@@ -85,3 +107,19 @@ def check_tree(value: Any, field: str = "body", *, max_len: int = DEFAULT_MAX, d
     elif isinstance(value, list):
         for i, item in enumerate(value):
             check_tree(item, f"{field}[{i}]", max_len=max_len, depth=depth + 1)
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def scrub_tree(value: Any) -> Any:
+    """`value` (parsed JSON) with every NUL and lone surrogate, in keys and strings, replaced by
+    U+FFFD. For what a provider sends that wacast keeps as sent and must not refuse (Meta's
+    signed webhooks: a refusal is retried for days): PostgreSQL cannot store those two."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {scrub_tree(k) if isinstance(k, str) else k: scrub_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_tree(item) for item in value]
+    return value

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.db.dialect import insert_ignore, is_postgres
+from wacast.kit import text
 from wacast.meta.types import dedupe_key
 from wacast.models.messages import InboundEvent
 
@@ -22,7 +23,10 @@ async def store_inbound_event(
     session: AsyncSession, source: str, body: Any, now: datetime, *, process_after: datetime | None = None
 ) -> bool:
     """Store one provider event, due at `process_after` (now by default). False when the same
-    body was stored before (Meta retries a webhook with the same body)."""
+    body was stored before (Meta retries a webhook with the same body). A NUL or a lone
+    surrogate in the body is stored as U+FFFD (kit/text.scrub_tree): PostgreSQL cannot store
+    them, and a signed event is never refused for its text."""
+    body = text.scrub_tree(body)
     result = await session.execute(
         insert_ignore(session, InboundEvent, ["dedupe_key"]).values(
             source=source, dedupe_key=dedupe_key(body), body=body, received_at=now,

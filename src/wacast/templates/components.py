@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from wacast.kit import text
 from wacast.kit.errors import WacastError
 from wacast.templates.params import (
     BODY_PARAM_MAX,
@@ -17,8 +18,9 @@ from wacast.templates.params import (
 from wacast.templates.request import CampaignRequest, Media
 
 VARIABLE_RE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
-# Meta refuses parameter text with newlines or tabs, or more than 4 spaces in a row (132018).
-BAD_PARAM_TEXT = re.compile(r"[\n\t\r]| {5,}")
+# Meta refuses parameter text with line breaks or tabs, or more than 4 spaces in a row
+# (132018); U+2028 and U+2029 are line breaks too (VT, FF and NEL are controls: the base rule).
+BAD_PARAM_TEXT = re.compile("[\n\t\r\u2028\u2029]| {5,}")
 
 
 def resolve_value(raw: str, index: int, contact_name: str, attributes: dict[str, str], fallback: dict[str, str]) -> str:
@@ -27,15 +29,19 @@ def resolve_value(raw: str, index: int, contact_name: str, attributes: dict[str,
     if not match:
         return raw
     name = match.group(1)
+
+    def unset(found: str | None) -> bool:  # a blank value (only invisible characters) is not set
+        return not found or text.is_blank(found)
+
     lowered = {k.lower(): v for k, v in attributes.items()}
     value = attributes.get(name) or lowered.get(name.lower())
-    if not value and name.lower() in ("name", "username"):
+    if unset(value) and name.lower() in ("name", "username"):
         value = contact_name
-    if not value and name.lower() == "firstname":
+    if unset(value) and name.lower() == "firstname":
         value = contact_name.split()[0] if contact_name.strip() else ""
-    if not value:
+    if unset(value):
         value = fallback.get(name) or {k.lower(): v for k, v in fallback.items()}.get(name.lower())
-    if not value:
+    if unset(value):
         raise WacastError(
             f"Template param ${name} has no value for this contact and no paramsFallbackValue",
             "PARAM_UNRESOLVED",
@@ -45,7 +51,13 @@ def resolve_value(raw: str, index: int, contact_name: str, attributes: dict[str,
 
 
 def check_param_text(value: str, where: str, max_len: int) -> None:
-    if not value.strip():
+    """The template-parameter profile of the text rule (kit/text.py): the base rule (a
+    FIELD_INVALID), then what Meta refuses, with Meta's own error names: a blank value (only
+    whitespace or invisible characters such as ZERO WIDTH SPACE), too long, a line break or tab,
+    5 spaces in a row. Every parameter value passes here, whatever its source (the request, a
+    contact attribute, a fallback, a broadcast plan)."""
+    text.check(where, value, max_len=len(value), multiline=True)
+    if text.is_blank(value):
         raise WacastError(f"{where} is empty", "PARAM_EMPTY", {"field": where})
     if len(value) > max_len:
         raise WacastError(

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from wacast.kit import text
+from wacast.kit import net, text
 from wacast.kit.errors import WacastError
 
 MAX_STRING = 4096
@@ -137,7 +137,11 @@ def parse_media(value: dict | None, name: str = "media") -> Media | None:
         return None if filename in (None, "") else Media(url="", filename=filename)
     if not isinstance(url, str):
         raise field_error(f"{name}.url", "a string")
-    _check_text(f"{name}.url", url, 2048)
+    text.check(f"{name}.url", url, max_len=2048)  # one line: a URL has no line breaks
+    try:
+        net.parse_url(url.strip())  # the media check's own parse, before anything else sees the URL
+    except net.InvalidUrl as error:
+        raise WacastError(f"{name}.url is not a valid media URL: {error}", "MEDIA_URL_INVALID", {"field": f"{name}.url"}) from None
     if filename is not None and not isinstance(filename, str):
         raise field_error(f"{name}.filename", "a string")
     if filename:

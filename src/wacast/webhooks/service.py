@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wacast.kit import text
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import NotFound, WacastError
 from wacast.kit.net import (
@@ -48,7 +49,7 @@ async def check_url(url: Any, *, allow_private: bool, field: str = "url", guard:
     """
     if not isinstance(url, str) or not url.strip() or len(url) > 2000:
         raise WacastError("url is required (http or https, at most 2000 characters)", "WEBHOOK_URL_INVALID", {"field": field})
-    url = url.strip()
+    url = text.check(field, url.strip(), max_len=2000)
     try:
         if allow_private:
             parse_url(url)  # no DNS: a receiver on your own network may resolve only there
@@ -80,7 +81,12 @@ def _secret(value: Any) -> str:
         return "whsec_" + secrets_mod.token_urlsafe(32)
     if not isinstance(value, str) or not 16 <= len(value) <= 200:
         raise WacastError("secret must be 16 to 200 characters (leave it out to have one generated)", "WEBHOOK_SECRET_INVALID", {"field": "secret"})
-    return value
+    return text.check("secret", value, max_len=200)
+
+
+def _description(value: Any) -> str:
+    # The base text rule (kit/text.py): a NUL here was a 500 on PostgreSQL.
+    return text.check("description", str(value or ""), max_len=64 * 1024)[:500]
 
 
 def as_dict(sub: WebhookSubscription, *, with_secret: bool = False) -> dict[str, Any]:
@@ -110,12 +116,13 @@ async def create(
     """A new subscription; the answer shows the secret in full (only here and on GET by id)."""
     topics = _topics(topics)
     secret = _secret(secret)
+    description = _description(description)
     url = await check_url(url, allow_private=allow_private)  # last: it may ask DNS
     if await repository.count_subscriptions(session, project_id) >= MAX_SUBSCRIPTIONS:
         raise WacastError(f"At most {MAX_SUBSCRIPTIONS} webhooks per project", "WEBHOOK_LIMIT", {"max": MAX_SUBSCRIPTIONS})
     now = utcnow()
     sub = WebhookSubscription(
-        id=uuid.uuid4(), project_id=project_id, url=url, topics=topics, secret=secret, description=str(description or "")[:500],
+        id=uuid.uuid4(), project_id=project_id, url=url, topics=topics, secret=secret, description=description,
         active=True, created_at=now, updated_at=now,
     )
     await repository.add_subscription(session, sub)
@@ -144,7 +151,7 @@ async def update(session: AsyncSession, project_id: uuid.UUID, sub_id: str | uui
     if "secret" in changes:
         sub.secret = _secret(changes["secret"])
     if "description" in changes:
-        sub.description = str(changes["description"] or "")[:500]
+        sub.description = _description(changes["description"])
     if "active" in changes:
         if not isinstance(changes["active"], bool):
             raise WacastError("active must be true or false", "VALIDATION_ERROR", {"field": "active"}, status_code=422)

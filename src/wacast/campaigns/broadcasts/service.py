@@ -37,7 +37,8 @@ from wacast.models.campaigns import Campaign
 from wacast.models.projects import Project
 from wacast.models.templates import Template
 from wacast.templates import service as templates
-from wacast.templates.params import TemplateNeeds, analyze
+from wacast.templates.components import check_param_text
+from wacast.templates.params import BODY_PARAM_MAX, TemplateNeeds, analyze
 from wacast.webhooks import events
 
 
@@ -89,6 +90,15 @@ def _single_line(body: dict[str, Any], field: str, max_len: int) -> None:
         text.check(field, body[field], max_len=max_len)
 
 
+def _check_fixed_params(plan: Plan) -> None:
+    """Fixed parameter text and fallbacks under Meta's parameter profile now, at create: else
+    every contact would be skipped at send time for the same line break or blank value."""
+    for i, source in enumerate(plan.params):
+        for value, where in ((source.text, f"params[{i}]"), (source.fallback, f"params[{i}].fallback")):
+            if value is not None:
+                check_param_text(value, where, BODY_PARAM_MAX)
+
+
 async def prepare(session: AsyncSession, project_id: uuid.UUID, body: Any, *, csv_audience: bool, defaults: Any) -> Draft:
     """Validate a create request (everything but the media URL, which `create` checks)."""
     if not isinstance(body, dict):
@@ -117,6 +127,7 @@ async def prepare(session: AsyncSession, project_id: uuid.UUID, body: Any, *, cs
         )
     needs = analyze(template.components, template.parameter_format)
     plan = parse_plan(needs, body)
+    _check_fixed_params(plan)
     segment = None
     if csv_audience:
         if body.get("segment"):

@@ -26,7 +26,6 @@ from wacast.dashboard.web import (
     zone_of,
 )
 from wacast.db.requests import ReadSession, WriteSession
-from wacast.kit.csv import guard as csv_guard
 from wacast.kit.csv import rows_to_text
 from wacast.kit.errors import NotFound, WacastError
 from wacast.models.campaigns import CampaignStatus
@@ -137,7 +136,7 @@ async def campaign_audience_csv(request: Request, campaign_id: str, ctx: Agent, 
                 page = await analytics.audience(page_session, project_id, cid, outcome, cursor=cursor, limit=200)
             yield rows_to_text(
                 [
-                    m.submitted_message_id, m.phone, csv_guard(m.name), m.status, m.error_code or "",
+                    m.submitted_message_id, m.phone, m.name, m.status, m.error_code or "",
                     views.failure_words(m.error_code)["meaning"] if m.error_code is not None or m.status == "failed" else "",
                     *[(t.isoformat(timespec="seconds") if t else "") for t in (m.created_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.replied_at)],
                 ]
