@@ -112,3 +112,18 @@ def test_campaign_conditions_compile_through_the_protocol() -> None:
     assert sql(conditions({**received, "op": "not_received"}), FakeOutcomes()) == "NOT received_abcd"
     with pytest.raises(RuntimeError):
         compile_filter(conditions(received))
+
+
+@pytest.mark.parametrize(("raw", "field"), [
+    ({"match": "all", "conditions": [], "exclude": []}, "filter.exclude"),
+    (conditions({"field": "tags", "op": "any", "value": "vip", "frobnicate": 1}), "filter.conditions[0].frobnicate"),
+    (conditions({"field": "attribute", "name": "city", "op": "equals", "value": "Pune", "negate": True}), "filter.conditions[0].negate"),
+    (conditions({"field": "created", "op": "between", "value": {"from": "2026-01-01", "until": "2026-02-01"}}), "filter.conditions[0].value.until"),
+    (conditions({"field": "campaign", "campaign": "c", "op": "received", "within_days": 7}), "filter.conditions[0].within_days"),
+])
+def test_unknown_keys_are_refused_never_ignored(raw, field) -> None:  # noqa: ANN001
+    """A key the filter does not know would be dropped and widen the audience: refused instead."""
+    with pytest.raises(WacastError) as refused:
+        parse(raw, IST)
+    assert refused.value.code == "VALIDATION_ERROR" and refused.value.status_code == 422
+    assert refused.value.details["fields"] == [field]

@@ -58,6 +58,26 @@ def bad(message: str, path: str, **details: Any) -> WacastError:
     return WacastError(message, "SEGMENT_FILTER_INVALID", {"field": path, **details})
 
 
+# The keys each part of a filter may have: anything else is refused, never ignored (an
+# "exclude" a later version might add must not be dropped silently and widen the audience).
+FILTER_KEYS = {"match", "conditions"}
+CONDITION_KEYS = {
+    "tags": {"field", "op", "value"}, "source": {"field", "op", "value"}, "attribute": {"field", "name", "op", "value"},
+    "created": {"field", "op", "value"}, "campaign": {"field", "campaign", "op", "status"},
+}
+BETWEEN_KEYS = {"from", "to"}
+
+
+def only_keys(value: dict[str, Any], allowed: set[str], path: str) -> None:
+    """422 VALIDATION_ERROR naming the keys of `value` that are not `allowed` (as REST bodies do)."""
+    unknown = sorted(f"{path}.{key}" for key in value if key not in allowed)
+    if unknown:
+        raise WacastError(
+            f"Unknown field(s): {', '.join(unknown)}", "VALIDATION_ERROR",
+            {"fields": unknown, "allowed": sorted(allowed)}, status_code=422,
+        )
+
+
 def checked_text(value: Any, path: str, max_len: int = 500) -> str:
     """A non-empty single-line text under the base rule (kit/text.py), stripped."""
     if not isinstance(value, str) or not value.strip():
@@ -110,6 +130,7 @@ def parse(raw: Any, zone: ZoneInfo) -> dict[str, Any]:
     (`campaign`) and tag names are not looked up yet: `segments.normalize` resolves both."""
     if not isinstance(raw, dict):
         raise bad("filter must be an object: {\"match\": \"all\", \"conditions\": [...]}", "filter")
+    only_keys(raw, FILTER_KEYS, "filter")
     match = raw.get("match", "all")
     if match not in ("all", "any"):
         raise bad("filter.match must be \"all\" or \"any\"", "filter.match")
@@ -126,6 +147,8 @@ def _condition(c: Any, path: str, zone: ZoneInfo) -> dict[str, Any]:
         raise bad(f"{path} must be an object", path)
     kind = c.get("field")
     op = c.get("op")
+    if isinstance(kind, str) and kind in CONDITION_KEYS:
+        only_keys(c, CONDITION_KEYS[kind], path)
     if kind == "tags":
         if op not in ("any", "all", "none"):
             raise bad(f"{path}.op must be any, all or none", f"{path}.op")
@@ -149,6 +172,7 @@ def _condition(c: Any, path: str, zone: ZoneInfo) -> dict[str, Any]:
         value = c.get("value")
         if op != "between" or not isinstance(value, dict) or not (value.get("from") or value.get("to")):
             raise bad(f"{path} must be {{\"op\": \"between\", \"value\": {{\"from\": date, \"to\": date}}}}", path)
+        only_keys(value, BETWEEN_KEYS, f"{path}.value")
         out: dict[str, Any] = {"field": "created", "op": "between", "value": {}}
         if value.get("from"):
             out["value"]["from"] = parse_when(value["from"], f"{path}.value.from", zone).isoformat()

@@ -26,15 +26,17 @@ def is_sqlite(engine_or_url: AsyncEngine | str) -> bool:
 
 
 def create_engine(url: str) -> AsyncEngine:
+    """The engine of a database URL. `hide_parameters`: a database error's text never carries
+    the statement's values (phone numbers, names, an uploaded file's rows) into a log line."""
     url = async_url(url)
     if is_sqlite(url):
         path = sqlite_path_of(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True, hide_parameters=True)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
