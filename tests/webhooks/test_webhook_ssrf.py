@@ -13,13 +13,13 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from sqlalchemy import select
 
-from tests.campaign_api.test_media_ssrf import (
+from tests.support.factories import make_project
+from tests.support.ssrf_peers import (
     PUBLIC_IP,
     Peer,
     Resolver,
     treats_127_0_0_2_as_public,
 )
-from tests.support.factories import make_project
 from tests.support.webhook_receiver import WebhookReceiver
 from wacast.kit.net import OutboundGuard
 from wacast.models.webhooks import WebhookDelivery
