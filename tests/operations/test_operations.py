@@ -27,7 +27,7 @@ from starlette.routing import Route
 from tests.support.cloud import make_cloud_project
 from tests.support.factories import body, make_project
 from wacast.app import create_app
-from wacast.db.migrate import upgrade
+from wacast.db.migrate import head_revision, upgrade
 from wacast.kit import crypto, logs
 from wacast.kit.crypto import SecretBox, SecretKeyError
 from wacast.ops import config_check, doctor
@@ -115,7 +115,7 @@ async def test_readyz_says_whether_messages_flow_and_why_not(client, db, dispatc
         assert any("run `wacast migrate`" in p for p in response.json()["problems"])
     finally:
         async with db.transaction() as session:
-            await session.execute(text("UPDATE alembic_version SET version_num = '0006'"))
+            await session.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head_revision()})
 
 
 async def test_metrics_count_the_flow_per_project_and_error_code(client, db, dispatcher, settings, fake_meta):
