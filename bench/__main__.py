@@ -1,6 +1,6 @@
 """`make bench`: every scenario beside its baseline, in the same run, on this machine.
 
-    python -m bench [--quick] [--seconds N] [--backlog N] [--only ingest,delivery,ratecap,webhook]
+    python -m bench [--quick] [--seconds N] [--backlog N] [--only embedded,ingest,delivery,ratecap,webhook]
 
 Writes bench/results/latest.md and latest.json (value, baseline, ratio, target, met?) and
 prints the table. Reports, never asserts. Method and the numbers: docs/benchmarks.md.
@@ -60,7 +60,7 @@ def free_port() -> int:
 def base_env(url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WACAST_")}
     env.update(WACAST_DATABASE_URL=url, WACAST_META_APP_SECRET=APP_SECRET, WACAST_META_VERIFY_TOKEN="bench",
-               WACAST_CACHE_SECONDS="5", PYTHONPATH=str(ROOT),
+               WACAST_CACHE_SECONDS="5", PYTHONPATH=f"{ROOT}:{ROOT / 'src'}",  # this checkout, not the installed one
                # The per-key API rate limit would cap the load generator's single key: lifted.
                WACAST_API_RATE_LIMIT="1000000", WACAST_API_RATE_BURST="1000000", **extra)
     return env
@@ -116,7 +116,8 @@ class Proc:
 
 def start_server(url: str, **env: str) -> tuple[Proc, int]:
     port = free_port()
-    proc = Proc([PY, "-m", "bench.server_app"], base_env(url, WACAST_PORT=str(port), WACAST_RUN_DISPATCHER="0", **env),
+    env = {"WACAST_RUN_DISPATCHER": "0", **env}  # the production setup's server unless asked
+    proc = Proc([PY, "-m", "bench.server_app"], base_env(url, WACAST_PORT=str(port), **env),
                 health=f"http://127.0.0.1:{port}/healthz")
     return proc, port
 
@@ -181,6 +182,64 @@ def ingest(backend: str, url: str, seconds: float, connections: int, memory: dic
         return r_ingest
     finally:
         server.stop()
+
+
+# --- the embedded default: SQLite, the dispatcher delivering in `wacast serve` -------------
+
+
+def sent_count(url: str) -> tuple[int, int]:
+    """(messages that left the queue for Meta or the sandbox, all messages)."""
+    counts = run_async(setup.count_status(url))
+    return sum(n for status, n in counts.items() if status in ("sent", "delivered", "read")), sum(counts.values())
+
+
+def embedded(seconds: float, connections: int, memory: dict) -> None:
+    """Ingest as `make run` runs wacast: one `wacast serve` on SQLite whose dispatcher delivers
+    through the sandbox (one number at 1,000 messages/s, no per-key limit), beside the same
+    server with the dispatcher off, in the same run."""
+    scenario = "ingest sqlite, dispatcher delivering (make run)"
+    url = SQLITE_URL
+    figures: dict[str, float] = {}
+    for mode in ("off", "on"):
+        setup.fresh_database(url)
+        seeded = run_async(setup.seed(url, senders=1, mps=1000))
+        server, port = start_server(url, WACAST_RUN_DISPATCHER="1" if mode == "on" else "0")
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wrk(base + "/campaign/t1/api/v2", 2, connections, seeded.api_key, seeded.campaign, 50_000_000)  # warm up
+            log(f"{scenario}: dispatcher {mode}, closed loop, {connections} connections, {seconds:.0f} s")
+            cpu0 = server.cpu_seconds()
+            accepted = wrk(base + "/campaign/t1/api/v2", seconds, connections, seeded.api_key, seeded.campaign, 100_000_000)
+            figures[f"rate_{mode}"] = accepted["rate"]
+            figures[f"p99_{mode}"] = accepted["p99_us"] / 1000
+            figures[f"cpu_{mode}"] = (server.cpu_seconds() - cpu0) / (accepted["duration_us"] / 1e6)
+            log(f"{scenario}: dispatcher {mode}: {accepted['rate']:.0f} accepted/s, wrk p99 {accepted['p99_us'] / 1000:.0f} ms")
+            if mode == "on":
+                deadline = time.monotonic() + 30
+                sent, total = sent_count(url)
+                while time.monotonic() < deadline and sent < total:
+                    time.sleep(1)
+                    sent, total = sent_count(url)
+                figures["sent_share"] = sent / total if total else 0.0
+                figures["total"] = total
+                rate = max(10.0, accepted["rate"] * 0.5)
+                log(f"{scenario}: open loop at 50% = {rate:.0f}/s for {seconds:.0f} s")
+                res = run_async(open_loop("127.0.0.1", port, "/campaign/t1/api/v2", rate, seconds,
+                                          lambda i: campaign_body(seeded.api_key, seeded.campaign, 150_000_000 + i)))
+                figures["p99_half"] = res.ms(99)
+                figures["p99_half_errors"] = res.errors
+                memory["server (sqlite, dispatcher delivering)"] = server.peak_rss_mb()
+        finally:
+            server.stop()
+    on, off = figures["rate_on"], figures["rate_off"]
+    row(scenario, "accepted/s (closed loop)", on, "req/s", baseline=off, baseline_name="dispatcher off",
+        target=">= 0.8 x dispatcher off", met=on >= 0.8 * off,
+        note=f"server {figures['cpu_on']:.0%} of a core (off: {figures['cpu_off']:.0%}); wrk p99 {figures['p99_on']:.0f} ms (off: {figures['p99_off']:.0f} ms)")
+    row(scenario, "accepted/s (absolute)", on, "req/s", target=">= 1000/s", met=on >= 1000)
+    row(scenario, "sent within 30 s after the load", figures["sent_share"] * 100, "%", target=">= 90 %",
+        met=figures["sent_share"] >= 0.9, note=f"{figures['total']:.0f} messages accepted in all")
+    row(scenario, "p99 at 50% load", figures["p99_half"], "ms", target="<= 50 ms", met=figures["p99_half"] <= 50,
+        note=f"{figures['p99_half_errors']} errors")
 
 
 # --- delivery -------------------------------------------------------------------------
@@ -360,7 +419,7 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, help="delivery backlog (default 100000, quick 20000)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2, help="worker processes for the delivery scenario")
-    parser.add_argument("--only", default="ingest,delivery,ratecap,webhook")
+    parser.add_argument("--only", default="embedded,ingest,delivery,ratecap,webhook")
     parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
     seconds = args.seconds or (5 if args.quick else 15)
@@ -373,6 +432,8 @@ def main() -> None:
                  + subprocess.run(["psql", PG_URL, "-Atc", "show synchronous_commit"], capture_output=True, text=True).stdout.strip()
                  + "; SQLite journal_mode=WAL, synchronous=NORMAL (db/engine.py: a commit survives a process crash, not a power cut).")
     notes.append("Everything shares the 2 cores: load generator (wrk, 2 threads / the open-loop client), server, database, sink, workers.")
+    if "embedded" in only and not args.skip_sqlite:
+        embedded(max(seconds, 30.0) if not args.quick else seconds, args.connections, memory)
     if "ingest" in only:
         for backend, url in (("sqlite", SQLITE_URL), ("postgresql", PG_URL)):
             if backend == "sqlite" and args.skip_sqlite:
