@@ -10,7 +10,7 @@ import orjson
 from fastapi import Depends, Request
 
 from wacast.kit.errors import WacastError
-from wacast.kit.http import MAX_BODY, JSONResponse, read_json, too_large
+from wacast.kit.http import MAX_BODY, JSONResponse, read_body, read_json
 
 __all__ = ["JSONResponse", "read_json"]  # re-exported for the routers
 
@@ -108,11 +108,7 @@ async def no_fields(request: Request) -> None:
     declared = request.headers.get("content-length")
     if declared == "0" or (declared is None and "transfer-encoding" not in request.headers):
         return
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY:
-            raise too_large(MAX_BODY)
+    raw = await read_body(request, MAX_BODY)
     if not raw.strip():
         return
     try:
