@@ -108,3 +108,38 @@ async def test_an_open_read_session_does_not_block_a_writer_on_sqlite(sqlite_ser
     response = await reading
     assert response.status_code == 200 and response.json() == {"count": 0}
     assert await _count(db, "written-during-a-read") == 1
+
+
+async def test_sqlite_writers_of_one_process_take_turns_in_arrival_order(sqlite_template: Path, tmp_path: Path) -> None:
+    """db/engine.WriteGate: the process's writers queue on the event loop, each starting the
+    moment the one before commits, in the order they came (in SQLite's busy handler they would
+    sleep and retry, and the order would be whoever woke first)."""
+    path = tmp_path / "wacast.db"
+    shutil.copy(sqlite_template, path)
+    db = Database(f"sqlite:///{path}")
+    committed: list[int] = []
+    try:
+        async def write(n: int) -> None:
+            async with db.transaction() as session:
+                await projects.create(session, f"writer-{n}")
+                await asyncio.sleep(0.01)  # hold the write lock across an await, as a request does
+            committed.append(n)
+
+        writers = []
+        for n in range(12):
+            writers.append(asyncio.create_task(write(n)))
+            await asyncio.sleep(0)  # each starts (and asks for the lock) before the next
+        await asyncio.wait_for(asyncio.gather(*writers), 20)
+        assert committed == list(range(12))
+
+        # A transaction opened inside another by the same task is not queued behind itself.
+        async def nested() -> None:
+            async with db.transaction() as outer:
+                await projects.create(outer, "outer")
+            async with db.transaction() as _first, db.transaction() as inner:
+                await projects.create(inner, "inner")
+
+        await asyncio.wait_for(nested(), 5)
+        assert await _count(db, "inner") == 1
+    finally:
+        await db.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -62,12 +63,45 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("wacast_read_only") else "BEGIN IMMEDIATE")
 
 
+class WriteGate:
+    """SQLite's writers of one process, queued on the event loop in arrival order.
+
+    SQLite has one writer at a time. Without the gate, every writer of the process (accepted
+    requests, the dispatcher's claims and outcomes, status events, the broadcast fan-out)
+    takes its own BEGIN IMMEDIATE and waits in SQLite's busy handler, which sleeps up to
+    100 ms between tries: the lock sits idle while a waiter sleeps, and throughput collapses
+    as soon as two loops write. Behind the gate a writer starts the moment the previous one
+    commits. Re-entrant per task: a transaction opened inside another by the same task goes
+    through (as before, SQLite itself then decides).
+
+    Writers of other processes (a `wacast worker`, the CLI) still meet at SQLite's lock."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._owner: asyncio.Task | None = None
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        if task is not None and self._owner is task:
+            yield
+            return
+        await self._lock.acquire()
+        self._owner = task
+        try:
+            yield
+        finally:
+            self._owner = None
+            self._lock.release()
+
+
 class Database:
     """The engine and session factory of one process."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
+        self.write_gate = WriteGate() if is_sqlite(self.engine) else None
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # Same pool; the option tells SQLite's begin hook to take no write lock (read()).
         self.read_sessionmaker = async_sessionmaker(
@@ -80,10 +114,14 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commit at the end, roll back on any error."""
-        async with self.sessionmaker() as session:
-            async with session.begin():
+        """One unit of work: commit at the end, roll back on any error. On SQLite it waits
+        its turn behind the process's other writers first (WriteGate)."""
+        if self.write_gate is None:
+            async with self.sessionmaker() as session, session.begin():
                 yield session
+            return
+        async with self.write_gate.hold(), self.sessionmaker() as session, session.begin():
+            yield session
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

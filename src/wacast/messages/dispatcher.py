@@ -47,7 +47,7 @@ from wacast.messages.provider import (
     SendResult,
     timed_send,
 )
-from wacast.messages.repository_inbound import store_inbound_event
+from wacast.messages.repository_inbound import store_inbound_events
 from wacast.messages.retry_policy import Action, Decision, after_error, before_send
 from wacast.projects import repository as projects_repo
 from wacast.templates import repository as templates_repo
@@ -309,10 +309,16 @@ class Dispatcher:
         self._stored_reports = False
         try:
             async with self.db.transaction() as session:
-                sent = [o for o in batch if o.result is not None and o.result.wamid and not o.result.followups and not o.before]
+                sent = [o for o in batch if o.result is not None and o.result.wamid and not o.before]
                 if sent:
-                    # The hot path: one statement for all accepted sends, one for their events.
-                    await repo.mark_sent_many(session, [(o.message_id, o.result.wamid) for o in sent], utcnow())
+                    # The hot path: one statement for all accepted sends, one for their events,
+                    # one for the sandbox's reports (due after their delays).
+                    now = utcnow()
+                    await repo.mark_sent_many(session, [(o.message_id, o.result.wamid) for o in sent], now)
+                    reports = [(body, now + timedelta(seconds=delay)) for o in sent for delay, body in o.result.followups]
+                    if reports:
+                        await store_inbound_events(session, "sandbox", reports, now)
+                        self._stored_reports = True
                     self.sent_total += len(sent)
                     for o in sent:
                         metrics.message_status(o.project_id, "sent")
@@ -345,15 +351,7 @@ class Dispatcher:
             )
             return
         result = outcome.result
-        if result.wamid:
-            await repo.mark_sent(session, outcome.message_id, self.worker_id, result.wamid, now)
-            metrics.message_status(outcome.project_id, "sent")
-            self.sent_total += 1
-            for delay, body in result.followups:  # the sandbox's reports, due after `delay`
-                await store_inbound_event(session, "sandbox", body, now, process_after=now + timedelta(seconds=delay))
-                self._stored_reports = True
-            return
-        error = result.error
+        error = result.error  # an accepted send was recorded with the batch (record_outcomes)
         decision = after_error(
             error, outcome.attempts, max_attempts=self.settings.max_send_attempts,
             retry_base_seconds=self.settings.retry_base_seconds, retry_max_seconds=self.settings.retry_max_seconds,

@@ -82,33 +82,10 @@ def _owned(message_id: uuid.UUID, worker: str):
     return and_(Message.id == message_id, Message.locked_by == worker, Message.status == MessageStatus.queued)
 
 
-async def mark_sent(session: AsyncSession, message_id: uuid.UUID, worker: str, wamid: str, now: datetime) -> bool:
-    """Record Meta's acceptance. A status webhook may already have moved the row on (it routes
-    by biz_opaque_callback_data): then only the wamid is filled in."""
-    result = await session.execute(
-        update(Message)
-        .where(Message.id == message_id)
-        .values(
-            wamid=func.coalesce(Message.wamid, wamid),
-            status=case((Message.status == MessageStatus.queued, MessageStatus.sent), else_=Message.status),
-            sent_at=func.coalesce(Message.sent_at, now),
-            locked_until=None,
-            locked_by=None,
-            held_reason=None,
-            error_code=None,
-            error_title=None,
-            error_detail=None,
-        )
-    )
-    if result.rowcount:
-        await add_event(session, message_id, "sent", now, {"wamid": wamid})
-
-        await hooks.messages_status_many(session, [message_id], "sent", now)  # customer webhooks
-    return bool(result.rowcount)
-
-
 async def mark_sent_many(session: AsyncSession, sent: list[tuple[uuid.UUID, str]], now: datetime) -> None:
-    """`mark_sent` for a batch, as two executemany statements (the dispatcher's hot path)."""
+    """Record Meta's (or the sandbox's) acceptance of a batch, as two executemany statements
+    (the dispatcher's hot path). A status webhook may already have moved a row on (it routes
+    by biz_opaque_callback_data): then only the wamid is filled in."""
     if not sent:
         return
     table = Message.__table__

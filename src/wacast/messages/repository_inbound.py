@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.db.dialect import insert_ignore, is_postgres
@@ -36,6 +36,19 @@ async def store_inbound_event(
     return bool(result.rowcount)
 
 
+async def store_inbound_events(session: AsyncSession, source: str, events: list[tuple[Any, datetime]], now: datetime) -> None:
+    """`store_inbound_event` for many (body, process_after) at once, in one executemany (the
+    sandbox's reports of a batch of sends); a body stored before is skipped as there."""
+    if not events:
+        return
+    rows = []
+    for body, process_after in events:
+        body = text.scrub_tree(body)
+        rows.append({"source": source, "dedupe_key": dedupe_key(body), "body": body, "received_at": now, "process_after": process_after})
+    connection = await session.connection()
+    await connection.execute(insert_ignore(session, InboundEvent, ["dedupe_key"]), rows)
+
+
 async def claim_due_inbound_events(session: AsyncSession, now: datetime, limit: int) -> Sequence[InboundEvent]:
     """Unprocessed events that are due, oldest first. On PostgreSQL the rows stay locked (and
     skipped by other workers) until the transaction that applies them ends."""
@@ -48,3 +61,15 @@ async def claim_due_inbound_events(session: AsyncSession, now: datetime, limit: 
     if is_postgres(session):
         stmt = stmt.with_for_update(skip_locked=True)
     return (await session.execute(stmt)).scalars().all()
+
+
+async def mark_inbound_processed(session: AsyncSession, done: list[tuple[int, str | None]], now: datetime) -> None:
+    """Events applied: (id, note) each, in one executemany."""
+    if not done:
+        return
+    table = InboundEvent.__table__
+    connection = await session.connection()
+    await connection.execute(
+        update(table).where(table.c.id == bindparam("event_id")).values(processed_at=bindparam("at", type_=table.c.processed_at.type), note=bindparam("n")),
+        [{"event_id": event_id, "at": now, "n": note} for event_id, note in done],
+    )

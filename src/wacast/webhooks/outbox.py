@@ -27,8 +27,26 @@ TOPICS = (
 )
 
 
+# session.info key of a transaction that reads each project's subscriptions once (see
+# `remember_subscribers`).
+SUBSCRIBERS_CACHE = "wacast.webhooks.subscribers"
+
+
+def remember_subscribers(session: AsyncSession) -> None:
+    """For a transaction that emits many events and changes no subscription (the inbound event
+    loop, the dispatcher's outcomes): each project's subscriptions are read once, not once per
+    event."""
+    session.info[SUBSCRIBERS_CACHE] = {}
+
+
 async def _subscribers(session: AsyncSession, project_id: uuid.UUID, topic: str) -> list[uuid.UUID]:
-    rows = await repository.subscribers(session, project_id)
+    cache = session.info.get(SUBSCRIBERS_CACHE)
+    if cache is None:
+        rows = await repository.subscribers(session, project_id)
+    elif project_id in cache:
+        rows = cache[project_id]
+    else:
+        rows = cache[project_id] = await repository.subscribers(session, project_id)
     return [r.id for r in rows if topic in (r.topics or []) or "*" in (r.topics or [])]
 
 

@@ -24,16 +24,23 @@ from wacast.kit import metrics
 from wacast.kit.clock import utcnow
 from wacast.kit.loop import run_loop
 from wacast.messages import repository as messages_repo
-from wacast.messages.repository_inbound import claim_due_inbound_events
+from wacast.messages.repository_inbound import (
+    claim_due_inbound_events,
+    mark_inbound_processed,
+)
 from wacast.models.projects import Project
 from wacast.projects import repository as projects_repo
 from wacast.templates import repository as templates_repo
 from wacast.webhooks import events as hooks
+from wacast.webhooks.outbox import remember_subscribers
 from wacast.whatsapp.sandbox import SANDBOX_PHONE_PREFIX
 
 log = logging.getLogger("wacast.events")
 
 BATCH = 200  # events applied per transaction
+# On SQLite a batch holds the one write lock of the database while it is applied (about 1.5 ms
+# an event): smaller batches let accepted requests and the dispatcher write in between.
+SQLITE_BATCH = 25
 
 
 def _timestamp(value: Any) -> datetime:
@@ -59,6 +66,7 @@ class InboundEvents:
         self.db = db
         self.settings = settings
         self.wake = asyncio.Event()
+        self._projects: dict[tuple[str, str], Project | None] | None = None  # during a tick
 
     @property
     def poll_seconds(self) -> float:
@@ -70,20 +78,29 @@ class InboundEvents:
     async def close(self) -> None:
         return None  # nothing held: an unfinished batch was rolled back and stays due
 
-    async def tick(self, limit: int = BATCH) -> int:
-        """Apply up to `limit` due events; how many were applied."""
+    async def tick(self, limit: int | None = None) -> int:
+        """Apply up to `limit` due events (a batch: BATCH, SQLITE_BATCH on SQLite); how many were applied."""
+        if limit is None:
+            limit = SQLITE_BATCH if self.db.is_sqlite else BATCH
         async with self.db.transaction() as session:
-            events = await claim_due_inbound_events(session, utcnow(), limit)
-            for event in events:
+            remember_subscribers(session)  # read once per project, not once per status
+            self._projects = {}  # and each project looked up once per batch
+            events = [(e.id, e.body, e.source) for e in await claim_due_inbound_events(session, utcnow(), limit)]
+            done: list[tuple[int, str | None]] = []
+            for event_id, body, source in events:
+                # What the last event loaded is let go: each savepoint snapshots the session's
+                # objects, so a batch that kept them all would cost the square of its size.
+                session.expunge_all()
                 notes: list[str] = []
                 try:
                     async with session.begin_nested():
-                        await self.process_body(session, event.body, event.source, notes)
+                        await self.process_body(session, body, source, notes)
                 except Exception as error:  # one bad event must not block the others
-                    log.exception("event %s could not be processed", event.id)
+                    log.exception("event %s could not be processed", event_id)
                     notes.append(f"processing error: {type(error).__name__}: {error}")
-                event.processed_at = utcnow()
-                event.note = "; ".join(notes)[:2000] or None
+                done.append((event_id, "; ".join(notes)[:2000] or None))
+            self._projects = None
+            await mark_inbound_processed(session, done, utcnow())
         return len(events)
 
     async def process_body(self, session: AsyncSession, body: dict, source: str, notes: list[str]) -> None:
@@ -108,7 +125,16 @@ class InboundEvents:
                     notes.append(f"field {field} ignored")
 
     async def _project_for(self, session: AsyncSession, value: dict, source: str) -> Project | None:
+        """The project an event speaks for, looked up once per batch (tick)."""
         phone_number_id = str((value.get("metadata") or {}).get("phone_number_id") or "")
+        projects = self._projects
+        if projects is None:  # outside a tick (the dashboard's sandbox applies one event)
+            return await self._find_project(session, phone_number_id, source)
+        if (phone_number_id, source) not in projects:
+            projects[(phone_number_id, source)] = await self._find_project(session, phone_number_id, source)
+        return projects[(phone_number_id, source)]
+
+    async def _find_project(self, session: AsyncSession, phone_number_id: str, source: str) -> Project | None:
         if phone_number_id.startswith(SANDBOX_PHONE_PREFIX):
             if source != "sandbox":
                 return None  # Meta can never speak for a sandbox project.
