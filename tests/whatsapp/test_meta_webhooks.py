@@ -215,3 +215,46 @@ async def test_failed_131050_opts_the_contact_out(client, db, settings, dispatch
     await deliver(fake_meta, client, settings, db, fake_meta.status_body(send, "failed", errors=[fake_meta.failed_error(131050)]))
     assert (await message(db, message_id)).error_code == 131050
     assert (await contact(db, setup.project_id, "+917428526290")).opted_in is False
+
+
+async def test_a_batch_of_status_events_gives_what_applying_them_one_by_one_gives(client, db, settings, dispatcher, fake_meta):
+    """The inbound loop applies status-only events as a set (whatsapp/statuses.py). The same
+    reports, out of order, repeated, a failure and a revival, a reply and an unknown message
+    among them (in one transaction), leave a message exactly as applying them one event at a time does."""
+    _, together_id, together = await sent_message(client, db, settings, dispatcher, fake_meta, destination="+917428526301")
+    _, alone_id, alone = await sent_message(client, db, settings, dispatcher, fake_meta, destination="+917428526302")
+    t = int(time.time())
+    error = fake_meta.failed_error(131026, "Message undeliverable.")
+
+    def reports(send):  # noqa: ANN001, ANN202
+        return [
+            fake_meta.status_body(send, "sent", timestamp=t + 1, pricing_category=None),
+            fake_meta.status_body(send, "failed", timestamp=t + 3, errors=[error]),
+            fake_meta.status_body(send, "delivered", timestamp=t + 2, pricing_category="marketing"),  # late: a revival
+            fake_meta.status_body(send, "delivered", timestamp=t + 4, pricing_category=None),  # again: fills nothing
+            fake_meta.status_body(send, "read", timestamp=t + 6),
+            fake_meta.status_body(None, "read", phone_number_id=send.phone_number_id, wamid="wamid.NOBODY" + send.to),
+            fake_meta.inbound_body(send.phone_number_id, send.to.lstrip("+"), text="thanks", context_wamid=send.wamid),
+        ]
+
+    for payload in reports(together):
+        assert (await fake_meta.post_webhook(payload, client=client)).status_code == 200
+    assert await InboundEvents(db, settings).tick() == 7  # one batch
+    for payload in reports(alone):
+        await deliver(fake_meta, client, settings, db, payload)
+
+    async def state(message_id: str):  # noqa: ANN202
+        row = await message(db, message_id)
+        async with db.sessionmaker() as session:
+            kinds = sorted((await session.execute(select(MessageEvent.kind).where(MessageEvent.message_id == row.id))).scalars())
+        return ((row.status, row.error_code, row.pricing_category, row.locked_by, row.replied_at is not None),
+                [c and c.timestamp() for c in (row.sent_at, row.delivered_at, row.read_at)], kinds)
+
+    batch, one_by_one = await state(together_id), await state(alone_id)
+    assert batch[0] == ("read", 131026, "marketing", None, True)
+    assert batch[2] == ["delivered", "failed", "queued", "read", "replied", "sent"]
+    assert batch[0] == one_by_one[0] and batch[2] == one_by_one[2]
+    # The dispatcher's own `sent` time stays; the reports' times fill what was empty.
+    assert batch[1][1:] == [t + 2, t + 6] == one_by_one[1][1:]
+    notes = [e.note or "" for e in await stored_events(db)]
+    assert sum("unknown message wamid.NOBODY" in n for n in notes) == 2

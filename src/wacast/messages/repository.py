@@ -6,17 +6,14 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.db.dialect import insert_ignore, is_postgres
+from wacast.messages import status_ladder as ladder
 from wacast.models.campaigns import Campaign
 from wacast.models.messages import Message, MessageEvent, MessageStatus, Reply
 from wacast.webhooks import events as hooks
-
-# The ladder. `failed` sits apart: final, unless Meta later says delivered or read.
-RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3}
-TIMESTAMP_COLUMN = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "failed": "failed_at"}
 
 
 async def insert_queued(
@@ -100,7 +97,8 @@ async def mark_sent_many(session: AsyncSession, sent: list[tuple[uuid.UUID, str]
         )
     )
     connection = await session.connection()
-    await connection.execute(stmt, [{"mid": mid, "w": wamid, "now": now} for mid, wamid in sent])
+    # In id order, as the inbound loop locks them (lock_for_statuses): the two never deadlock.
+    await connection.execute(stmt, [{"mid": mid, "w": wamid, "now": now} for mid, wamid in sorted(sent)])
     await connection.execute(
         insert(MessageEvent.__table__),
         [{"message_id": mid, "kind": "sent", "occurred_at": now, "detail": {"wamid": wamid}} for mid, wamid in sent],
@@ -197,75 +195,71 @@ async def mark_failed(
     return bool(result.rowcount)
 
 
-async def find_for_status(session: AsyncSession, *, message_id: uuid.UUID | None, wamid: str | None) -> Any:
+async def lock_for_statuses(session: AsyncSession, message_ids: list[uuid.UUID], wamids: list[str]) -> list[Any]:
+    """The messages that status reports name (by submitted id or wamid), locked on PostgreSQL
+    in id order: the dispatcher writes its batches in the same order, so the two never deadlock."""
     conditions = []
-    if message_id is not None:
-        conditions.append(Message.id == message_id)
-    if wamid:
-        conditions.append(Message.wamid == wamid)
+    if message_ids:
+        conditions.append(Message.id.in_(set(message_ids)))
+    if wamids:
+        conditions.append(Message.wamid.in_(set(wamids)))
     if not conditions:
-        return None
-    stmt = select(Message.id, Message.project_id, Message.status, Message.wamid, Message.contact_id).where(or_(*conditions))
+        return []
+    stmt = (select(Message.id, Message.project_id, Message.status, Message.wamid, Message.contact_id)
+            .where(or_(*conditions)).order_by(Message.id))
     if is_postgres(session):
         stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).first()
+    return list((await session.execute(stmt)).all())
 
 
-async def apply_status(
-    session: AsyncSession,
-    row: Any,
-    status: str,
-    at: datetime,
-    *,
-    wamid: str | None = None,
-    error: dict | None = None,
-    pricing_category: str | None = None,
-) -> bool:
-    """Move a message up the ladder. Returns True when the status changed.
-
-    Never backwards; duplicates and late arrivals only fill in missing timestamps; `failed`
-    is final unless a later delivered/read shows the message did arrive.
-    """
-    current = row.status
-    values: dict[str, Any] = {}
-    column = TIMESTAMP_COLUMN.get(status)
-    changed = False
-    if status == "failed":
-        if current in ("queued", "sent"):
-            values.update(status="failed", failed_at=at, locked_until=None, locked_by=None)
-            if error:
-                values.update(error_code=error.get("code"), error_title=(error.get("title") or "")[:500], error_detail=error.get("details"))
-            changed = True
-    elif status in RANK:
-        # Out of failed only by proof of arrival (delivered/read); a late `sent` does not revive it.
-        if (current == "failed" and RANK[status] >= RANK["delivered"]) or (current != "failed" and RANK[status] > RANK.get(current, 0)):
-            values["status"] = status
-            changed = True
-        if column:
-            values[column] = func.coalesce(getattr(Message, column), at)
-        if status in ("delivered", "read"):
-            values["sent_at"] = func.coalesce(Message.sent_at, at)
-        if status == "read":
-            values["delivered_at"] = func.coalesce(Message.delivered_at, at)
-        if current == "queued" and status != "queued":
-            values.update(locked_until=None, locked_by=None)
-    if wamid and not row.wamid:
-        values["wamid"] = wamid
-    if pricing_category:
-        values["pricing_category"] = pricing_category
-    if values:
-        await session.execute(update(Message).where(Message.id == row.id).values(**values))
-    if changed or not await _has_event(session, row.id, status):
-        detail = {"error": error} if error else ({"pricing_category": pricing_category} if pricing_category else None)
-        await add_event(session, row.id, status, at, detail)
-    return changed
+async def event_kinds(session: AsyncSession, message_ids: list[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
+    """The status kinds each message already has on its timeline (a repeated report adds none)."""
+    kinds: dict[uuid.UUID, set[str]] = {m: set() for m in message_ids}
+    if message_ids:
+        stmt = select(MessageEvent.message_id, MessageEvent.kind).where(
+            MessageEvent.message_id.in_(message_ids), MessageEvent.kind.in_(ladder.KINDS)).distinct()
+        for message_id, kind in (await session.execute(stmt)).all():
+            kinds[message_id].add(kind)
+    return kinds
 
 
-async def _has_event(session: AsyncSession, message_id: uuid.UUID, kind: str) -> bool:
-    found = await session.execute(
-        select(MessageEvent.id).where(MessageEvent.message_id == message_id, MessageEvent.kind == kind).limit(1)
-    )
-    return found.first() is not None
+async def write_folded(session: AsyncSession, changes: list[tuple[uuid.UUID, ladder.Folded]]) -> None:
+    """Write the net effect of status reports (`status_ladder.fold`): one executemany update of
+    the messages, one executemany insert of their timeline events, whatever their number."""
+    table = Message.__table__
+    rows = [(mid, f) for mid, f in changes if f.writes]
+    if rows:
+        when = {c: bindparam(c, type_=table.c[c].type) for c in ("sent_at", "delivered_at", "read_at", "failed_at")}
+        stmt = update(table).where(table.c.id == bindparam("mid")).values(
+            status=bindparam("new_status", type_=table.c.status.type),
+            wamid=func.coalesce(table.c.wamid, bindparam("new_wamid", type_=table.c.wamid.type)),
+            sent_at=func.coalesce(table.c.sent_at, when["sent_at"]),
+            delivered_at=func.coalesce(table.c.delivered_at, when["delivered_at"]),
+            read_at=func.coalesce(table.c.read_at, when["read_at"]),
+            failed_at=func.coalesce(when["failed_at"], table.c.failed_at),
+            error_code=case((bindparam("set_error", type_=Integer) == 1, bindparam("code", type_=table.c.error_code.type)), else_=table.c.error_code),
+            error_title=case((bindparam("set_error", type_=Integer) == 1, bindparam("title", type_=table.c.error_title.type)), else_=table.c.error_title),
+            error_detail=case((bindparam("set_error", type_=Integer) == 1, bindparam("details", type_=table.c.error_detail.type)), else_=table.c.error_detail),
+            locked_until=case((bindparam("unlock", type_=Integer) == 1, None), else_=table.c.locked_until),
+            locked_by=case((bindparam("unlock", type_=Integer) == 1, None), else_=table.c.locked_by),
+            pricing_category=func.coalesce(bindparam("pricing", type_=table.c.pricing_category.type), table.c.pricing_category),
+        )
+        params = []
+        for mid, f in rows:
+            error = f.error or {}
+            params.append({
+                "mid": mid, "new_status": f.status, "new_wamid": f.wamid, **{c: f.first_at.get(c) for c in ("sent_at", "delivered_at", "read_at")},
+                "failed_at": f.failed_at, "set_error": 1 if f.error else 0, "code": error.get("code"),
+                "title": (error.get("title") or "")[:500] if f.error else None, "details": error.get("details"),
+                "unlock": 1 if f.unlock else 0, "pricing": f.pricing_category,
+            })
+        connection = await session.connection()
+        await connection.execute(stmt, sorted(params, key=lambda p: p["mid"]))
+    events = [{"message_id": mid, "kind": s.report.kind, "occurred_at": s.report.at, "detail": ladder.event_detail(s.report)}
+              for mid, f in changes for s in f.steps if s.event]
+    if events:
+        connection = await session.connection()
+        await connection.execute(insert(MessageEvent.__table__), events)
 
 
 async def mark_replied(session: AsyncSession, message_id: uuid.UUID, at: datetime) -> None:

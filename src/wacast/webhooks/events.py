@@ -53,13 +53,18 @@ def _message_data(message: Message, campaign_name: str | None, status: str, at: 
     return data
 
 
-async def message_status(session: AsyncSession, project_id: uuid.UUID, message_id: uuid.UUID, status: str, at: datetime, error: dict | None = None) -> None:
-    """message.status.updated, AiSensy-like: data.message {messageId, status, phone_number, ...}."""
-    if not await _wants(session, project_id, "message.status.updated"):
+async def message_statuses(session: AsyncSession, changes: list[tuple[uuid.UUID, uuid.UUID, str, datetime, dict | None]]) -> None:
+    """message.status.updated for a batch of applied status reports, each (project_id,
+    message_id, status, at, error) in order: one read of the messages for all of them."""
+    topic = "message.status.updated"
+    wanting = {p for p in {c[0] for c in changes} if await _wants(session, p, topic)}
+    if not wanting:
         return
-    row = await repository.message_with_campaign_name(session, message_id)
-    if row is not None:
-        await outbox.emit(session, project_id, "message.status.updated", _message_data(row[0], row[1], status, at, error))
+    rows = {m.id: (m, name) for m, name in await repository.messages_with_campaign_names(
+        session, list({c[1] for c in changes if c[0] in wanting}), wanting)}
+    for project_id in wanting:
+        items = [_message_data(*rows[mid], status, at, error) for p, mid, status, at, error in changes if p == project_id and mid in rows]
+        await outbox.emit_many(session, project_id, topic, items)
 
 
 async def messages_status_many(session: AsyncSession, message_ids: list[uuid.UUID], status: str, at: datetime, error: dict | None = None) -> None:

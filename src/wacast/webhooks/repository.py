@@ -184,12 +184,6 @@ async def disable_if_failing_since(session: AsyncSession, sub_id: uuid.UUID, cut
 # --- what the event payloads read (webhooks/events.py): tables of other domains, read only
 
 
-async def message_with_campaign_name(session: AsyncSession, message_id: uuid.UUID) -> Any:
-    """(Message, its campaign's name or None), or None."""
-    stmt = select(Message, Campaign.name).outerjoin(Campaign, Campaign.id == Message.campaign_id).where(Message.id == message_id)
-    return (await session.execute(stmt)).first()
-
-
 async def messages_with_campaign_names(session: AsyncSession, message_ids: list[uuid.UUID], project_ids: set[uuid.UUID]) -> list[Any]:
     stmt = (
         select(Message, Campaign.name).outerjoin(Campaign, Campaign.id == Message.campaign_id)

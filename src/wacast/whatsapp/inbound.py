@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wacast.config import Settings
 from wacast.contacts import repository as contacts_repo
 from wacast.db.engine import Database
-from wacast.kit import metrics
 from wacast.kit.clock import utcnow
 from wacast.kit.loop import run_loop
 from wacast.messages import repository as messages_repo
@@ -34,6 +31,7 @@ from wacast.templates import repository as templates_repo
 from wacast.webhooks import events as hooks
 from wacast.webhooks.outbox import remember_subscribers
 from wacast.whatsapp.sandbox import SANDBOX_PHONE_PREFIX
+from wacast.whatsapp.statuses import StatusReport, apply_statuses, as_uuid, timestamp
 
 log = logging.getLogger("wacast.events")
 
@@ -43,18 +41,19 @@ BATCH = 200  # events applied per transaction
 SQLITE_BATCH = 25
 
 
-def _timestamp(value: Any) -> datetime:
-    try:
-        return datetime.fromtimestamp(int(value), UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return utcnow()
-
-
-def _uuid(value: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError):
+def _status_only(body: Any) -> list[dict] | None:
+    """The `value`s of a webhook body that reports statuses and nothing else, or None."""
+    if not isinstance(body, dict):
         return None
+    values = []
+    for entry in body.get("entry") or []:
+        for change in (entry.get("changes") or []) if isinstance(entry, dict) else []:
+            value = change.get("value") if isinstance(change, dict) else None
+            if (change.get("field") != "messages" or not isinstance(value, dict) or value.get("messages") or value.get("user_preferences")
+                    or not isinstance(value.get("statuses"), list)):
+                return None
+            values.append(value)
+    return values or None
 
 
 class InboundEvents:
@@ -86,22 +85,52 @@ class InboundEvents:
             remember_subscribers(session)  # read once per project, not once per status
             self._projects = {}  # and each project looked up once per batch
             events = [(e.id, e.body, e.source) for e in await claim_due_inbound_events(session, utcnow(), limit)]
-            done: list[tuple[int, str | None]] = []
-            for event_id, body, source in events:
+            notes_of: dict[int, list[str]] = {event_id: [] for event_id, _, _ in events}
+            for event_id, body, source in await self._statuses_together(session, events, notes_of):
                 # What the last event loaded is let go: each savepoint snapshots the session's
                 # objects, so a batch that kept them all would cost the square of its size.
                 session.expunge_all()
-                notes: list[str] = []
+                notes = notes_of[event_id]
                 try:
                     async with session.begin_nested():
                         await self.process_body(session, body, source, notes)
                 except Exception as error:  # one bad event must not block the others
                     log.exception("event %s could not be processed", event_id)
                     notes.append(f"processing error: {type(error).__name__}: {error}")
-                done.append((event_id, "; ".join(notes)[:2000] or None))
             self._projects = None
-            await mark_inbound_processed(session, done, utcnow())
+            await mark_inbound_processed(session, [(i, "; ".join(notes_of[i])[:2000] or None) for i, _, _ in events], utcnow())
         return len(events)
+
+    async def _statuses_together(self, session: AsyncSession, events: list[tuple[int, Any, str]],
+                                 notes_of: dict[int, list[str]]) -> list[tuple[int, Any, str]]:
+        """Apply the events that only report statuses (most of them: three per message sent)
+        as one set (whatsapp/statuses.py); return the others, to be applied one by one. If the
+        set fails as a whole, nothing of it stays and every event is returned."""
+        rest: list[tuple[int, Any, str]] = []
+        reports: list[StatusReport] = []
+        for event in events:
+            event_id, body, source = event
+            values = _status_only(body)
+            if values is None:
+                rest.append(event)
+                continue
+            for value in values:
+                project = await self._project_or_note(session, value, source, notes_of[event_id])
+                if project is not None:
+                    reports.extend(StatusReport(project, status, notes_of[event_id]) for status in value["statuses"])
+        if len(rest) == len(events):
+            return rest
+        try:
+            async with session.begin_nested():
+                await apply_statuses(session, reports)
+        except Exception:  # e.g. a lost row lock: the slower path still isolates each event
+            log.warning("%d status events could not be applied together; applying them one by one",
+                        len(events) - len(rest), exc_info=True)
+            for notes in notes_of.values():
+                notes.clear()
+            session.expunge_all()
+            return events
+        return rest
 
     async def process_body(self, session: AsyncSession, body: dict, source: str, notes: list[str]) -> None:
         if not isinstance(body, dict):
@@ -138,57 +167,32 @@ class InboundEvents:
         if phone_number_id.startswith(SANDBOX_PHONE_PREFIX):
             if source != "sandbox":
                 return None  # Meta can never speak for a sandbox project.
-            project_id = _uuid(phone_number_id[len(SANDBOX_PHONE_PREFIX) :])
+            project_id = as_uuid(phone_number_id[len(SANDBOX_PHONE_PREFIX) :])
             return await projects_repo.get(session, project_id) if project_id else None
         if not phone_number_id:
             return None
         return await projects_repo.find_by_phone_number_id(session, phone_number_id)
 
-    async def _messages_change(self, session: AsyncSession, value: dict, source: str, notes: list[str]) -> None:
+    async def _project_or_note(self, session: AsyncSession, value: dict, source: str, notes: list[str]) -> Project | None:
         project = await self._project_for(session, value, source)
         if project is None:
             phone_number_id = (value.get("metadata") or {}).get("phone_number_id")
             notes.append(f"unknown phone_number_id {phone_number_id!r}")
             log.warning("Meta event for unknown phone_number_id %r stored, not applied (no project has this number)", phone_number_id)
+        return project
+
+    async def _messages_change(self, session: AsyncSession, value: dict, source: str, notes: list[str]) -> None:
+        project = await self._project_or_note(session, value, source, notes)
+        if project is None:
             return
-        for status in value.get("statuses") or []:
-            await self._status(session, project, status, notes)
+        statuses = value.get("statuses") or []
+        if isinstance(statuses, list):
+            await apply_statuses(session, [StatusReport(project, status, notes) for status in statuses])
         names = {c.get("wa_id"): (c.get("profile") or {}).get("name", "") for c in value.get("contacts") or [] if isinstance(c, dict)}
         for message in value.get("messages") or []:
             await self._inbound(session, project, message, names, notes)
         for preference in value.get("user_preferences") or []:
             await self._preference(session, project, preference, notes)
-
-    async def _status(self, session: AsyncSession, project: Project, status: dict, notes: list[str]) -> None:
-        if not isinstance(status, dict):
-            return
-        kind = status.get("status")
-        wamid = status.get("id")
-        message_id = _uuid(status.get("biz_opaque_callback_data"))
-        row = await messages_repo.find_for_status(session, message_id=message_id, wamid=wamid)
-        if row is None or row.project_id != project.id:
-            notes.append(f"status {kind} for unknown message {wamid}")
-            return
-        if kind not in ("sent", "delivered", "read", "failed"):
-            notes.append(f"status {kind} ignored")
-            return
-        error = None
-        if kind == "failed":
-            first = (status.get("errors") or [{}])[0] or {}
-            error = {
-                "code": first.get("code"),
-                "title": first.get("title") or first.get("message") or "failed",
-                "details": (first.get("error_data") or {}).get("details") if isinstance(first.get("error_data"), dict) else None,
-            }
-            if first.get("code") == 131050 and await contacts_repo.opt_out(session, row.contact_id, utcnow()):
-                await hooks.opted_out(session, project.id, contact_id=row.contact_id, reason="meta_error_131050")
-        pricing = (status.get("pricing") or {}).get("category") if isinstance(status.get("pricing"), dict) else None
-        changed = await messages_repo.apply_status(
-            session, row, kind, _timestamp(status.get("timestamp")), wamid=wamid, error=error, pricing_category=pricing
-        )
-        if changed:  # customer webhooks, in this transaction (webhooks/outbox.py)
-            await hooks.message_status(session, project.id, row.id, kind, _timestamp(status.get("timestamp")), error)
-        metrics.status_reported(project, kind, changed, error, _timestamp(status.get("timestamp")))
 
     async def _inbound(self, session: AsyncSession, project: Project, message: dict, names: dict, notes: list[str]) -> None:
         if not isinstance(message, dict) or not message.get("from") or not message.get("id"):
@@ -215,7 +219,7 @@ class InboundEvents:
             payload, text = reply.get("id"), reply.get("title")
         context_wamid = (message.get("context") or {}).get("id")
         answered = await messages_repo.latest_for_contact(session, contact_id, context_wamid)
-        at = _timestamp(message.get("timestamp"))
+        at = timestamp(message.get("timestamp"))
         inserted = await messages_repo.insert_reply(
             session, project_id=project.id, contact_id=contact_id, wamid=str(message["id"]), message_id=answered,
             kind=kind, text=text, payload=payload, at=at,
