@@ -41,6 +41,7 @@ from wacast.kit.request_text import RequestTextGuard
 from wacast.ops import endpoints as operations
 from wacast.runtime import Supervisor, build_loops, build_providers, provide_interfaces
 from wacast.webhooks.tasks import WebhookSender
+from wacast.whatsapp.intake import WebhookIntake
 
 __all__ = ["build_providers", "create_app"]  # build_providers: tests build their own dispatchers
 
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         app.state.dispatcher = None
         app.state.wake_dispatcher = lambda: None
         app.state.wake_inbound = lambda: None  # stored provider events wait for a worker's inbound loop
+        app.state.intake = WebhookIntake(db, wake=lambda: app.state.wake_inbound())  # Meta's webhooks, grouped commits
         # The test-send button delivers at once, through this sender, even when no loop runs here.
         app.state.webhooks = WebhookSender(db, settings)
         loops = supervisor = None

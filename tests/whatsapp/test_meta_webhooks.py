@@ -101,6 +101,30 @@ async def test_duplicates_are_stored_once_and_processed_once(client, db, setting
     assert (await message(db, message_id)).status == "delivered"
 
 
+async def test_webhooks_arriving_together_share_a_commit_and_each_answers_for_itself(app, client, db, settings, dispatcher, fake_meta):
+    """whatsapp/intake.py: 40 signed bodies posted at once (two of them the same) are stored in
+    fewer commits than requests, each answer says whether its own body was new, and every
+    stored body is applied."""
+    import asyncio
+
+    _, message_id, send = await sent_message(client, db, settings, dispatcher, fake_meta, destination="+917428526310")
+    t = int(time.time())
+    bodies = [fake_meta.status_body(send, "delivered", timestamp=t + i) for i in range(39)]
+    bodies.append(bodies[7])  # Meta's retry of one of them, in the same moment
+    commits_before = app.state.intake.commits
+    answers = await asyncio.gather(*(fake_meta.post_webhook(b, client=client) for b in bodies))
+    assert [a.status_code for a in answers] == [200] * 40
+    assert [a.json()["duplicate"] for a in answers] == [False] * 39 + [True]
+    assert app.state.intake.commits - commits_before < 40
+    assert len(await stored_events(db)) == 39
+    applied, inbound = 0, InboundEvents(db, settings)
+    while n := await inbound.tick():
+        applied += n
+    assert applied == 39
+    row = await message(db, message_id)
+    assert row.status == "delivered" and row.delivered_at.timestamp() == t  # the first report's time
+
+
 # --- statuses ------------------------------------------------------------------------------
 
 

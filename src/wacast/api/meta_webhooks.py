@@ -1,7 +1,8 @@
 """Meta's webhooks at /webhooks/whatsapp: verify, store (deduplicated), acknowledge.
 
 Processing happens afterwards in the inbound event loop (whatsapp/inbound.py): Meta only needs
-a fast 200, and an event stored before the 200 is never lost.
+a fast 200, and an event stored before the 200 is never lost. Bodies that arrive together
+share one commit (whatsapp/intake.py).
 """
 
 from __future__ import annotations
@@ -11,14 +12,11 @@ import hmac
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 
-from wacast.db.requests import WriteSession
-from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
 from wacast.kit.http import JSONResponse, read_body
-from wacast.messages.repository_inbound import store_inbound_event
 
 router = APIRouter(tags=["Meta webhooks"])
 MAX_WEBHOOK_BODY = 3 * 1024 * 1024  # Meta: payloads up to 3 MB
@@ -45,9 +43,9 @@ async def webhook_body(request: Request) -> bytes:
 
 
 @router.post("/webhooks/whatsapp", summary="Meta's event notifications (signed)")
-async def receive(
-    request: Request, body: Annotated[bytes, Depends(webhook_body)], session: WriteSession, after_commit: BackgroundTasks,
-) -> Any:
+async def receive(request: Request, body: Annotated[bytes, Depends(webhook_body)]) -> Any:
+    """Stored with the bodies of the requests arriving at the same time, in one commit
+    (whatsapp/intake.py); the 200 comes after that commit."""
     settings = request.app.state.settings
     given = request.headers.get("x-hub-signature-256", "")
     if not settings.meta_app_secret or not given or not hmac.compare_digest(given.encode(), signature_of(settings.meta_app_secret, body).encode()):
@@ -56,7 +54,5 @@ async def receive(
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise WacastError("Webhook body is not valid JSON", "INVALID_JSON") from None
-    stored = await store_inbound_event(session, "meta", payload, utcnow())
-    # Background tasks run after the response, so after the commit: the woken loop sees the event.
-    after_commit.add_task(request.app.state.wake_inbound)
+    stored = await request.app.state.intake.store("meta", payload)
     return JSONResponse({"received": True, "duplicate": not stored})

@@ -23,30 +23,29 @@ async def store_inbound_event(
     session: AsyncSession, source: str, body: Any, now: datetime, *, process_after: datetime | None = None
 ) -> bool:
     """Store one provider event, due at `process_after` (now by default). False when the same
-    body was stored before (Meta retries a webhook with the same body). A NUL or a lone
-    surrogate in the body is stored as U+FFFD (kit/text.scrub_tree): PostgreSQL cannot store
-    them, and a signed event is never refused for its text."""
-    body = text.scrub_tree(body)
-    result = await session.execute(
-        insert_ignore(session, InboundEvent, ["dedupe_key"]).values(
-            source=source, dedupe_key=dedupe_key(body), body=body, received_at=now,
-            process_after=process_after or now,
-        )
-    )
-    return bool(result.rowcount)
+    body was stored before (Meta retries a webhook with the same body)."""
+    return (await store_inbound_events(session, source, [(body, process_after or now)], now))[0]
 
 
-async def store_inbound_events(session: AsyncSession, source: str, events: list[tuple[Any, datetime]], now: datetime) -> None:
-    """`store_inbound_event` for many (body, process_after) at once, in one executemany (the
-    sandbox's reports of a batch of sends); a body stored before is skipped as there."""
+async def store_inbound_events(session: AsyncSession, source: str, events: list[tuple[Any, datetime]], now: datetime) -> list[bool]:
+    """Store many provider events, each (body, process_after), in one statement; for each,
+    whether it is new (False: the same body was stored before, or earlier in this list).
+
+    A NUL or a lone surrogate in a body is stored as U+FFFD (kit/text.scrub_tree): PostgreSQL
+    cannot store them, and a signed event is never refused for its text."""
     if not events:
-        return
+        return []
     rows = []
     for body, process_after in events:
         body = text.scrub_tree(body)
         rows.append({"source": source, "dedupe_key": dedupe_key(body), "body": body, "received_at": now, "process_after": process_after})
-    connection = await session.connection()
-    await connection.execute(insert_ignore(session, InboundEvent, ["dedupe_key"]), rows)
+    stmt = insert_ignore(session, InboundEvent, ["dedupe_key"]).values(rows).returning(InboundEvent.dedupe_key)
+    inserted = set((await session.execute(stmt)).scalars())
+    new = []
+    for row in rows:
+        new.append(row["dedupe_key"] in inserted)
+        inserted.discard(row["dedupe_key"])  # a second copy in the same list is a duplicate
+    return new
 
 
 async def claim_due_inbound_events(session: AsyncSession, now: datetime, limit: int) -> Sequence[InboundEvent]:
