@@ -4,6 +4,7 @@ services, and a quick Core-SQL backlog of queued messages."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 import uuid
 from dataclasses import dataclass
 
@@ -138,9 +139,41 @@ async def count_status(url: str) -> dict[str, int]:
     return {r[0]: r[1] for r in rows}
 
 
-async def sent_wamids(url: str, limit: int) -> list[str]:
+async def sent_wamids(url: str, limit: int) -> list[tuple[str, str]]:
+    """(wamid, the phone_number_id of the number that sent it) of up to `limit` sent messages."""
     engine = create_engine(url)
     async with engine.connect() as conn:
-        rows = (await conn.execute(text("SELECT wamid FROM messages WHERE wamid IS NOT NULL LIMIT :n"), {"n": limit})).all()
+        rows = (await conn.execute(text("SELECT m.wamid, p.phone_number_id FROM messages m JOIN projects p ON p.id = m.project_id "
+                                        "WHERE m.wamid IS NOT NULL LIMIT :n"), {"n": limit})).all()
     await engine.dispose()
-    return [r[0] for r in rows]
+    return [(r[0], r[1]) for r in rows]
+
+
+def now() -> Any:
+    """wacast's clock (UTC), which writes received_at and processed_at."""
+    from wacast.kit.clock import utcnow
+    return utcnow()
+
+
+async def inbound_lag(url: str, since: Any, wait_seconds: float) -> dict[str, float]:
+    """Stored-to-applied lag of the inbound events received after `since`, once they are all
+    applied (or `wait_seconds` passed): p50 and p99 in seconds, and how many were left."""
+    from wacast.models.messages import InboundEvent
+    from sqlalchemy import select
+    db = Database(url)
+    try:
+        deadline = asyncio.get_running_loop().time() + wait_seconds
+        while True:
+            async with db.sessionmaker() as session:
+                rows = (await session.execute(select(InboundEvent.received_at, InboundEvent.processed_at)
+                                              .where(InboundEvent.received_at >= since))).all()
+            pending = sum(1 for _, done in rows if done is None)
+            if pending == 0 or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(1)
+    finally:
+        await db.dispose()
+    lags = sorted((done - got).total_seconds() for got, done in rows if done is not None)
+    if not lags:
+        return {"p50": 0.0, "p99": 0.0, "pending": pending}
+    return {"p50": lags[len(lags) // 2], "p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))], "pending": pending}
