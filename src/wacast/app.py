@@ -15,7 +15,7 @@ from wacast.api.campaign_api import router as campaign_router
 from wacast.api.campaigns import router as campaigns_router
 from wacast.api.contacts import router as contacts_router
 from wacast.api.messages import router as messages_router
-from wacast.api.meta_webhooks import MAX_WEBHOOK_BODY
+from wacast.api.meta_webhooks import MAX_WEBHOOK_BODY, WebhookFastPath
 from wacast.api.meta_webhooks import router as webhook_router
 from wacast.api.segments import router as segments_router
 from wacast.api.templates import router as templates_router
@@ -160,6 +160,7 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         return JSONResponse({"message": "Internal error", "code": "INTERNAL_ERROR"}, status_code=500)
 
     include_routers(app)
+    app.add_middleware(WebhookFastPath)  # POST /webhooks/whatsapp past the routing (api/meta_webhooks.py)
     app.add_middleware(IdempotencyMiddleware)  # Idempotency-Key on every write (docs/integrations.md)
     app.add_middleware(BodyLimitMiddleware, limits=BODY_LIMITS)  # outside everything that reads a body
     app.add_middleware(RequestTextGuard)  # the text rule for the URL's path and query (kit/request_text.py)

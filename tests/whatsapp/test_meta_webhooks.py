@@ -115,6 +115,11 @@ async def test_webhooks_arriving_together_share_a_commit_and_each_answers_for_it
     answers = await asyncio.gather(*(fake_meta.post_webhook(b, client=client) for b in bodies))
     assert [a.status_code for a in answers] == [200] * 40
     assert [a.json()["duplicate"] for a in answers] == [False] * 39 + [True]
+    # The fast path (api/meta_webhooks.WebhookFastPath) keeps what wraps every request: a
+    # request id on each answer, the route's own label in /metrics.
+    assert all(a.headers.get("x-request-id") for a in answers)
+    exposition = (await client.get("/metrics", headers={"Authorization": f"Bearer {settings.metrics_token}"})).text
+    assert 'wacast_http_request_duration_seconds_count{method="POST",route="/webhooks/whatsapp",status="200"}' in exposition
     assert app.state.intake.commits - commits_before < 40
     assert len(await stored_events(db)) == 39
     applied, inbound = 0, InboundEvents(db, settings)

@@ -39,8 +39,12 @@ async def store_inbound_events(session: AsyncSession, source: str, events: list[
     for body, process_after in events:
         body = text.scrub_tree(body)
         rows.append({"source": source, "dedupe_key": dedupe_key(body), "body": body, "received_at": now, "process_after": process_after})
-    stmt = insert_ignore(session, InboundEvent, ["dedupe_key"]).values(rows).returning(InboundEvent.dedupe_key)
-    inserted = set((await session.execute(stmt)).scalars())
+    # One compiled statement whatever the count (SQLAlchemy sends the rows as "insertmanyvalues"
+    # batches and gathers what RETURNING gives: the keys that were new).
+    table = InboundEvent.__table__
+    stmt = insert_ignore(session, table, ["dedupe_key"]).returning(table.c.dedupe_key)
+    connection = await session.connection()
+    inserted = set((await connection.execute(stmt, rows)).scalars())
     new = []
     for row in rows:
         new.append(row["dedupe_key"] in inserted)
