@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,7 +40,13 @@ from wacast.kit.errors import WacastError
 from wacast.kit.http import MAX_BODY, JSONResponse
 from wacast.kit.request_text import RequestTextGuard
 from wacast.ops import endpoints as operations
-from wacast.runtime import Supervisor, build_loops, build_providers, provide_interfaces
+from wacast.runtime import (
+    Supervisor,
+    WorkerProcess,
+    build_loops,
+    build_providers,
+    provide_interfaces,
+)
 from wacast.webhooks.tasks import WebhookSender
 from wacast.whatsapp.intake import WebhookIntake
 
@@ -76,7 +83,11 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(dashboard_broadcasts)
 
 
-def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None = None,
+               worker_process: WorkerProcess | None = None) -> FastAPI:
+    """The ASGI app. `run_dispatcher`: the loops inside this process (default: the setting);
+    `worker_process`: a `wacast worker` this app starts and stops with its lifespan (`wacast
+    serve`, runtime.WorkerProcess)."""
     settings = settings or get_settings()
     dispatcher_enabled = settings.run_dispatcher if run_dispatcher is None else run_dispatcher
     operations.prepare(settings)  # secrets keys, logging; refuses to start without a secret key in production
@@ -115,9 +126,13 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
             app.state.wake_dispatcher = loops.dispatcher.wake.set
             app.state.wake_inbound = loops.inbound.wake.set
             app.state.dispatcher_task = supervisor.task_of(loops.dispatcher)
+        if worker_process is not None:
+            worker_process.start()
         try:
             yield
         finally:
+            if worker_process is not None:
+                await asyncio.to_thread(worker_process.stop)  # its sends finished or handed back
             if supervisor is not None:
                 await supervisor.stop()
                 await loops.close()

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     run_dispatcher: bool = Field(
         default=True, description="run the dispatcher inside `wacast serve` (the embedded default)"
     )
+    dispatcher_process: bool = Field(
+        default=True, description="`wacast serve` runs its dispatcher and other loops in a `wacast worker` process it starts "
+        "and stops (a second core); off: inside the server process",
+    )
     dispatcher_batch_size: int = 200
     dispatcher_concurrency: int = 200
     dispatcher_poll_seconds: float = 0.2

@@ -14,7 +14,12 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
+import signal
+import subprocess
+import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -197,3 +202,55 @@ def build_loops(db: Database, settings: Settings, *, webhooks: WebhookSender | N
         purges=Purges(db, settings),
         providers=providers,
     )
+
+
+class WorkerProcess:
+    """The `wacast worker` that `wacast serve` starts beside itself (WACAST_DISPATCHER_PROCESS):
+    the dispatcher and the other loops in a process of their own, so that one command still
+    runs the whole system and the loops use the second core instead of taking turns with the
+    requests. It gets the server's environment, dies with the server (the kernel sends it
+    SIGTERM if the server is killed), is started again if it exits on its own, and is stopped
+    (SIGTERM: sends finished or handed back, leases given back) when the server stops."""
+
+    RESTART_AFTER = 1.0  # seconds before a worker that exited is started again
+
+    def __init__(self, shutdown_timeout: float) -> None:
+        self.shutdown_timeout = shutdown_timeout
+        self.proc: subprocess.Popen | None = None
+        self._stopping = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="wacast-worker-process", daemon=True)
+
+    def start(self) -> None:
+        self._spawn()
+        self._watcher.start()
+
+    def _spawn(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "wacast.cli", "worker"], preexec_fn=_die_with_parent)  # noqa: S603, PLW1509
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            code = self.proc.wait() if self.proc is not None else None
+            if self._stopping.wait(self.RESTART_AFTER):
+                return
+            log.error("the worker process exited (code %s); starting it again", code)
+            self._spawn()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=self.shutdown_timeout + 5)
+        except subprocess.TimeoutExpired:
+            log.error("the worker process did not stop within %s s; killed", self.shutdown_timeout + 5)
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except OSError:  # not Linux: the worker then outlives a killed server until stopped
+        pass

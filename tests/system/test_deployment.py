@@ -481,3 +481,86 @@ async def test_sigterm_of_the_embedded_server_under_load_loses_and_duplicates_no
               f"({len(closed)} requests met a closing keep-alive connection)")
     finally:
         d.close()
+
+
+def _children(pid: int) -> list[int]:
+    """Live child processes of `pid`, whichever of its threads started them."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(p) for p in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue
+    return sorted(p for p in found if _alive(p))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+async def test_serve_runs_its_loops_in_a_worker_process_it_restarts_and_takes_down_with_it(db_url: str, tmp_path: Path) -> None:
+    """WACAST_DISPATCHER_PROCESS (the default): `wacast serve` starts one `wacast worker`
+    beside itself, which sends; a worker that dies is started again; a server killed with
+    SIGKILL takes its worker with it (the kernel's parent-death signal), and SIGTERM stops both."""
+    d = Deployment(db_url, tmp_path)
+    d.env.update(WACAST_ENVIRONMENT="development")
+    port = d.serve_ports[0]
+    base = f"http://127.0.0.1:{port}"
+    try:
+        d.cli("migrate")
+        d.cli("projects", "create", "solo", "--phone-number-id", "2098766", "--access-token", ACCESS_TOKEN)
+        template = tmp_path / "template.json"
+        template.write_text(json.dumps({"name": "order_update", "language": "en", "category": "UTILITY", "status": "APPROVED",
+                                        "components": [{"type": "BODY", "text": "Hi {{1}}, your order {{2}} has shipped."}]}))
+        d.cli("templates", "add", "--project", "solo", "--file", str(template))
+        d.cli("campaigns", "create", "--project", "solo", "--name", "orders", "--template", "order_update", "--live")
+        api_key = d.cli("apikeys", "create", "--project", "solo")["api_key"]
+
+        def wait_for(condition, what: str, timeout: float = 30) -> None:  # noqa: ANN001
+            deadline = time.monotonic() + timeout
+            while not condition():
+                assert time.monotonic() < deadline, f"timed out waiting for {what}"
+                time.sleep(0.1)
+
+        def send(n: int) -> str:
+            response = httpx.post(base + "/campaign/t1/api/v2", json={
+                "apiKey": api_key, "campaignName": "orders", "destination": f"+91{8100000000 + n}",
+                "userName": f"C {n}", "templateParams": [f"C {n}", f"ORD-{n}"]}, timeout=10)
+            assert response.status_code == 200, response.text
+            return response.json()["submitted_message_id"]
+
+        def sent(message_id: str) -> bool:
+            return message_id in httpx.get(d.sink_url + "/_accepted").json()
+
+        server = d.spawn([WACAST_BIN, "serve", "--port", str(port)], "serve")
+        d.wait_http(base + "/healthz", server)
+        wait_for(lambda: len(_children(server.pid)) == 1, "the worker process")
+        [first_worker] = _children(server.pid)
+        first = send(1)
+        wait_for(lambda: sent(first), "the worker process to send")
+
+        os.kill(first_worker, signal.SIGKILL)
+        wait_for(lambda: _children(server.pid) and _children(server.pid) != [first_worker], "a new worker process")
+        second = send(2)
+        wait_for(lambda: sent(second), "the new worker process to send")
+
+        [worker] = _children(server.pid)
+        server.kill()
+        server.wait()
+        wait_for(lambda: not _alive(worker), "the worker to go with its server")
+
+        server = d.spawn([WACAST_BIN, "serve", "--port", str(port)], "serve-again")
+        d.wait_http(base + "/healthz", server)
+        wait_for(lambda: len(_children(server.pid)) == 1, "the worker process")
+        [worker] = _children(server.pid)
+        stop_gracefully(server)
+        assert not _alive(worker), "SIGTERM stops the worker before the server exits"
+        state = await _db_state(db_url)
+        # Its claims and leases handed back (the SIGKILLed worker's heartbeat row stays until it expires).
+        assert state["locked"] == 0 and state["leases"] == 0 and state["workers"] <= 1, state
+    finally:
+        d.close()

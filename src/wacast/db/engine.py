@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -64,21 +67,25 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 class WriteGate:
-    """SQLite's writers of one process, queued on the event loop in arrival order.
+    """SQLite's writers queued in arrival order: those of this process on the event loop, and
+    the processes on one database file (`wacast serve` and the worker it starts) by an flock
+    on a file beside it.
 
-    SQLite has one writer at a time. Without the gate, every writer of the process (accepted
-    requests, the dispatcher's claims and outcomes, status events, the broadcast fan-out)
-    takes its own BEGIN IMMEDIATE and waits in SQLite's busy handler, which sleeps up to
-    100 ms between tries: the lock sits idle while a waiter sleeps, and throughput collapses
-    as soon as two loops write. Behind the gate a writer starts the moment the previous one
-    commits. Re-entrant per task: a transaction opened inside another by the same task goes
-    through (as before, SQLite itself then decides).
+    SQLite has one writer at a time. Without the gate, every writer (accepted requests, the
+    dispatcher's claims and outcomes, status events, the broadcast fan-out) takes its own
+    BEGIN IMMEDIATE and waits in SQLite's busy handler, which sleeps up to 100 ms between
+    tries: the lock sits idle while a waiter sleeps, and throughput collapses as soon as two
+    loops write. Behind the gate a writer starts the moment the previous one commits (the
+    kernel wakes the process waiting on the flock). Re-entrant per task: a transaction opened
+    inside another by the same task goes through (as before, SQLite itself then decides).
 
-    Writers of other processes (a `wacast worker`, the CLI) still meet at SQLite's lock."""
+    Other programs on the file (the CLI, a backup) still meet at SQLite's own lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, lock_path: Path | None = None) -> None:
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task | None = None
+        self._lock_path = lock_path
+        self._fd: int | None = None
 
     @asynccontextmanager
     async def hold(self) -> AsyncIterator[None]:
@@ -87,12 +94,40 @@ class WriteGate:
             yield
             return
         await self._lock.acquire()
+        try:
+            await self._lock_file()
+        except BaseException:
+            self._lock.release()
+            raise
         self._owner = task
         try:
             yield
         finally:
             self._owner = None
+            self._unlock_file()
             self._lock.release()
+
+    async def _lock_file(self) -> None:
+        if self._lock_path is None:
+            return
+        if self._fd is None:
+            self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: no thread needed
+            return
+        except BlockingIOError:
+            pass
+        waiting = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, self._fd, fcntl.LOCK_EX)
+        try:
+            await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            # The thread may still get the lock: give it back then, or every process stalls.
+            waiting.add_done_callback(lambda done: None if done.cancelled() or done.exception() else self._unlock_file())
+            raise
+
+    def _unlock_file(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
 class Database:
@@ -101,7 +136,10 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
-        self.write_gate = WriteGate() if is_sqlite(self.engine) else None
+        self.write_gate = None
+        if is_sqlite(self.engine):
+            path = sqlite_path_of(url)
+            self.write_gate = WriteGate(path.with_name(path.name + "-writers.lock") if path is not None else None)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # Same pool; the option tells SQLite's begin hook to take no write lock (read()).
         self.read_sessionmaker = async_sessionmaker(
@@ -115,7 +153,7 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commit at the end, roll back on any error. On SQLite it waits
-        its turn behind the process's other writers first (WriteGate)."""
+        its turn behind the other writers first (WriteGate)."""
         if self.write_gate is None:
             async with self.sessionmaker() as session, session.begin():
                 yield session
