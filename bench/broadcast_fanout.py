@@ -30,18 +30,18 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select, text
 
+from tests.support.broadcasts import run_until_fanned_out
 from wacast.campaigns.broadcasts import service as broadcast
 from wacast.campaigns.broadcasts.engine import BroadcastEngine
 from wacast.config import Settings
 from wacast.contacts import segments
-from wacast.models.contacts import Contact, ContactTag, Tag
 from wacast.db.engine import Database, create_engine
 from wacast.db.migrate import upgrade
 from wacast.kit.clock import utcnow
+from wacast.models.contacts import Contact, ContactTag, Tag
 from wacast.models.messages import Message
 from wacast.projects import service as projects
 from wacast.templates import service as templates
-from tests.support.broadcasts import run_until_fanned_out
 
 PG_URL = os.environ.get("WACAST_BENCH_BROADCAST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test_bcast_bench")
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -12,8 +12,8 @@ import asyncio
 import json
 import time
 
-from wacast.meta.client import GraphClient
 from wacast.messages.provider import OutgoingMessage
+from wacast.meta.client import GraphClient
 from wacast.meta.types import build_message_body
 
 

@@ -17,9 +17,9 @@ from wacast.kit.http import JSONResponse, read_json
 
 
 def create_bench_app():  # noqa: ANN201
-    from wacast.app import create_app
+    from wacast.app import create_served_app
 
-    app = create_app(get_settings())
+    app = create_served_app(get_settings())  # as `wacast serve` builds it (its worker process too)
 
     @app.post("/bench/noop", include_in_schema=False)
     async def noop(request: Request) -> JSONResponse:

@@ -4,9 +4,9 @@ services, and a quick Core-SQL backlog of queued messages."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import insert, text, update
 
@@ -102,8 +102,8 @@ async def clear_messages(url: str) -> None:
 
 async def insert_backlog(url: str, seeded: Seeded, count: int, chunk: int = 5000) -> None:
     """`count` queued messages spread over the projects, distinct destinations, Core SQL."""
-    from wacast.models.contacts import Contact
     from wacast.kit.clock import utcnow
+    from wacast.models.contacts import Contact
     from wacast.models.messages import Message
 
     db = Database(url)
@@ -158,8 +158,9 @@ def now() -> Any:
 async def inbound_lag(url: str, since: Any, wait_seconds: float) -> dict[str, float]:
     """Stored-to-applied lag of the inbound events received after `since`, once they are all
     applied (or `wait_seconds` passed): p50 and p99 in seconds, and how many were left."""
-    from wacast.models.messages import InboundEvent
     from sqlalchemy import select
+
+    from wacast.models.messages import InboundEvent
     db = Database(url)
     try:
         deadline = asyncio.get_running_loop().time() + wait_seconds

@@ -181,3 +181,11 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
     app.add_middleware(RequestTextGuard)  # the text rule for the URL's path and query (kit/request_text.py)
     operations.install(app)  # /readyz, /metrics and the request-id middleware (outermost)
     return app
+
+
+def create_served_app(settings: Settings) -> FastAPI:
+    """The app as one `wacast serve` process runs it: its loops in a worker process it starts
+    beside itself (WACAST_DISPATCHER_PROCESS), inside it, or nowhere (WACAST_RUN_DISPATCHER=0)."""
+    worker = WorkerProcess(settings.shutdown_timeout) if settings.run_dispatcher and settings.dispatcher_process else None
+    return create_app(settings, run_dispatcher=settings.run_dispatcher and worker is None, worker_process=worker)
+

@@ -33,7 +33,7 @@ from wacast.kit.logs import configure_from_settings
 from wacast.ops import doctor as checks
 from wacast.ops import worker_http
 from wacast.ops.secrets import rotate
-from wacast.runtime import Supervisor, WorkerProcess, build_loops
+from wacast.runtime import Supervisor, build_loops
 
 secrets_app = typer.Typer(help="Secrets at rest (WACAST_SECRET_KEY).", no_args_is_help=True)
 
@@ -75,14 +75,14 @@ def serve(
         # The app pulls in every router and the dashboard (about 2 s of CPU): `wacast worker`
         # and the other commands must not pay that at start-up (a worker joining a loaded
         # machine delayed its peers' sends).
-        from wacast.app import create_app  # only `serve` needs the app: see above
+        from wacast.app import (
+            create_served_app,  # only `serve` needs the app: see above
+        )
 
         # The embedded default: the loops run in a worker process beside the server
-        # (runtime.WorkerProcess), or inside it with WACAST_DISPATCHER_PROCESS=0.
-        # The app's lifespan starts and stops it (uvicorn re-raises a handled SIGTERM once
-        # shut down, so nothing after uvicorn.run would run).
-        worker_process = WorkerProcess(settings.shutdown_timeout) if settings.run_dispatcher and settings.dispatcher_process else None
-        app = create_app(settings, run_dispatcher=settings.run_dispatcher and worker_process is None, worker_process=worker_process)
+        # (runtime.WorkerProcess), started and stopped by the app's lifespan (uvicorn re-raises
+        # a handled SIGTERM once shut down, so nothing after uvicorn.run would run).
+        app = create_served_app(settings)
         uvicorn.run(app, **kwargs)
 
 
