@@ -18,12 +18,23 @@ from dataclasses import dataclass
 import httptools
 from hdrh.histogram import HdrHistogram
 
-WRK_LUA = r"""
+# Shared by both scripts: each thread knows its index; the summary is printed as one JSON line.
+WRK_SETUP = r"""
 local threads = {}
 function setup(thread)
   thread:set("tid", #threads)
   table.insert(threads, thread)
 end
+"""
+WRK_DONE = r"""
+done = function(summary, latency, requests)
+  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"non2xx":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d,"p50_us":%d,"p99_us":%d}\n',
+    summary.requests, summary.duration, summary.errors.status, summary.errors.connect, summary.errors.read,
+    summary.errors.write, summary.errors.timeout, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+WRK_LUA = WRK_SETUP + r"""
 function init(args)
   mode = args[1]; key = args[2]; camp = args[3]; offset = tonumber(args[4])
   counter = 0
@@ -34,12 +45,7 @@ request = function()
   local body = string.format('{"apiKey":"%s","campaignName":"%s","destination":"+91%d","userName":"Customer %d","templateParams":["Customer %d","ORD-%d"],"source":"bench","tags":["customer"],"attributes":{"city":"Pune"},"media":{},"buttons":[],"carouselCards":[],"location":{}}', key, camp, n, counter, counter, counter)
   return wrk.format("POST", nil, {["Content-Type"]="application/json"}, body)
 end
-done = function(summary, latency, requests)
-  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"non2xx":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d,"p50_us":%d,"p99_us":%d}\n',
-    summary.requests, summary.duration, summary.errors.status, summary.errors.connect, summary.errors.read,
-    summary.errors.write, summary.errors.timeout, latency:percentile(50), latency:percentile(99)))
-end
-"""
+""" + WRK_DONE
 
 
 def campaign_body(key: str, campaign: str, n: int) -> bytes:
@@ -50,15 +56,15 @@ def campaign_body(key: str, campaign: str, n: int) -> bytes:
     ).encode()
 
 
-def wrk(url: str, seconds: float, connections: int, key: str, campaign: str, offset: int, threads: int = 2) -> dict:
-    """Closed loop: `connections` keep-alive connections, each sending as soon as answered."""
+def _run_wrk(script_text: str, url: str, seconds: float, connections: int, threads: int, args: list[str]) -> dict:
+    """Run wrk with a Lua script for `seconds`; its summary, with the rate of 2xx answers."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(WRK_LUA)
+        f.write(script_text)
         script = f.name
     try:
         out = subprocess.run(
             ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, int(seconds))}s", "--timeout", "10s",
-             "-s", script, url, "--", "campaign", key, campaign, str(offset)],
+             "-s", script, url, "--", *args],
             capture_output=True, text=True, timeout=seconds + 60,
         ).stdout
     finally:
@@ -72,12 +78,12 @@ def wrk(url: str, seconds: float, connections: int, key: str, campaign: str, off
     return data
 
 
-WRK_REPLAY_LUA = r"""
-local threads = {}
-function setup(thread)
-  thread:set("tid", #threads)
-  table.insert(threads, thread)
-end
+def wrk(url: str, seconds: float, connections: int, key: str, campaign: str, offset: int, threads: int = 2) -> dict:
+    """Closed loop: `connections` keep-alive connections, each sending as soon as answered."""
+    return _run_wrk(WRK_LUA, url, seconds, connections, threads, ["campaign", key, campaign, str(offset)])
+
+
+WRK_REPLAY_LUA = WRK_SETUP + r"""
 function init(args)
   REQUESTS = {}
   for line in io.lines(args[1]) do  -- signature TAB body, one request a line
@@ -91,40 +97,20 @@ request = function()
   local r = REQUESTS[(counter % #REQUESTS) + 1]
   return wrk.format("POST", nil, {["Content-Type"]="application/json", ["X-Hub-Signature-256"]=r[2]}, r[1])
 end
-done = function(summary, latency, requests)
-  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"non2xx":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d,"p50_us":%d,"p99_us":%d}\n',
-    summary.requests, summary.duration, summary.errors.status, summary.errors.connect, summary.errors.read,
-    summary.errors.write, summary.errors.timeout, latency:percentile(50), latency:percentile(99)))
-end
-"""
+""" + WRK_DONE
 
 
 def wrk_replay(url: str, seconds: float, connections: int, requests: list[tuple[bytes, str]], threads: int = 2) -> dict:
     """Closed loop replaying pre-built (body, X-Hub-Signature-256) pairs, round robin (Meta's
     signed webhooks: the signature cannot be computed in wrk's Lua)."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(WRK_REPLAY_LUA)
-        script = f.name
     with tempfile.NamedTemporaryFile("wb", suffix=".tsv", delete=False) as f:
         for body, signature in requests:
             f.write(signature.encode() + b"\t" + body + b"\n")  # compact JSON holds no newline
         data_file = f.name
     try:
-        out = subprocess.run(
-            ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, int(seconds))}s", "--timeout", "10s",
-             "-s", script, url, "--", data_file],
-            capture_output=True, text=True, timeout=seconds + 60,
-        ).stdout
+        return _run_wrk(WRK_REPLAY_LUA, url, seconds, connections, threads, [data_file])
     finally:
-        os.unlink(script)
         os.unlink(data_file)
-    match = re.search(r"WRKJSON (\{.*\})", out)
-    if not match:
-        raise RuntimeError(f"wrk failed: {out[-500:]}")
-    data = json.loads(match.group(1))
-    data["rate"] = (data["requests"] - data["non2xx"]) / (data["duration_us"] / 1e6)
-    data["errors"] = data["non2xx"] + data["connect"] + data["read"] + data["write"] + data["timeout"]
-    return data
 
 
 @dataclass

@@ -181,6 +181,17 @@ class Deployment:
         self.procs.append(proc)
         return proc
 
+    def project_with_live_campaign(self, name: str, phone_number_id: str, messages_per_second: int | None = None) -> str:
+        """A Cloud API project with the order_update template and a live `orders` campaign; its API key."""
+        rate = ["--messages-per-second", str(messages_per_second)] if messages_per_second else []
+        self.cli("projects", "create", name, "--phone-number-id", phone_number_id, "--access-token", ACCESS_TOKEN, *rate)
+        template = self.tmp / "template.json"
+        template.write_text(json.dumps({"name": "order_update", "language": "en", "category": "UTILITY", "status": "APPROVED",
+                                        "components": [{"type": "BODY", "text": "Hi {{1}}, your order {{2}} has shipped."}]}))
+        self.cli("templates", "add", "--project", name, "--file", str(template))
+        self.cli("campaigns", "create", "--project", name, "--name", "orders", "--template", "order_update", "--live")
+        return self.cli("apikeys", "create", "--project", name)["api_key"]
+
     def cli(self, *args: str) -> dict:
         result = subprocess.run([WACAST_BIN, *args, "--json"], env=self.env, capture_output=True, text=True, timeout=60, cwd=ROOT)
         assert result.returncode == 0, result.stderr + result.stdout
@@ -266,13 +277,7 @@ async def test_rolling_restart_behind_nginx(deploy_db_url: str, tmp_path: Path) 
     d = Deployment(deploy_db_url, tmp_path)
     try:
         d.cli("migrate")
-        d.cli("projects", "create", "shop", "--phone-number-id", "1098765", "--access-token", ACCESS_TOKEN, "--messages-per-second", "150")
-        template = tmp_path / "template.json"
-        template.write_text(json.dumps({"name": "order_update", "language": "en", "category": "UTILITY", "status": "APPROVED",
-                                        "components": [{"type": "BODY", "text": "Hi {{1}}, your order {{2}} has shipped."}]}))
-        d.cli("templates", "add", "--project", "shop", "--file", str(template))
-        d.cli("campaigns", "create", "--project", "shop", "--name", "orders", "--template", "order_update", "--live")
-        api_key = d.cli("apikeys", "create", "--project", "shop")["api_key"]
+        api_key = d.project_with_live_campaign("shop", "1098765", 150)
         servers = [d.serve(0), d.serve(1)]
         worker = d.worker()
         d.nginx()
@@ -412,13 +417,7 @@ async def test_sigterm_of_the_embedded_server_under_load_loses_and_duplicates_no
     base = f"http://127.0.0.1:{port}"
     try:
         d.cli("migrate")
-        d.cli("projects", "create", "solo", "--phone-number-id", "2098765", "--access-token", ACCESS_TOKEN, "--messages-per-second", "100")
-        template = tmp_path / "template.json"
-        template.write_text(json.dumps({"name": "order_update", "language": "en", "category": "UTILITY", "status": "APPROVED",
-                                        "components": [{"type": "BODY", "text": "Hi {{1}}, your order {{2}} has shipped."}]}))
-        d.cli("templates", "add", "--project", "solo", "--file", str(template))
-        d.cli("campaigns", "create", "--project", "solo", "--name", "orders", "--template", "order_update", "--live")
-        api_key = d.cli("apikeys", "create", "--project", "solo")["api_key"]
+        api_key = d.project_with_live_campaign("solo", "2098765", 100)
 
         def start() -> subprocess.Popen:
             proc = d.spawn([WACAST_BIN, "serve", "--port", str(port)], "embedded")
@@ -512,13 +511,7 @@ async def test_serve_runs_its_loops_in_a_worker_process_it_restarts_and_takes_do
     base = f"http://127.0.0.1:{port}"
     try:
         d.cli("migrate")
-        d.cli("projects", "create", "solo", "--phone-number-id", "2098766", "--access-token", ACCESS_TOKEN)
-        template = tmp_path / "template.json"
-        template.write_text(json.dumps({"name": "order_update", "language": "en", "category": "UTILITY", "status": "APPROVED",
-                                        "components": [{"type": "BODY", "text": "Hi {{1}}, your order {{2}} has shipped."}]}))
-        d.cli("templates", "add", "--project", "solo", "--file", str(template))
-        d.cli("campaigns", "create", "--project", "solo", "--name", "orders", "--template", "order_update", "--live")
-        api_key = d.cli("apikeys", "create", "--project", "solo")["api_key"]
+        api_key = d.project_with_live_campaign("solo", "2098766")
 
         def wait_for(condition, what: str, timeout: float = 30) -> None:  # noqa: ANN001
             deadline = time.monotonic() + timeout
