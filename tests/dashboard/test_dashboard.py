@@ -273,10 +273,13 @@ async def test_failures_show_meta_code_meaning_and_what_to_do(client: httpx.Asyn
     message_id = __import__("uuid").UUID(sent.json()["submitted_message_id"])
     async with db.transaction() as session:
         message = await session.get(Message, message_id)
-        from wacast.messages import repository as messages_repo
-        from wacast.kit.clock import utcnow
+        from wacast.models.projects import Project
+        from wacast.whatsapp.statuses import StatusReport, apply_statuses
 
-        await messages_repo.apply_status(session, message, "failed", utcnow(), error={"code": 131026, "title": "Message undeliverable", "details": None})
+        # Meta's failed report, as the inbound loop applies it.
+        await apply_statuses(session, [StatusReport(await session.get(Project, message.project_id), {
+            "id": "wamid.failed-in-test", "biz_opaque_callback_data": str(message_id), "status": "failed",
+            "timestamp": "1700000000", "errors": [{"code": 131026, "title": "Message undeliverable"}]})])
         campaign_id = (await session.execute(select(Campaign.id).where(Campaign.name == "order_update"))).scalar_one()
     await sign_in(client, "agent@acme.test", "password-agent")
     page = (await client.get(f"/campaigns/{campaign_id}")).text
