@@ -501,6 +501,13 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+async def _until_stored_as_sent(db_url: str, message_id: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while (await _statuses(db_url)).get(message_id) != "sent":
+        assert time.monotonic() < deadline, f"message {message_id} was never stored as sent"
+        await asyncio.sleep(0.1)
+
+
 async def test_serve_runs_its_loops_in_a_worker_process_it_restarts_and_takes_down_with_it(db_url: str, tmp_path: Path) -> None:
     """WACAST_DISPATCHER_PROCESS (the default): `wacast serve` starts one `wacast worker`
     beside itself, which sends; a worker that dies is started again; a server killed with
@@ -535,11 +542,15 @@ async def test_serve_runs_its_loops_in_a_worker_process_it_restarts_and_takes_do
         [first_worker] = _children(server.pid)
         first = send(1)
         wait_for(lambda: sent(first), "the worker process to send")
+        # The sink sees a send before the worker commits its outcome: kill it only once "sent" is stored,
+        # or its claim is rightly left for the lease to expire and the state check below sees it.
+        await _until_stored_as_sent(db_url, first)
 
         os.kill(first_worker, signal.SIGKILL)
         wait_for(lambda: _children(server.pid) and _children(server.pid) != [first_worker], "a new worker process")
         second = send(2)
         wait_for(lambda: sent(second), "the new worker process to send")
+        await _until_stored_as_sent(db_url, second)
 
         [worker] = _children(server.pid)
         server.kill()
