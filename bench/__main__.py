@@ -1,6 +1,6 @@
 """`make bench`: every scenario beside its baseline, in the same run, on this machine.
 
-    python -m bench [--quick] [--seconds N] [--backlog N] [--only embedded,ingest,delivery,ratecap,webhook]
+    python -m bench [--quick] [--seconds N] [--backlog N] [--only embedded,ingest,production,delivery,scaleout,ratecap,webhook]
 
 Writes bench/results/latest.md and latest.json (value, baseline, ratio, target, met?) and
 prints the table. Reports, never asserts. Method and the numbers: docs/benchmarks.md.
@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -253,6 +254,71 @@ def embedded(seconds: float, connections: int, memory: dict) -> None:
         note=f"{figures['p99_half_errors']} errors")
 
 
+# --- the production setup: PostgreSQL, `wacast serve --workers N`, separate workers -------
+
+
+def production(seconds: float, connections: int, memory: dict, serve_workers: int = 2, workers: int = 2) -> None:
+    """Ingest on PostgreSQL as production runs it: `wacast serve --workers 2` with the
+    dispatcher off, beside the no-op route of the same servers; first with delivery paused,
+    then with `workers` `wacast worker`s delivering at the same time, through the sandbox and
+    through the Cloud API (the fake Graph API at 0 ms). CPU per accepted request and per sent
+    message, so that the figures carry to a bigger machine."""
+    url = PG_URL
+    scenario = f"ingest postgresql, production (serve --workers {serve_workers}, {workers} workers)"
+    for provider in ("paused", "sandbox", "cloud"):
+        setup.fresh_database(url)
+        seeded = run_async(setup.seed(url, senders=1, mps=1000, cloud=provider == "cloud"))
+        sink = sink_url = None
+        if provider == "cloud":
+            sink, sink_url = start_sink(0)
+        server, port = start_server(url, WACAST_BENCH_SERVE_WORKERS=str(serve_workers))
+        base = f"http://127.0.0.1:{port}"
+        procs: list[Proc] = []
+        try:
+            wrk(base + "/bench/noop", 2, connections, seeded.api_key, seeded.campaign, 0)  # warm up
+            wrk(base + "/campaign/t1/api/v2", 2, connections, seeded.api_key, seeded.campaign, 50_000_000)
+            if provider == "paused":
+                noop = wrk(base + "/bench/noop", seconds, connections, seeded.api_key, seeded.campaign, 0)
+            else:
+                run_async(setup.clear_messages(url))
+                procs = start_workers(url, sink_url or "http://127.0.0.1:9", workers)
+                time.sleep(2)  # the workers join and take the number
+            cpu0 = server.cpu_seconds()
+            worker_cpu0 = [p.cpu_seconds() for p in procs]
+            pg0 = postgres_cpu_seconds()
+            accepted = wrk(base + "/campaign/t1/api/v2", seconds, connections, seeded.api_key, seeded.campaign, 100_000_000)
+            n = max(1, accepted["requests"] - accepted["non2xx"])
+            server_ms = (server.cpu_seconds() - cpu0) * 1000 / n
+            pg_ms = (postgres_cpu_seconds() - pg0) * 1000 / n
+            note = f"{accepted['errors']} errors; wrk p99 {accepted['p99_us'] / 1000:.0f} ms; CPU per accepted request: servers {server_ms:.2f} ms"
+            if provider == "paused":
+                row(scenario + ", delivery paused", "accepted/s (closed loop)", accepted["rate"], "req/s", baseline=noop["rate"],
+                    baseline_name="no-op, same servers", target=">= 0.5 x no-op and >= 2000/s",
+                    met=accepted["rate"] >= 0.5 * noop["rate"] and accepted["rate"] >= 2000,
+                    note=note + f", PostgreSQL {pg_ms:.2f} ms")
+                memory["server (postgresql, production ingest)"] = server.peak_rss_mb()
+                continue
+            deadline = time.monotonic() + 30
+            sent, total = sent_count(url)
+            while time.monotonic() < deadline and sent < total:
+                time.sleep(1)
+                sent, total = sent_count(url)
+            worker_ms = sum(p.cpu_seconds() - c for p, c in zip(procs, worker_cpu0)) * 1000 / max(1, sent)
+            label = f"{scenario}, delivering through the {'sandbox' if provider == 'sandbox' else 'Cloud API (sink 0 ms)'}"
+            row(label, "accepted/s (closed loop)", accepted["rate"], "req/s", target=">= 1000/s", met=accepted["rate"] >= 1000,
+                note=note + f"; per sent message: workers {worker_ms:.2f} ms (both include PostgreSQL's share: {pg_ms:.2f} ms per request)")
+            row(label, "sent within 30 s after the load", 100 * sent / max(1, total), "%", target=">= 90 %",
+                met=total > 0 and sent >= 0.9 * total, note=f"{sent}/{total}")
+            for p in procs:
+                memory["worker (production, peak)"] = max(memory.get("worker (production, peak)", 0), p.peak_rss_mb())
+        finally:
+            for p in procs:
+                p.stop()
+            server.stop()
+            if sink is not None:
+                sink.stop()
+
+
 # --- delivery -------------------------------------------------------------------------
 
 
@@ -261,8 +327,23 @@ def start_workers(url: str, sink_url: str, n: int, **env: str) -> list[Proc]:
             for _ in range(n)]
 
 
-def delivery(url: str, backlog: int, latency_ms: float, workers: int, cap_seconds: float, memory: dict) -> float:
-    scenario = f"delivery postgresql, sink {latency_ms:.0f} ms"
+def postgres_cpu_seconds() -> float:
+    """User + system CPU of every PostgreSQL process on this machine (the server's share of a run)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if "(postgres)" in text:
+            fields = text.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def delivery(url: str, backlog: int, latency_ms: float, workers: int, cap_seconds: float, memory: dict,
+             scenario: str | None = None) -> float:
+    scenario = scenario or f"delivery postgresql, sink {latency_ms:.0f} ms"
     log(f"{scenario}: fresh database, backlog of {backlog}")
     setup.fresh_database(url)
     seeded = run_async(setup.seed(url, senders=4, mps=1000, cloud=True))
@@ -287,12 +368,21 @@ def delivery(url: str, backlog: int, latency_ms: float, workers: int, cap_second
             now = time.perf_counter()
             if done and first is None:
                 first = (now, done)
+                cpu_first = [p.cpu_seconds() for p in procs], postgres_cpu_seconds()
             if done >= backlog:
                 last = (now, done)
                 break
             last = (now, done)
         elapsed = (last[0] - first[0]) if first and last and last[0] > first[0] else 1.0
         rate = (last[1] - first[1]) / elapsed if first else 0.0
+        # CPU per message over the measured window: each worker's, and PostgreSQL's.
+        sent_in_window = max(1, last[1] - first[1]) if first else 1
+        cpu_note = ""
+        if first:
+            worker_ms = [(p.cpu_seconds() - c) * 1000 / sent_in_window for p, c in zip(procs, cpu_first[0])]
+            postgres_ms = (postgres_cpu_seconds() - cpu_first[1]) * 1000 / sent_in_window
+            cpu_note = (f"CPU per message: workers {sum(worker_ms):.2f} ms in all ({', '.join(f'{m:.2f}' for m in worker_ms)}), "
+                        f"PostgreSQL {postgres_ms:.2f} ms")
         stats = httpx.get(sink_url + "/_stats").json()
         for p in procs:
             memory.setdefault("worker (delivery, peak)", 0)
@@ -305,7 +395,7 @@ def delivery(url: str, backlog: int, latency_ms: float, workers: int, cap_second
         log(f"{scenario}: {rate:.0f}/s, {drained}; statuses {statuses}; duplicates {stats['duplicate_sends']}")
         row(scenario, "delivered/s", rate, "msg/s", baseline=r_client, baseline_name="R_client", target=">= 0.5 x R_client",
             met=rate >= 0.5 * r_client, note=f"backlog {backlog}, {drained}; {workers} workers; final statuses {statuses}; "
-                                              f"{stats['duplicate_sends']} duplicate sends")
+                                              f"{stats['duplicate_sends']} duplicate sends; {cpu_note}")
         row(scenario, "delivered/s (absolute)", rate, "msg/s", target=">= 1000/s", met=rate >= 1000)
         return rate
     finally:
@@ -315,26 +405,45 @@ def delivery(url: str, backlog: int, latency_ms: float, workers: int, cap_second
 # --- rate-cap fidelity ----------------------------------------------------------------
 
 
-def ratecap(url: str, seconds: float, memory: dict) -> None:
-    cap, numbers, workers = 80, 8, 2
-    scenario = "rate cap postgresql, 8 numbers x 80/s, 2 workers"
+def lease_holdings(url: str) -> dict[str, str]:
+    """Which worker holds each sender number right now (phone_number_id -> holder)."""
+    query = ("SELECT p.phone_number_id, l.holder FROM sender_leases l "
+             "JOIN projects p ON p.id = l.project_id WHERE l.holder <> '' AND l.expires_at > now()")
+    out = subprocess.run(["psql", url, "-Atc", query], capture_output=True, text=True, check=False).stdout
+    return dict(line.split("|", 1) for line in out.splitlines() if "|" in line)
+
+
+def ratecap(url: str, seconds: float, numbers: int, workers: int, memory: dict, cap: int = 80) -> None:
+    """`numbers` Cloud API numbers at `cap`/s each, a backlog for all, `workers` worker processes
+    started together; the sink refuses with 130429 what would exceed a number's cap in any one
+    second. Every number should send at its cap, no second above it, spread evenly over the
+    workers for the whole run (the holders are sampled every second)."""
+    scenario = f"rate cap postgresql, {numbers} numbers x {cap}/s, {workers} workers"
     setup.fresh_database(url)
     seeded = run_async(setup.seed(url, senders=numbers, mps=cap, cloud=True))
     backlog = int(numbers * cap * (seconds + 15))
     run_async(setup.insert_backlog(url, seeded, backlog))
     sink, sink_url = start_sink(0, cap=cap)
     log(f"{scenario}: backlog {backlog}, measuring {seconds:.0f} s")
+    samples: list[dict[str, str]] = []
     try:
         procs = start_workers(url, sink_url, workers)
-        time.sleep(seconds + 6)
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds + 6:
+            time.sleep(1.0)
+            samples.append(lease_holdings(url))
         for p in procs:
             memory["worker (rate cap, peak)"] = max(memory.get("worker (rate cap, peak)", 0), p.peak_rss_mb())
         for p in procs:
             p.stop()
         times = httpx.get(sink_url + "/_times", timeout=30).json()
+        rejected = httpx.get(sink_url + "/_rejected_times", timeout=30).json()
         stats = httpx.get(sink_url + "/_stats").json()
     finally:
         sink.stop()
+    # The raw arrivals, for a closer look at where a 130429 came from.
+    raw = Path(f"/tmp/wacast-bench/ratecap-{numbers}x{workers}.json")
+    raw.write_bytes(orjson.dumps({"accepted": times, "rejected": rejected, "holders": samples}))
     rates, busiest = {}, {}
     for number, ts in sorted(times.items()):
         ts.sort()
@@ -357,7 +466,22 @@ def ratecap(url: str, seconds: float, memory: dict) -> None:
     row(scenario, "busiest 1-second window (any number)", top, "msg", baseline=cap, baseline_name="cap", target="<= cap", met=top <= cap)
     row(scenario, "130429 errors from the sink", stats["rejected_130429"], "count", target="0", met=stats["rejected_130429"] == 0,
         note=f"{stats['accepted']} accepted")
-    log(f"{scenario}: rates {rates}; busiest {busiest}; 130429 {stats['rejected_130429']}")
+    # Fairness over the run: in each sample after the first 3 s, the most and fewest numbers
+    # one worker held, and how often a number changed hands.
+    steady = [sample for sample in samples[3:] if sample]
+    share = -(-numbers // workers)
+    counts = [Counter(sample.values()) for sample in steady]  # worker -> numbers held, per sample
+    most = max((max(c.values()) for c in counts), default=0)
+    fewest = min((min(c.values()) if len(c) == workers else 0 for c in counts), default=0)
+    moves, last_holder = 0, {}
+    for sample in steady:  # a number given back has no holder for a moment: compare with its last one
+        for number, holder in sample.items():
+            moves += number in last_holder and last_holder[number] != holder
+            last_holder[number] = holder
+    row(scenario, "numbers per worker (most / fewest, sampled each second)", most, "numbers", baseline=share, baseline_name="fair share",
+        target="<= fair share, each worker serving", met=bool(steady) and most <= share and fewest >= numbers // workers,
+        note=f"fewest {fewest}; {moves} hand-overs after the first 3 s; {len(steady)} samples")
+    log(f"{scenario}: rates {rates}; busiest {busiest}; 130429 {stats['rejected_130429']}; per worker {most}/{fewest}, {moves} moves")
 
 
 # --- webhooks -------------------------------------------------------------------------
@@ -473,7 +597,7 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, help="delivery backlog (default 100000, quick 20000)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2, help="worker processes for the delivery scenario")
-    parser.add_argument("--only", default="embedded,ingest,delivery,ratecap,webhook")
+    parser.add_argument("--only", default="embedded,ingest,production,delivery,scaleout,ratecap,webhook")
     parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
     seconds = args.seconds or (5 if args.quick else 15)
@@ -493,17 +617,25 @@ def main() -> None:
             if backend == "sqlite" and args.skip_sqlite:
                 continue
             ingest(backend, url, seconds, args.connections, memory)
+    if "production" in only:
+        production(seconds, args.connections, memory)
     if "delivery" in only:
         cap_seconds = max(30.0, seconds * 6)
         delivery(PG_URL, backlog, 0, args.workers, cap_seconds, memory)
         delivery(PG_URL, backlog, 150, args.workers, cap_seconds, memory)
+    if "scaleout" in only:
+        # One PostgreSQL, Meta at 150 ms: what each added worker brings (docs/scale-out.md).
+        for workers in (1, 2, 4):
+            delivery(PG_URL, backlog, 150, workers, max(30.0, seconds * 4), memory,
+                     scenario=f"scale-out postgresql, sink 150 ms, {workers} worker{'s' if workers > 1 else ''}")
     if "webhook" in only:
         for backend, url in (("postgresql", PG_URL), ("sqlite", SQLITE_URL)):
             if backend == "sqlite" and args.skip_sqlite:
                 continue
             webhooks(backend, url, seconds, memory)
     if "ratecap" in only:
-        ratecap(PG_URL, max(10.0, seconds * 2), memory)
+        for numbers, workers in ((8, 2), (16, 4)):
+            ratecap(PG_URL, max(10.0, seconds * 2), numbers, workers, memory)
     for name, mb in memory.items():
         row("memory", f"peak RSS, {name}", mb, "MB", target="<= 150 MB", met=mb <= 150)
     meta = {"finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": f"{os.cpu_count()}-core {platform.machine()}, "

@@ -8,6 +8,7 @@ Run: python -m bench.server_app  (settings from WACAST_* as for `wacast serve`).
 
 from __future__ import annotations
 
+import os
 import uuid
 
 from fastapi import Request
@@ -33,9 +34,15 @@ def main() -> None:
     import uvicorn
 
     settings = get_settings()
-    # The same options as `wacast serve` (src/wacast/cli.py).
-    uvicorn.run(create_bench_app(), host=settings.host, port=settings.port, log_level=settings.log_level,
-                proxy_headers=True, loop="auto", http="auto", timeout_graceful_shutdown=30)
+    # The same options as `wacast serve` (src/wacast/cli/server.py); WACAST_BENCH_SERVE_WORKERS
+    # as its `--workers` (server processes sharing the port, PostgreSQL only).
+    options = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
+               "proxy_headers": True, "loop": "auto", "http": "auto", "timeout_graceful_shutdown": 30}
+    workers = int(os.environ.get("WACAST_BENCH_SERVE_WORKERS", "1"))
+    if workers > 1:
+        uvicorn.run("bench.server_app:create_bench_app", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(create_bench_app(), **options)
 
 
 if __name__ == "__main__":

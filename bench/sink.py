@@ -11,7 +11,8 @@ A raw ASGI app on uvicorn (uvloop + httptools), run as its own process:
   the wamid it gave), so a test can count sends per message and find duplicates.
 
 GET /_stats answers counters; GET /_accepted the accepted sends; GET /_times per-number
-accept times (monotonic seconds, for rate analysis); POST /_reset forgets everything.
+accept times (monotonic seconds, for rate analysis), GET /_rejected_times those of the 130429s;
+POST /_reset forgets everything.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Sink:
         self.by_id: dict[str, list[list]] = {}  # message id -> [[wamid, arrival time], ...]
         self.windows: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self.times: dict[str, list[float]] = collections.defaultdict(list)
+        self.rejected_times: dict[str, list[float]] = collections.defaultdict(list)  # the 130429s' arrivals
         self.per_number: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
 
     def stats(self) -> dict[str, Any]:
@@ -93,6 +95,8 @@ class Sink:
             status, out = 200, self.by_id
         elif path == "/_times":
             status, out = 200, self.times
+        elif path == "/_rejected_times":
+            status, out = 200, self.rejected_times
         elif path == "/_reset":
             self.reset()
             status, out = 200, {"reset": True}
@@ -119,6 +123,8 @@ class Sink:
         if not admitted:
             self.rejected_cap += 1
             self.per_number[number][1] += 1
+            if self.record_times:
+                self.rejected_times[number].append(arrived)
             return 400, {"error": {"message": "(#130429) Rate limit hit", "type": "OAuthException", "code": 130429,
                                    "error_data": {"messaging_product": "whatsapp", "details": "Cloud API message throughput has been reached."}}}
         wamid = f"wamid.BENCH{next(self.counter):012d}"

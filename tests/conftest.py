@@ -108,6 +108,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         meta_app_secret="test-app-secret",
         meta_verify_token="test-verify-token",
         dispatcher_poll_seconds=0.05,
+        dispatcher_join_seconds=0,  # one dispatcher per test: it takes its numbers at once (the join has its own test)
         media_check_timeout=2,
         secret_key="test-secret-key-for-sessions",
     )

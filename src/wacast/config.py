@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     dispatcher_poll_seconds: float = 0.2
     message_lease_seconds: int = 60
     sender_lease_seconds: int = 15
+    dispatcher_join_seconds: float = Field(
+        default=1.0, description="a starting worker heartbeats, then waits this long before taking sender numbers, so that "
+        "workers started together share them from the start instead of handing them over",
+    )
     max_send_attempts: int = 8
     # Retry backoff for transient errors: base * 2^attempt seconds with jitter, at most max.
     retry_base_seconds: float = 1.0

@@ -6,6 +6,8 @@ when one dies."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import time
 
 import pytest
@@ -13,6 +15,7 @@ from sqlalchemy import select
 
 from wacast.app import build_providers
 from wacast.messages.dispatcher import Dispatcher
+from wacast.messages.pacing import Pacer
 from tests.support.delivery import run_until_idle
 from wacast.models.messages import Message
 from wacast.models.projects import SenderLease
@@ -89,13 +92,23 @@ async def holders(db) -> dict:  # noqa: ANN001
         return {row.project_id: (row.holder, row.expires_at) for row in (await session.execute(select(SenderLease))).scalars()}
 
 
+@contextlib.asynccontextmanager
+async def two_dispatchers(db, settings):  # noqa: ANN001, ANN201
+    """Two workers' dispatchers on one database; their HTTP clients closed afterwards."""
+    dispatchers = (Dispatcher(db, settings, build_providers(settings)), Dispatcher(db, settings, build_providers(settings)))
+    try:
+        yield dispatchers
+    finally:
+        for d in dispatchers:
+            for provider in d.providers.values():
+                await provider.close()
+
+
 async def test_sender_leases_hand_over_fairly_and_move_when_a_worker_dies(db, settings, fake_meta):
     settings = settings.model_copy(update={"sender_lease_seconds": 3})
     a = await make_cloud_project(db, settings, fake_meta, "a", phone_number_id="111", campaigns_for=())
     b = await make_cloud_project(db, settings, fake_meta, "b", phone_number_id="222", campaigns_for=())
-    first = Dispatcher(db, settings, build_providers(settings))
-    second = Dispatcher(db, settings, build_providers(settings))
-    try:
+    async with two_dispatchers(db, settings) as (first, second):
         await first.refresh_leases()
         assert {lane for lane, l in first.lanes.items() if l.held} == {a.project_id, b.project_id}, "alone: it serves both"
         await second.refresh_leases()
@@ -116,7 +129,52 @@ async def test_sender_leases_hand_over_fairly_and_move_when_a_worker_dies(db, se
         await second.refresh_leases()
         assert {p for p, l in second.lanes.items() if l.held} == {a.project_id, b.project_id}
         assert {h for h, _ in (await holders(db)).values()} == {second.worker_id}
-    finally:
-        for d in (first, second):
-            for provider in d.providers.values():
-                await provider.close()
+
+
+async def test_workers_started_together_share_the_numbers_from_the_start(db, settings, fake_meta):
+    """The join: a starting worker only beats its heart at first, so two workers started
+    together each take half of the numbers at once, and no number is handed over."""
+    settings = settings.model_copy(update={"dispatcher_join_seconds": 0.3, "sender_lease_seconds": 15})
+    projects = [await make_cloud_project(db, settings, fake_meta, name, phone_number_id=number, campaigns_for=())
+                for name, number in (("a", "111"), ("b", "222"), ("c", "333"), ("d", "444"))]
+    async with two_dispatchers(db, settings) as (first, second):
+        await first.tick()
+        await second.tick()
+        assert not first.lanes and not second.lanes, "joining: nobody takes a number yet"
+        assert await holders(db) == {}
+        await asyncio.sleep(0.35)
+        await first.tick()
+        await second.tick()
+        mine = {d.worker_id: {p for p, lane in d.lanes.items() if lane.held} for d in (first, second)}
+        assert [len(held) for held in mine.values()] == [2, 2], mine
+        assert mine[first.worker_id].isdisjoint(mine[second.worker_id])
+        assert {h for h, _ in (await holders(db)).values()} == {first.worker_id, second.worker_id}
+        assert first.next_lease_refresh == math.inf and second.next_lease_refresh == math.inf, "balanced: the regular beat"
+        assert {p.project_id for p in projects} == mine[first.worker_id] | mine[second.worker_id]
+
+
+async def test_a_number_handed_over_moves_as_soon_as_its_quiet_period_ends(db, settings, fake_meta):
+    """Both sides of a hand-over look again soon rather than at the regular beat (a third of
+    the lease): the taker right after the given-back number's quiet period."""
+    settings = settings.model_copy(update={"sender_lease_seconds": 15})  # the regular beat: every 5 s
+    a = await make_cloud_project(db, settings, fake_meta, "a", phone_number_id="111", campaigns_for=())
+    b = await make_cloud_project(db, settings, fake_meta, "b", phone_number_id="222", campaigns_for=())
+    async with two_dispatchers(db, settings) as (first, second):
+        await first.tick()
+        assert {p for p, lane in first.lanes.items() if lane.held} == {a.project_id, b.project_id}
+        assert first.next_lease_refresh == math.inf, "alone and holding its share: the regular beat"
+        await second.tick()
+        assert not second.lanes
+        assert 0 < second.next_lease_refresh - time.monotonic() <= 1.0, "short of its share: it looks again within a second"
+        await first.refresh_leases()  # sees the second worker: gives one number back with a quiet period
+        await second.refresh_leases()
+        assert not second.lanes, "not before the quiet period"
+        wait = second.next_lease_refresh - time.monotonic()
+        assert 0 < wait <= Pacer.WINDOW + Pacer.MARGIN + 0.1, "...but right after it"
+        deadline = time.monotonic() + 5
+        while not second.lanes:
+            assert time.monotonic() < deadline, "the second worker never took its share"
+            await second.tick()
+            await asyncio.sleep(0.02)
+        assert time.monotonic() - (deadline - 5) <= wait + 0.5
+        assert len([p for p, lane in second.lanes.items() if lane.held]) == 1

@@ -21,7 +21,7 @@ def test_sends_are_spaced_at_the_cap_with_a_margin() -> None:
     slots = [pacer.reserve() for _ in range(3)]
     assert slots[0] == clock.now
     assert slots[1] - slots[0] == pytest.approx((1 + Pacer.MARGIN) / 10)
-    assert pacer.backlog_seconds() == pytest.approx(3 * 0.11)
+    assert pacer.backlog_seconds() == pytest.approx(3 * (1 + Pacer.MARGIN) / 10)
 
 
 def test_the_window_admits_at_most_the_cap_per_window() -> None:
@@ -128,3 +128,80 @@ def test_pair_rate_forgets_refilled_buckets() -> None:
     pair.wait_for("n1", "+new")
     assert len(pair.buckets) <= 2, "refilled buckets were dropped"
     assert pair.wait_for("n1", "+blocked") > 0, "a blocked recipient stays blocked"
+
+
+def _send(pacer: Pacer, clock: Clock, latency: float) -> None:
+    started = clock.now
+    assert pacer.admit(started) == 0.0
+    pacer.answered(started, started + latency)
+
+
+def _warmed(clock: Clock, latency: float, sends: int) -> Pacer:
+    """A pacer at 10/s that has seen `sends` answers after `latency` (its base latency)."""
+    pacer = Pacer(10, clock)
+    for _ in range(sends):
+        _send(pacer, clock, latency)
+        clock.now += 0.2
+    return pacer
+
+
+def test_a_steady_path_keeps_the_margin_at_its_floor() -> None:
+    clock = Clock()
+    pacer = Pacer(10, clock)
+    for _ in range(20):
+        _send(pacer, clock, 0.150 + 0.01 * (clock.now % 2))  # 150-160 ms: noise below the margin
+        clock.now += 0.2
+    assert pacer.margin() == pytest.approx(Pacer.MARGIN)
+    assert pacer.interval == pytest.approx((1 + Pacer.MARGIN) / 10)
+
+
+def test_a_late_answer_widens_the_window_by_its_excess_then_decays() -> None:
+    clock = Clock()
+    pacer = _warmed(clock, 0.010, 5)
+    started = clock.now
+    pacer.admit(started)
+    pacer.answered(started, started + 0.310)  # 300 ms later than usual: it may have arrived bunched with later sends
+    clock.now = started + 0.310
+    assert pacer.margin() == pytest.approx(0.300)
+    assert pacer.window() == pytest.approx(Pacer.WINDOW + 0.300)
+    assert pacer.interval == pytest.approx(1.300 / 10), "the spacing follows the window"
+    clock.now += Pacer.WINDOW + 0.300
+    assert pacer.margin() == pytest.approx(0.300), "in full while a send that late may still be in Meta's count"
+    clock.now += Pacer.JITTER_HALF_LIFE
+    assert pacer.margin() == pytest.approx(0.150), "then half as much a half-life later"
+    clock.now += 5 * Pacer.JITTER_HALF_LIFE
+    assert pacer.margin() == pytest.approx(Pacer.MARGIN), "back to the floor"
+
+
+def test_a_send_in_flight_far_beyond_the_usual_latency_widens_the_window_while_it_flies() -> None:
+    clock = Clock()
+    pacer = _warmed(clock, 0.020, 3)
+    started = clock.now
+    assert pacer.admit(started) == 0.0
+    clock.now += 0.220
+    assert pacer.margin() == pytest.approx(0.200), "200 ms beyond the base latency, not yet answered"
+    pacer.not_sent(started)  # (or answered): no longer in flight
+    assert pacer.margin() == pytest.approx(Pacer.MARGIN)
+
+
+def test_the_widened_window_holds_back_the_next_sends() -> None:
+    pacer = Pacer(3, Clock())
+    now = 0.0
+    assert [pacer.admit(now) for _ in range(3)] == [0.0] * 3
+    pacer.answered(now, now + 0.01)
+    pacer.answered(now, now + 0.01)
+    pacer.answered(now, now + 0.51)  # the third answered 500 ms later than the others: jitter 0.5
+    wait = pacer.admit(now + 0.6)
+    assert wait == pytest.approx(Pacer.WINDOW + 0.5 - 0.6), "the first start counts for the window and the jitter"
+    assert pacer.margin(now + 0.6) <= Pacer.MAX_JITTER
+
+
+def test_the_margin_never_grows_beyond_its_ceiling() -> None:
+    clock = Clock()
+    pacer = Pacer(10, clock)
+    _send(pacer, clock, 0.010)
+    started = clock.now
+    pacer.admit(started)
+    pacer.answered(started, started + 5.0)  # a send that hung for 5 s
+    clock.now = started + 5.0
+    assert pacer.margin() == Pacer.MAX_JITTER

@@ -110,6 +110,9 @@ class Dispatcher:
         self.tasks: set[asyncio.Task] = set()
         self.wake = asyncio.Event()
         self.last_lease_refresh = 0.0
+        # Monotonic time of a lease refresh sooner than the regular beat (joining, a hand-over).
+        self.next_lease_refresh = 0.0
+        self.joined = False
         self.started_at = utcnow()
         self.sent_total = 0
         self._stored_reports = False
@@ -126,7 +129,8 @@ class Dispatcher:
 
     async def tick(self) -> int:
         """One round of work; returns how much was done (0 when idle)."""
-        if time.monotonic() - self.last_lease_refresh > self.settings.sender_lease_seconds / 3:
+        now = time.monotonic()
+        if now - self.last_lease_refresh > self.settings.sender_lease_seconds / 3 or now >= self.next_lease_refresh:
             await self.refresh_leases()
         work = await self.fill()
         work += await self.record_outcomes()
@@ -150,6 +154,16 @@ class Dispatcher:
         lease_for = timedelta(seconds=self.settings.sender_lease_seconds)
         async with self.db.transaction() as session:
             live_workers = await leases.heartbeat(session, self.worker_id, self.started_at, now, lease_for)
+            if not self.joined and self.settings.dispatcher_join_seconds > 0:
+                # The first beat only: workers started together (a deployment, `make bench`) see
+                # one another before any takes a number, so that each takes its share at once.
+                # Otherwise the first takes them all and hands half over, and each number moved
+                # loses seconds of sending to the hand-over's drain and quiet period.
+                self.joined = True
+                self.last_lease_refresh = time.monotonic()
+                self.next_lease_refresh = self.last_lease_refresh + self.settings.dispatcher_join_seconds
+                return
+            self.joined = True
             projects = await projects_repo.all_projects(session)
             current = await leases.leases_by_project(session)
             fair_share = math.ceil(len(projects) / max(1, live_workers)) if projects else 0
@@ -179,6 +193,35 @@ class Dispatcher:
                         taken_over.add(project.id)
         self._update_lanes(projects, held, taken_over)
         self.last_lease_refresh = time.monotonic()
+        self.next_lease_refresh = self.last_lease_refresh + self._refresh_sooner(projects, current, held, fair_share, now)
+
+    def _refresh_sooner(self, projects: Any, current: dict, held: set[uuid.UUID], fair_share: int, now: datetime) -> float:
+        """Seconds to the next refresh when a hand-over is under way (inf: the regular beat).
+
+        Each second a number waits between its old and its new holder is a second it does not
+        send, so both sides look again soon: the giver as soon as its last claimed sends of a
+        number are out (to release it), the taker as soon as a given-back number's quiet
+        period ends, or every second while a worker above its share still has to give one."""
+        if any(not lane.held for lane in self.lanes.values()):
+            return 0.25  # draining a number we give back
+        if len(held) >= fair_share:
+            return math.inf
+        holdings: dict[str, int] = {}
+        for lease in current.values():
+            if lease.holder and lease.expires_at > now:
+                holdings[lease.holder] = holdings.get(lease.holder, 0) + 1
+        waits = []
+        for project in projects:
+            lease = current.get(project.id)
+            if project.id in held:
+                continue
+            if lease is None or lease.expires_at <= now:
+                waits.append(0.05)  # free now (taken by someone else first, or a race lost)
+            elif not lease.holder:
+                waits.append((lease.expires_at - now).total_seconds() + 0.05)  # free after its quiet period
+            elif lease.holder != self.worker_id and holdings.get(lease.holder, 0) > fair_share:
+                waits.append(1.0)  # its holder gives one back at its next refresh
+        return max(0.05, min(waits)) if waits else math.inf
 
     async def _give_back(self, session: AsyncSession, project_id: uuid.UUID, now: datetime, lease_for: timedelta) -> None:
         """Give a number back so that the cap holds across the hand-over: first stop claiming
@@ -273,11 +316,14 @@ class Dispatcher:
             if delay > 0:
                 metrics.rate_limit_wait(lane.project.id, "throughput", delay)
                 await asyncio.sleep(delay)
-            while (wait := lane.pacer.admit(time.monotonic())) > 0:
+            started = time.monotonic()
+            while (wait := lane.pacer.admit(started)) > 0:
                 await asyncio.sleep(wait)
+                started = time.monotonic()
             if time.monotonic() > outcome.send_by:
                 # Waited too long (a stalled process, a slowed number): the lease may run out
                 # mid-send and another worker claim the message. Do not send; give it back.
+                lane.pacer.not_sent(started)
                 outcome.expired = True
                 return
             provider = self.providers[lane.project.provider]
@@ -287,6 +333,8 @@ class Dispatcher:
             except Exception as error:  # a provider bug must not lose the message: retry it
                 log.exception("provider %s failed on message %s", provider.name, row.id)
                 outcome.result = SendResult(error=ProviderError(None, f"internal error: {type(error).__name__}"))
+            finally:
+                lane.pacer.answered(started, time.monotonic())  # its latency: the jitter the window allows for
             if outcome.result.error and outcome.result.error.code == 130429:
                 lane.pacer.slow_down()
         finally:
