@@ -35,7 +35,11 @@ from wacast.whatsapp.statuses import StatusReport, apply_statuses, as_uuid, time
 
 log = logging.getLogger("wacast.events")
 
-BATCH = 200  # events applied per transaction
+# Events applied per transaction on PostgreSQL. The statuses of a batch are applied as a set
+# (whatsapp/statuses.py), so a larger batch costs little more than a small one: at 200 the loop
+# fell behind a receiver taking 2,000 webhooks/s while the same worker delivered (lag p99 8.9 s),
+# at 1,000 it kept up (1.4 s; bench, 2026-12-06).
+BATCH = 1000
 # On SQLite a batch holds the one write lock of the database while it is applied (about 1.5 ms
 # an event): smaller batches let accepted requests and the dispatcher write in between.
 SQLITE_BATCH = 25
