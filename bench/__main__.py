@@ -74,6 +74,12 @@ def base_env(url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def stat_cpu_seconds(stat: str) -> float:
+    """User + system CPU seconds from the text of a /proc/<pid>/stat."""
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Proc:
     def __init__(self, argv: list[str], env: dict[str, str], health: str | None = None) -> None:
         # Output to a file, never a pipe nobody reads (a full pipe blocks the server's logging).
@@ -109,8 +115,7 @@ class Proc:
         """User + system CPU of the process and of its live children (`wacast serve`'s worker)."""
         pid = pid or self.pid
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            own = stat_cpu_seconds(Path(f"/proc/{pid}/stat").read_text())
         except OSError:
             return float("nan") if pid == self.pid else 0.0
         children = [int(c) for task in Path(f"/proc/{pid}/task").glob("*") for c in _read(task / "children").split()]
@@ -205,6 +210,16 @@ def sent_count(url: str) -> tuple[int, int]:
     return sum(n for status, n in counts.items() if status in ("sent", "delivered", "read")), sum(counts.values())
 
 
+def sent_after(url: str, seconds: float) -> tuple[int, int]:
+    """`sent_count` once every message has left the queue, or after `seconds` (the load has stopped)."""
+    deadline = time.monotonic() + seconds
+    sent, total = sent_count(url)
+    while time.monotonic() < deadline and sent < total:
+        time.sleep(1)
+        sent, total = sent_count(url)
+    return sent, total
+
+
 def embedded(seconds: float, connections: int, memory: dict) -> None:
     """Ingest as `make run` runs wacast: one `wacast serve` on SQLite whose dispatcher delivers
     through the sandbox (one number at 1,000 messages/s, no per-key limit), beside the same
@@ -227,11 +242,7 @@ def embedded(seconds: float, connections: int, memory: dict) -> None:
             figures[f"cpu_{mode}"] = (server.cpu_seconds() - cpu0) / (accepted["duration_us"] / 1e6)
             log(f"{scenario}: dispatcher {mode}: {accepted['rate']:.0f} accepted/s, wrk p99 {accepted['p99_us'] / 1000:.0f} ms")
             if mode == "on":
-                deadline = time.monotonic() + 30
-                sent, total = sent_count(url)
-                while time.monotonic() < deadline and sent < total:
-                    time.sleep(1)
-                    sent, total = sent_count(url)
+                sent, total = sent_after(url, 30)
                 figures["sent_share"] = sent / total if total else 0.0
                 figures["total"] = total
                 rate = max(10.0, accepted["rate"] * 0.5)
@@ -299,11 +310,7 @@ def production(seconds: float, connections: int, memory: dict, serve_workers: in
                     note=note + f", PostgreSQL {pg_ms:.2f} ms")
                 memory["server (postgresql, production ingest)"] = server.peak_rss_mb()
                 continue
-            deadline = time.monotonic() + 30
-            sent, total = sent_count(url)
-            while time.monotonic() < deadline and sent < total:
-                time.sleep(1)
-                sent, total = sent_count(url)
+            sent, total = sent_after(url, 30)
             worker_ms = sum(p.cpu_seconds() - c for p, c in zip(procs, worker_cpu0)) * 1000 / max(1, sent)
             label = f"{scenario}, delivering through the {'sandbox' if provider == 'sandbox' else 'Cloud API (sink 0 ms)'}"
             row(label, "accepted/s (closed loop)", accepted["rate"], "req/s", target=">= 1000/s", met=accepted["rate"] >= 1000,
@@ -337,8 +344,7 @@ def postgres_cpu_seconds() -> float:
         except OSError:
             continue
         if "(postgres)" in text:
-            fields = text.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            total += stat_cpu_seconds(text)
     return total
 
 
