@@ -23,7 +23,7 @@ import random
 import socket
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -154,16 +154,16 @@ class Dispatcher:
         lease_for = timedelta(seconds=self.settings.sender_lease_seconds)
         async with self.db.transaction() as session:
             live_workers = await leases.heartbeat(session, self.worker_id, self.started_at, now, lease_for)
-            if not self.joined and self.settings.dispatcher_join_seconds > 0:
+            joining = not self.joined and self.settings.dispatcher_join_seconds > 0
+            self.joined = True
+            if joining:
                 # The first beat only: workers started together (a deployment, `make bench`) see
                 # one another before any takes a number, so that each takes its share at once.
                 # Otherwise the first takes them all and hands half over, and each number moved
                 # loses seconds of sending to the hand-over's drain and quiet period.
-                self.joined = True
                 self.last_lease_refresh = time.monotonic()
                 self.next_lease_refresh = self.last_lease_refresh + self.settings.dispatcher_join_seconds
                 return
-            self.joined = True
             projects = await projects_repo.all_projects(session)
             current = await leases.leases_by_project(session)
             fair_share = math.ceil(len(projects) / max(1, live_workers)) if projects else 0
@@ -206,20 +206,17 @@ class Dispatcher:
             return 0.25  # draining a number we give back
         if len(held) >= fair_share:
             return math.inf
-        holdings: dict[str, int] = {}
-        for lease in current.values():
-            if lease.holder and lease.expires_at > now:
-                holdings[lease.holder] = holdings.get(lease.holder, 0) + 1
+        holdings = Counter(lease.holder for lease in current.values() if lease.holder and lease.expires_at > now)
         waits = []
         for project in projects:
-            lease = current.get(project.id)
             if project.id in held:
                 continue
+            lease = current.get(project.id)
             if lease is None or lease.expires_at <= now:
                 waits.append(0.05)  # free now (taken by someone else first, or a race lost)
             elif not lease.holder:
                 waits.append((lease.expires_at - now).total_seconds() + 0.05)  # free after its quiet period
-            elif lease.holder != self.worker_id and holdings.get(lease.holder, 0) > fair_share:
+            elif lease.holder != self.worker_id and holdings[lease.holder] > fair_share:
                 waits.append(1.0)  # its holder gives one back at its next refresh
         return max(0.05, min(waits)) if waits else math.inf
 

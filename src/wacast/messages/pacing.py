@@ -32,8 +32,8 @@ class Pacer:
     write, a stalled path, Meta's front end queueing). The excess of the latest answers, and
     of the send in flight the longest, widens the window: in full for as long as a send that
     late can still be in Meta's count, then decaying (half-life JITTER_HALF_LIFE); a steady
-    path costs nothing beyond MARGIN. Only one worker serves a
-    number at a time (sender leases), so this is exact across workers.
+    path costs nothing beyond MARGIN. Only one worker serves a number at a time (sender
+    leases), so this is exact across workers.
     """
 
     WINDOW = 1.0
@@ -90,7 +90,7 @@ class Pacer:
 
     def answered(self, started: float, now: float) -> None:
         """The send started at `started` (as admitted) got its answer at `now`."""
-        self._landed[started] = self._landed.get(started, 0) + 1
+        self._land(started)
         latency = now - started
         if now >= self._base_period_end:  # a new period: forget latencies older than two of them
             self._base, self._base_now = self._base_now, math.inf
@@ -115,6 +115,10 @@ class Pacer:
 
     def not_sent(self, started: float) -> None:
         """An admitted send that did not go out after all: no longer in flight."""
+        self._land(started)
+
+    def _land(self, started: float) -> None:
+        """No longer in flight; dropped from `_flying` lazily, once it is the oldest (margin)."""
         self._landed[started] = self._landed.get(started, 0) + 1
 
     def _take_landed(self, started: float) -> None:
