@@ -329,6 +329,47 @@ async def test_quiet_hours_sweep_holds_messages_queued_before_the_window(client,
     assert all(m.held_reason and m.next_attempt_at > utcnow() for m in await broadcast_messages(db, created["id"]))
 
 
+async def test_held_messages_follow_the_quiet_hours_when_they_change(client, app, db, settings, dispatcher):
+    setup = await make_project(db)
+    await add_promo(db, setup)
+    await add_contacts(db, setup.project_id, 6)
+    start, end = _window_around(utcnow(), "Asia/Kolkata")
+    await client.put("/api/v1/send-policy", json={"quiet_hours": {"start": start, "end": end}}, headers=auth(setup))
+    created = await broadcast(client, setup, await segment(client, setup, EVERYONE))
+    await run_until_fanned_out(engine_for(app, settings))
+    held = await broadcast_messages(db, created["id"])
+    # The reason is what the messages API shows while a message waits.
+    shown = (await client.get(f"/api/v1/messages/{held[0].id}", headers=auth(setup))).json()
+    assert shown["status"] == "queued" and shown["held_reason"] == f"quiet hours until {end} Asia/Kolkata"
+
+    # A new window that still covers now: held until its new end, with the new reason.
+    later_end = (utcnow().astimezone(ZoneInfo("Asia/Kolkata")) + timedelta(hours=3)).strftime("%H:%M")
+    await client.put("/api/v1/send-policy", json={"quiet_hours": {"start": start, "end": later_end}}, headers=auth(setup))
+    moved = await broadcast_messages(db, created["id"])
+    assert {m.held_reason for m in moved} == {f"quiet hours until {later_end} Asia/Kolkata"}
+    assert all(m.next_attempt_at > utcnow() + timedelta(minutes=170) for m in moved)
+
+    # Quiet hours off: released at once and sent.
+    await client.put("/api/v1/send-policy", json={"quiet_hours": None}, headers=auth(setup))
+    released = await broadcast_messages(db, created["id"])
+    assert all(m.held_reason is None and m.next_attempt_at <= utcnow() for m in released)
+    await dispatcher.run_until_idle()
+    assert {m.status for m in await broadcast_messages(db, created["id"])} == {"read"}
+
+
+async def test_a_paused_broadcast_stays_paused_when_the_quiet_hours_change(client, app, db, settings):
+    setup = await make_project(db)
+    await add_promo(db, setup)
+    await add_contacts(db, setup.project_id, 4)
+    created = await broadcast(client, setup, await segment(client, setup, EVERYONE))
+    await run_until_fanned_out(engine_for(app, settings))
+    assert (await client.post(f"/api/v1/campaigns/{created['name']}/pause", headers=auth(setup))).status_code == 200
+    start, end = _window_around(utcnow(), "Asia/Kolkata")
+    await client.put("/api/v1/send-policy", json={"quiet_hours": {"start": start, "end": end}}, headers=auth(setup))
+    await client.put("/api/v1/send-policy", json={"quiet_hours": None}, headers=auth(setup))
+    assert {m.held_reason for m in await broadcast_messages(db, created["id"])} == {"campaign paused"}
+
+
 async def test_frequency_cap_and_messaging_tier(client, app, db, settings):
     setup = await make_project(db)
     await add_promo(db, setup)

@@ -107,7 +107,8 @@ MANAGER_POSTS = [
     ("/tags", {"kind": "attribute", "name": "x"}),
     ("/contacts/import", {}),
 ]
-OWNER_POSTS = [("/keys", {"name": "x"}), ("/users", {"email": "new@acme.test", "role": "owner"}), ("/settings", {"messages_per_second": "5"})]
+OWNER_POSTS = [("/keys", {"name": "x"}), ("/users", {"email": "new@acme.test", "role": "owner"}), ("/settings", {"messages_per_second": "5"}),
+               ("/settings/send-policy", {"quiet_start": "21:00", "quiet_end": "09:00"})]
 OWNER_PAGES = ["/keys", "/users", "/settings"]
 MANAGER_PAGES = ["/campaigns/new", "/templates/new", "/contacts/import"]
 READ_PAGES = ["/", "/campaigns", "/templates", "/contacts", "/tags", "/sandbox", "/contacts/export.csv"]

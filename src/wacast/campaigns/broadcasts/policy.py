@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from wacast.kit.errors import WacastError
 
 TIERS = (250, 2_000, 10_000, 100_000)
+QUIET_REASON_PREFIX = "quiet hours until"  # how a message held by quiet hours is told apart
 
 
 class PolicyLike(Protocol):
@@ -91,7 +92,7 @@ def quiet_reason(until: datetime | None, zone: ZoneInfo, zone_name: str) -> str:
     """The held reason of a message waiting for the quiet window to end."""
     if until is None:
         return ""
-    return f"quiet hours until {until.astimezone(zone):%H:%M} {zone_name}"
+    return f"{QUIET_REASON_PREFIX} {until.astimezone(zone):%H:%M} {zone_name}"
 
 
 def frequency_cap_applies(policy: PolicyLike | None, template_category: str) -> bool:

@@ -21,7 +21,8 @@ async def progress(session: AsyncSession, campaign: Campaign) -> dict[str, Any]:
     for status, n, r in await repo.status_counts_with_replies(session, campaign.id):
         counts[status] = counts.get(status, 0) + n
         replied += r
-    held = await repo.held_count(session, campaign.id) if counts["queued"] else 0
+    held_reasons = await repo.held_by_reason(session, campaign.id) if counts["queued"] else {}
+    held = sum(held_reasons.values())
     messaged = sum(counts.values())
     is_broadcast = campaign.type == "broadcast"
     total = campaign.total_count if is_broadcast and campaign.total_count is not None else messaged
@@ -32,6 +33,7 @@ async def progress(session: AsyncSession, campaign: Campaign) -> dict[str, Any]:
         **counts,
         "replied": replied,
         "held": held,
+        "held_reasons": held_reasons,  # why they wait: {"quiet hours until 09:00 Asia/Kolkata": 49}
         "skipped": skipped,
         "skip_reasons": campaign.skip_reasons or {},
         "not_yet_queued": max(0, total - messaged - skipped) if is_broadcast and campaign.status not in ("cancelled", "completed") else 0,

@@ -259,6 +259,20 @@ async def hold_due_broadcast_messages(session: AsyncSession, project_id: uuid.UU
     return result.rowcount or 0
 
 
+async def rehold_quiet_held(session: AsyncSession, project_id: uuid.UUID, prefix: str, until: datetime | None, reason: str | None, now: datetime) -> int:
+    """The project's messages held by quiet hours (held_reason starting with `prefix`) wait
+    until `until` with `reason` instead; with `until` None they are due now, held no more."""
+    result = await session.execute(
+        update(Message)
+        .where(
+            Message.project_id == project_id, Message.status == MessageStatus.queued,
+            Message.held_reason.startswith(prefix, autoescape=True), _unclaimed(now),
+        )
+        .values(next_attempt_at=until or now, held_reason=reason)
+    )
+    return result.rowcount or 0
+
+
 async def running_broadcasts(session: AsyncSession) -> list[Campaign]:
     return list((await session.execute(select(Campaign).where(Campaign.type == "broadcast", Campaign.status == "running"))).scalars())
 
@@ -354,9 +368,14 @@ async def status_counts_with_replies(session: AsyncSession, campaign_id: uuid.UU
     return [(s, int(n), int(r)) for s, n, r in rows.all()]
 
 
-async def held_count(session: AsyncSession, campaign_id: uuid.UUID) -> int:
-    return (
+async def held_by_reason(session: AsyncSession, campaign_id: uuid.UUID) -> dict[str, int]:
+    """The campaign's queued messages that wait, by held_reason (most first)."""
+    rows = (
         await session.execute(
-            select(func.count()).where(Message.campaign_id == campaign_id, Message.status == "queued", Message.held_reason.is_not(None))
+            select(Message.held_reason, func.count())
+            .where(Message.campaign_id == campaign_id, Message.status == "queued", Message.held_reason.is_not(None))
+            .group_by(Message.held_reason)
+            .order_by(func.count().desc())
         )
-    ).scalar_one()
+    ).all()
+    return {reason: int(n) for reason, n in rows}

@@ -330,9 +330,21 @@ async def set_policy(session: AsyncSession, project_id: uuid.UUID, body: Any) ->
         session.add(policy)
     for column, value in changes.items():
         setattr(policy, column, value)
-    policy.updated_at = utcnow()
+    now = policy.updated_at = utcnow()
     await session.flush()
+    if "quiet_start" in changes:
+        await rehold_quiet_held(session, policy, now)
     return policy
+
+
+async def rehold_quiet_held(session: AsyncSession, policy: SendPolicy, now: datetime) -> int:
+    """Messages already held by quiet hours follow the window as it is now: released when
+    `now` is outside it (or quiet hours are off), else held until its new end."""
+    project = await repo.project(session, policy.project_id)
+    zone = segments.project_zone(project.timezone)
+    until = policies.quiet_until(policy, zone, now)
+    reason = policies.quiet_reason(until, zone, project.timezone) if until else None
+    return await repo.rehold_quiet_held(session, policy.project_id, policies.QUIET_REASON_PREFIX, until, reason, now)
 
 
 async def policy_view(session: AsyncSession, project_id: uuid.UUID, policy: SendPolicy | None) -> dict[str, Any]:

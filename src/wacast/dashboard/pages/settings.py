@@ -1,5 +1,7 @@
 """Project settings (owners): sender, Meta ids and token, country, time zone, rate, opt-out
-keywords; saved through the projects service, as the CLI saves them."""
+keywords, saved through the projects service as the CLI saves them; and the send policy of
+broadcasts (quiet hours, frequency cap, messaging tier), saved through the broadcasts
+service as `PUT /api/v1/send-policy` and `wacast broadcasts policy` save it."""
 
 from __future__ import annotations
 
@@ -11,21 +13,69 @@ from fastapi.responses import Response
 
 from wacast.dashboard.forms import fields
 
+from wacast.campaigns.broadcasts import policy as policies
+from wacast.campaigns.broadcasts import service as broadcasts
+from wacast.dashboard.web import DashboardRoute, Owner, redirect, render
+from wacast.db.requests import ReadSession, WriteSession
+from wacast.kit.errors import WacastError
+from wacast.projects import service as projects
+
 SettingsForm = fields(
     "default_country", "timezone", "messages_per_second", "opt_out_keywords", "sender_number", "waba_id",
     "phone_number_id", "access_token", "clear_token",
 )
-from wacast.dashboard.web import DashboardRoute, Owner, redirect, render
-from wacast.db.requests import WriteSession
-from wacast.kit.errors import WacastError
-from wacast.projects import service as projects
+PolicyForm = fields("quiet_start", "quiet_end", "cap_messages", "cap_days", "messaging_tier")
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
 
 @router.get("/settings")
-async def settings_page(request: Request, ctx: Owner) -> Response:
-    return render(ctx, "settings.html", p=ctx.project)
+async def settings_page(request: Request, ctx: Owner, session: ReadSession) -> Response:
+    view = await broadcasts.policy_view(session, ctx.project.id, await broadcasts.get_policy(session, ctx.project.id))
+    return render(ctx, "settings.html", p=ctx.project, policy=policy_form_values(view), tiers=policies.TIERS)
+
+
+def policy_form_values(view: dict[str, Any]) -> dict[str, str]:
+    """The send policy as the form's fields show it (empty: off)."""
+    quiet, cap = view["quiet_hours"] or {}, view["frequency_cap"] or {}
+    return {
+        "quiet_start": quiet.get("start") or "", "quiet_end": quiet.get("end") or "",
+        "cap_messages": str(cap.get("messages") or ""), "cap_days": str(cap.get("days") or ""),
+        "messaging_tier": str(view["messaging_tier"]),
+    }
+
+
+def policy_body(form: Any) -> dict[str, Any]:
+    """The form as a `PUT /api/v1/send-policy` body: both times empty turn quiet hours off,
+    both cap fields empty turn the cap off; anything else half filled is an error."""
+    start, end = form.text("quiet_start"), form.text("quiet_end")
+    if bool(start) != bool(end):
+        raise WacastError("Quiet hours need both a start and an end (or neither, to turn them off)", "FIELD_INVALID", {"field": "quiet_hours"})
+    messages, days = form.text("cap_messages"), form.text("cap_days")
+    if bool(messages) != bool(days):
+        raise WacastError("The frequency cap needs both a number of messages and of days (or neither)", "FIELD_INVALID", {"field": "frequency_cap"})
+    cap = None
+    if messages:
+        try:
+            cap = {"messages": int(messages), "days": int(days)}
+        except ValueError:
+            raise WacastError("The frequency cap takes whole numbers", "FIELD_INVALID", {"field": "frequency_cap"}) from None
+    tier_text = form.text("messaging_tier") or "unlimited"
+    tier: Any = int(tier_text) if tier_text.isdigit() else tier_text
+    return {"quiet_hours": {"start": start, "end": end} if start else None, "frequency_cap": cap, "messaging_tier": tier}
+
+
+@router.post("/settings/send-policy")
+async def send_policy_save(request: Request, ctx: Owner, form: PolicyForm, session: WriteSession) -> Response:
+    typed = {name: form.text(name) for name in ("quiet_start", "quiet_end", "cap_messages", "cap_days", "messaging_tier")}
+    try:
+        await broadcasts.set_policy(session, ctx.project.id, policy_body(form))
+    except WacastError as error:
+        # Shown on the page with what was typed, not a redirect that would clear the form.
+        # Nothing was written: the body is checked whole before the policy changes.
+        return render(ctx, "settings.html", status_code=400, p=ctx.project, policy=typed, tiers=policies.TIERS,
+                      policy_error=f"{error.message} ({error.code})")
+    return redirect(ctx, "/settings#send-policy", "Send policy saved. Messages held by quiet hours follow the new window.")
 
 
 @router.post("/settings")
