@@ -30,6 +30,16 @@
     });
   });
 
+  // The menu on a phone: folded into a bar, opened and closed by its button.
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest("#menu-toggle");
+    if (!toggle) return;
+    var shell = toggle.closest(".shell");
+    var open = !shell.classList.contains("nav-open");
+    shell.classList.toggle("nav-open", open);
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+
   // Auto-submitting selects (project switcher, filters).
   document.addEventListener("change", function (event) {
     if (event.target.matches("[data-autosubmit]")) event.target.form.submit();
