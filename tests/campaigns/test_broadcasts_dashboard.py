@@ -3,7 +3,6 @@ segment, create a broadcast to it, watch the progress bar, pause, resume, finish
 
 from __future__ import annotations
 
-import json
 import re
 
 import httpx
@@ -41,15 +40,18 @@ async def test_segment_and_broadcast_pages(client, app, db, settings, dispatcher
     await add_contacts(db, setup.project_id, 12)
     await sign_in(client, "manager@acme.test", "password-manager")
 
-    token = await csrf(client, "/segments")
-    bad = await client.post("/segments", data={"csrf": token, "name": "broken", "filter": "{not json"})
-    assert bad.status_code == 303
-    assert "not valid JSON" in (await client.get("/segments")).text
-    flt = {"conditions": [{"field": "source", "op": "equals", "value": "Facebook forms"}]}
-    saved = await client.post("/segments", data={"csrf": token, "name": "FB leads", "filter": json.dumps(flt)})
+    token = await csrf(client, "/segments/new")
+    # A half-filled condition: shown on the builder with what was typed, nothing saved.
+    bad = await client.post("/segments", data={"csrf": token, "name": "FB leads", "c0_field": "source", "c0_op": "equals", "c0_value": ""})
+    assert bad.status_code == 400 and "condition 1: value must be a non-empty string" in bad.text
+    assert 'value="FB leads"' in bad.text and '<option value="source" selected>' in bad.text
+    assert "FB leads" not in (await client.get("/segments")).text
+    saved = await client.post("/segments", data={"csrf": token, "name": "FB leads", "c0_field": "source", "c0_op": "equals",
+                                                 "c0_value": "Facebook forms"})
     assert saved.status_code == 303
     page = (await client.get("/segments")).text
     assert "FB leads" in page and "12 contacts can be messaged" in page
+    assert "source is Facebook forms" in page
     segment_id = re.search(r'/segments/([0-9a-f-]{36})/export\.csv', page).group(1)
     export = await client.get(f"/segments/{segment_id}/export.csv")
     assert export.status_code == 200 and len(export.text.strip().splitlines()) == 13

@@ -106,12 +106,13 @@ MANAGER_POSTS = [
     ("/tags", {"kind": "tag", "name": "x"}),
     ("/tags", {"kind": "attribute", "name": "x"}),
     ("/contacts/import", {}),
+    ("/segments", {"name": "everyone", "match": "all"}),
 ]
 OWNER_POSTS = [("/keys", {"name": "x"}), ("/users", {"email": "new@acme.test", "role": "owner"}), ("/settings", {"messages_per_second": "5"}),
                ("/settings/send-policy", {"quiet_start": "21:00", "quiet_end": "09:00"})]
 OWNER_PAGES = ["/keys", "/users", "/settings"]
-MANAGER_PAGES = ["/campaigns/new", "/templates/new", "/contacts/import"]
-READ_PAGES = ["/", "/campaigns", "/templates", "/contacts", "/tags", "/sandbox", "/contacts/export.csv"]
+MANAGER_PAGES = ["/campaigns/new", "/templates/new", "/contacts/import", "/segments/new"]
+READ_PAGES = ["/", "/campaigns", "/templates", "/contacts", "/tags", "/sandbox", "/contacts/export.csv", "/segments"]
 
 
 async def test_roles_are_enforced_on_the_server_for_pages_and_actions(client: httpx.AsyncClient, project, db) -> None:  # noqa: ANN001

@@ -99,6 +99,8 @@ async def test_campaigns_broadcasts_segments_and_policy_refuse_unknown_fields(cl
     await api.refused_then_done("POST", "/api/v1/segments", {"name": "everyone", "filter": ALL}, 201)
     await api.refused_then_done("POST", "/api/v1/segments", {"name": "spare", "filter": ALL}, 201)
     await api.refused_then_done("POST", "/api/v1/segments/count", {"filter": ALL}, 200)
+    await api.refused_then_done("PATCH", "/api/v1/segments/spare", {"name": "spare2"}, 200)
+    await api.refused_then_done("PATCH", "/api/v1/segments/spare2", {"name": "spare"}, 200)
 
     # A broadcast: top-level fields and each fixed nested object (media, location, a parameter's source).
     broadcast = {"type": "broadcast", "name": "weekend", "template": "order_update", "segment": "everyone",
@@ -158,6 +160,7 @@ async def test_the_openapi_bodies_list_their_fields_and_keep_their_examples(clie
         ("/api/v1/contacts", "post"): "phone", ("/api/v1/contacts/{contact}", "patch"): "name", ("/api/v1/tags", "post"): "name",
         ("/api/v1/templates", "post"): "components", ("/api/v1/webhooks", "post"): "url", ("/api/v1/campaigns", "post"): "segment",
         ("/api/v1/send-policy", "put"): "quiet_hours", ("/api/v1/segments", "post"): "filter",
+        ("/api/v1/segments/{segment}", "patch"): "filter",
     }
     for (path, method), field in bodies.items():
         content = spec["paths"][path][method]["requestBody"]["content"]["application/json"]
@@ -227,7 +230,7 @@ async def test_dashboard_forms_refuse_fields_their_page_does_not_declare(client:
     campaign_path = created.headers["location"]
     await browser.refused_then_done(f"{campaign_path}/status", {"status": "live"})
     await browser.refused_then_done("/templates", {"name": "welcome_note", "language": "en", "category": "UTILITY", "body": "Welcome!"})
-    await browser.refused_then_done("/segments", {"name": "everyone", "filter": json.dumps(ALL)})
+    await browser.refused_then_done("/segments", {"name": "everyone", "match": "all"})
     made = await browser.refused_then_done("/broadcasts", {"name": "weekend", "template": "no_params|en", "segment": "everyone"})
     await browser.refused_then_done(f"{made.headers['location']}/cancel", {})
 

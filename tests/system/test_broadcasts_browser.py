@@ -27,10 +27,12 @@ async def test_segment_schedule_pause_resume_and_live_progress(live, context: Br
     page = await context.new_page()
     await sign_in(page, server.url, "manager@demo.wacast.local", "password-manager")
 
-    await page.goto(server.url + "/segments")
-    await page.fill("input[name=name]", "Buyers from Facebook")
-    await page.fill("textarea[name=filter]", '{"conditions": [{"field": "source", "op": "equals", "value": "Facebook forms"}]}')
-    await page.click("#create-segment")
+    await page.goto(server.url + "/segments/new")
+    await page.fill("#segment-name", "Buyers from Facebook")
+    condition = page.locator("[data-testid=condition]").first
+    await condition.locator(".c-field").select_option("source")
+    await condition.locator("[data-part=value] input").fill("Facebook forms")
+    await page.click("#save-segment")
     await expect(page.locator("#segments-table")).to_contain_text("Buyers from Facebook")
     await expect(page.locator(".flash")).to_contain_text("6 contacts can be messaged")
 

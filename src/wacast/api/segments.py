@@ -122,6 +122,20 @@ async def export_segment(segment: str, request: Request, identity: FullKey, sess
     )
 
 
+@router.patch("/segments/{segment}", summary="Rename a segment and/or change its filter (not while a broadcast uses it)",
+              **body_doc({"name": "FB read X, no reply", "filter": FILTER_EXAMPLE}, SEGMENT_FIELDS))
+async def update_segment(segment: str, identity: FullKey, body: Body, session: WriteSession) -> Any:
+    if not isinstance(body, dict):
+        raise WacastError("Request body must be a JSON object", "INVALID_BODY")
+    allow_fields(body, SEGMENT_FIELDS)
+    if "name" in body and body["name"] is None:
+        raise WacastError("name cannot be null", "FIELD_INVALID", {"field": "name"})
+    if "filter" in body and body["filter"] is None:
+        raise WacastError("filter cannot be null", "FIELD_INVALID", {"field": "filter"})
+    updated = await segments.update(session, identity.project_id, segment, body.get("name"), body.get("filter"))
+    return segment_out(updated, await segments.count(session, identity.project_id, updated.filter))
+
+
 @router.delete("/segments/{segment}", status_code=204, response_class=Response, summary="Delete a segment (not while a broadcast uses it)")
 async def delete_segment(segment: str, identity: FullKey, _: NoBody, session: WriteSession) -> Response:
     await segments.delete(session, identity.project_id, segment)

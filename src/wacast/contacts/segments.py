@@ -139,6 +139,30 @@ async def create(session: AsyncSession, project_id: uuid.UUID, name: Any, raw_fi
     return segment
 
 
+async def update(
+    session: AsyncSession, project_id: uuid.UUID, ref: str | uuid.UUID, name: Any, raw_filter: Any, *,
+    outcomes: CampaignOutcomes | None = None,
+) -> Segment:
+    """A new name and/or filter for a saved segment (None keeps it). Refused while a broadcast
+    that is not finished uses it: its audience is walked from the segment as it sends."""
+    segment = await get(session, project_id, ref)
+    in_use = await _need(outcomes).unfinished_campaign_using(session, segment.id)
+    if in_use:
+        raise Conflict(f"Segment is used by broadcast {in_use!r}, which is not finished", "SEGMENT_IN_USE", {"campaign": in_use})
+    if name is not None:
+        name = checked_text(name, "name", 200)
+        if name != segment.name and await repo.name_taken(session, project_id, name):
+            raise Conflict(f"Segment {name!r} already exists in this project", "SEGMENT_EXISTS", {"name": name})
+    flt = await normalize(session, project_id, raw_filter, outcomes=outcomes) if raw_filter is not None else None
+    if name is not None:
+        segment.name = name
+    if flt is not None:
+        segment.filter = flt
+    segment.updated_at = utcnow()
+    await session.flush()
+    return segment
+
+
 async def get(session: AsyncSession, project_id: uuid.UUID, ref: str | uuid.UUID) -> Segment:
     if not ref or text.problem(str(ref), max_len=200) is not None:  # no segment has such a name
         raise NotFound("Segment not found", "SEGMENT_NOT_FOUND", {"segment": str(ref)[:200]})
@@ -175,4 +199,5 @@ def outcome_filter(campaign_id: uuid.UUID, statuses: list[str] | None) -> dict[s
 __all__ = [
     "OUTCOMES", "CampaignOutcomes", "Segment", "compile_filter", "count", "create", "delete", "export_csv", "get", "list_all",
     "members", "normalize", "outcome_filter", "page", "parse_when", "project_zone", "provide_outcomes", "sendable", "tags_of",
+    "update",
 ]

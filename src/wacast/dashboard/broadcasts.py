@@ -1,15 +1,14 @@
-"""Dashboard pages of segments and broadcasts (engineer F; layout and plumbing from web.py):
-/broadcasts (list with progress bars), /broadcasts/new, /broadcasts/{id} (progress, pause,
-resume, cancel, retry failed), /segments (list with live counts, create, CSV export)."""
+"""Dashboard pages of broadcasts (layout and plumbing from web.py): /broadcasts (list with
+progress bars), /broadcasts/new, /broadcasts/{id} (progress, pause, resume, cancel, retry
+failed). Segments are their own screen (pages/segments.py)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from wacast.campaigns.broadcasts import presenter
 from wacast.campaigns.broadcasts import repository as broadcasts_repo
@@ -18,23 +17,16 @@ from wacast.campaigns.broadcasts.plan import param_shorthand
 from wacast.contacts import segments
 from wacast.dashboard.forms import Form, fields
 from wacast.dashboard.web import Ctx, DashboardRoute, Manager, need, redirect, render
-from wacast.kit.errors import NotFound, WacastError
+from wacast.kit.errors import NotFound
 from wacast.templates.params import analyze
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 AGENT, MANAGER = need("agent"), need("manager")
 
-EXAMPLE_FILTER = json.dumps({"match": "all", "conditions": [
-    {"field": "source", "op": "equals", "value": "Facebook forms"},
-    {"field": "campaign", "campaign": "<campaign name>", "op": "received", "status": ["read"]},
-]}, indent=2)
-
-
 # The fields each form posts (bcast_new.html, bcast_detail.html, bcast_segments.html): any
 # other is refused before anything is written.
 BroadcastForm = fields("name", "template", "segment", "params", "media_url", "send_at")
 ActionForm = fields()
-SegmentForm = fields("name", "filter")
 
 
 def _db(request: Request):
@@ -115,32 +107,3 @@ async def broadcast_action(request: Request, campaign_id: str, action: str, ctx:
         _, result = await broadcasts.control(session, ctx.project.id, _broadcast_id(campaign_id), action, broadcast_only=True)
     request.app.state.wake_dispatcher()
     return redirect(ctx, f"/broadcasts/{campaign_id}", f"{WORDS[action]}: {result}")
-
-
-@router.get("/segments")
-async def segments_page(request: Request, ctx: Ctx = Depends(AGENT)) -> Response:
-    async with _db(request).sessionmaker() as session:
-        items = [(s, await segments.count(session, ctx.project.id, s.filter)) for s in await segments.list_all(session, ctx.project.id)]
-    return render(ctx, "bcast_segments.html", page="segments", items=items, example=EXAMPLE_FILTER)
-
-
-@router.post("/segments")
-async def segment_create(request: Request, ctx: Manager, form: SegmentForm) -> Response:
-    try:
-        flt = json.loads(form.text("filter", multiline=True, strip=False, max_len=1024 * 1024) or "{}")
-    except ValueError:
-        raise WacastError("The filter is not valid JSON", "SEGMENT_FILTER_INVALID", {"field": "filter"}) from None
-    async with _db(request).transaction() as session:
-        segment = await segments.create(session, ctx.project.id, form.text("name", strip=False) if "name" in form else None, flt)
-        counts = await segments.count(session, ctx.project.id, segment.filter)
-    return redirect(ctx, "/segments", f"Segment {segment.name} saved: {counts['sendable']} contacts can be messaged.")
-
-
-@router.get("/segments/{segment_id}/export.csv")
-async def segment_export(request: Request, segment_id: str, ctx: Ctx = Depends(AGENT)) -> Response:
-    async with _db(request).sessionmaker() as session:
-        segment = await segments.get(session, ctx.project.id, segment_id)
-    return StreamingResponse(
-        segments.export_csv(_db(request), ctx.project.id, segment.filter), media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="segment-{segment.id}.csv"'},
-    )

@@ -29,13 +29,17 @@ IMPLICIT_FIELDS = frozenset({"csrf"})
 class Form:
     """A submitted form (the last value of a repeated field wins), read through the text rule."""
 
-    def __init__(self, items: dict[str, Any]) -> None:
+    def __init__(self, items: dict[str, Any], repeated: dict[str, list[Any]] | None = None) -> None:
         self._items = items
+        self._repeated = repeated if repeated is not None else {k: [v] for k, v in items.items()}
 
     @classmethod
     async def read(cls, request: Request) -> Form:
         form = await request.form()
-        return cls(dict(form.multi_items()))
+        repeated: dict[str, list[Any]] = {}
+        for name, value in form.multi_items():
+            repeated.setdefault(name, []).append(value)
+        return cls(dict(form.multi_items()), repeated)
 
     def __contains__(self, name: str) -> bool:
         return name in self._items
@@ -54,6 +58,14 @@ class Form:
     def text(self, name: str, default: str = "", *, multiline: bool = False, max_len: int = MAX_FIELD, strip: bool = True) -> str:
         """The field as checked text (stripped unless `strip=False`); `default` when absent."""
         return text.clean(name, self._items.get(name, default), max_len=max_len, multiline=multiline, strip=strip)
+
+    def values(self, name: str, *, max_values: int = 1000) -> list[str]:
+        """Every value of a repeated field (a multiple select, checkboxes of one name), each
+        through the text rule; too many is FIELD_INVALID, never a silent cut."""
+        given = self._repeated.get(name, [])
+        if len(given) > max_values:
+            raise WacastError(f"{name} has too many values (at most {max_values})", "FIELD_INVALID", {"field": name})
+        return [text.clean(name, v, max_len=MAX_FIELD) for v in given]
 
     def checked(self, name: str) -> bool:
         """A checkbox: ticked when it was sent as "on"."""

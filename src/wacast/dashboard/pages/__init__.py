@@ -23,6 +23,7 @@ from wacast.dashboard.pages import (
     home,
     keys,
     sandbox,
+    segments,
     settings,
     signin,
     tags,
@@ -42,7 +43,7 @@ from wacast.dashboard.web import (
 from wacast.kit.http import JSONResponse
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-SCREENS = (signin, home, templates, campaigns, contacts, tags, keys, users, settings, sandbox)
+SCREENS = (signin, home, templates, campaigns, contacts, tags, keys, users, settings, sandbox, segments)
 
 
 def mount_dashboard(app: FastAPI) -> None:

@@ -139,4 +139,80 @@
     };
     if (progress.getAttribute("data-finished") !== "1") poll();
   }
+
+  // The segment builder: each condition row shows the inputs its field and operator need,
+  // rows are added and removed, and the live count follows every change (POST /segments/count).
+  var builder = document.getElementById("segment-builder");
+  if (builder) {
+    var PARTS = {
+      tags: function () { return ["tags"]; },
+      source: function (op) { return op === "is_set" || op === "not_set" ? [] : ["value"]; },
+      attribute: function (op) { return op === "is_set" || op === "not_set" ? ["name"] : ["name", "value"]; },
+      created: function () { return ["dates"]; },
+      campaign: function (op) { return op === "received" ? ["campaign", "status"] : ["campaign"]; }
+    };
+    var shape = function (row) {
+      var kind = row.querySelector(".c-field").value;
+      var opSelect = row.querySelector(".c-op");
+      var current = opSelect.options[opSelect.selectedIndex];
+      Array.prototype.forEach.call(opSelect.options, function (o) { o.hidden = o.getAttribute("data-for") !== kind; });
+      if (!current || current.hidden) {
+        var first = Array.prototype.find.call(opSelect.options, function (o) { return !o.hidden; });
+        if (first) opSelect.value = first.value;
+      }
+      opSelect.hidden = !kind;
+      var show = kind && PARTS[kind] ? PARTS[kind](opSelect.value) : [];
+      row.querySelectorAll(".c-part").forEach(function (part) { part.hidden = show.indexOf(part.getAttribute("data-part")) < 0; });
+      var value = row.querySelector("[data-part=value] input");
+      if (kind === "source") value.setAttribute("list", "sources-list"); else value.removeAttribute("list");
+    };
+    var rows = builder.querySelector("#conditions");
+    var next = rows.querySelectorAll(".condition").length;
+    rows.querySelectorAll(".condition").forEach(shape);
+
+    var countBox = document.getElementById("live-count");
+    var timer = null, asked = 0;
+    var recount = function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        var mine = ++asked;
+        fetch(builder.getAttribute("data-count-url"), { method: "POST", body: new FormData(builder), credentials: "same-origin" })
+          .then(function (r) { return r.json(); })
+          .then(function (answer) {
+            if (mine !== asked) return;  // a later change already asked again
+            countBox.textContent = "";
+            if (answer.count) {
+              var strong = document.createElement("strong");
+              strong.setAttribute("data-testid", "sendable");
+              strong.textContent = answer.count.sendable.toLocaleString();
+              countBox.appendChild(strong);
+              countBox.appendChild(document.createTextNode(" contacts can be messaged · " + answer.count.matching.toLocaleString() +
+                " match · " + answer.count.opted_out.toLocaleString() + " opted out · " + answer.count.blocked.toLocaleString() + " blocked"));
+              countBox.removeAttribute("data-error");
+            } else {
+              countBox.setAttribute("data-error", "1");
+              countBox.textContent = "Not complete yet: " + (answer.error || "check the conditions");
+            }
+          })
+          .catch(function () { countBox.textContent = "Could not count right now."; });
+      }, 250);
+    };
+    builder.addEventListener("change", function (event) {
+      var row = event.target.closest(".condition");
+      if (row) shape(row);
+      recount();
+    });
+    builder.addEventListener("input", function (event) { if (event.target.matches("input[type=text]")) recount(); });
+    builder.addEventListener("click", function (event) {
+      var remove = event.target.closest(".c-remove");
+      if (remove) { remove.closest(".condition").remove(); recount(); }
+    });
+    document.getElementById("add-condition").addEventListener("click", function () {
+      var html = document.getElementById("condition-template").innerHTML.replace(/__i__/g, String(next++));
+      rows.insertAdjacentHTML("beforeend", html);
+      var added = rows.lastElementChild;
+      shape(added);
+      added.querySelector(".c-field").focus();
+    });
+  }
 })();
