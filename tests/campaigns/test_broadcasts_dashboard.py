@@ -87,3 +87,56 @@ async def test_segment_and_broadcast_pages(client, app, db, settings, dispatcher
     refused = await client.post(f"{detail_url}/cancel", data={"csrf": agent_token})
     assert refused.status_code == 403
     assert (await client.get("/broadcasts/new")).status_code == 403
+
+
+async def test_a_broadcast_has_its_results_and_retargets_an_outcome(client, app, db, settings, dispatcher):
+    setup = await make_project(db)
+    async with db.transaction() as session:
+        project = await session.get(Project, setup.project_id)
+        await templates.add_from_definition(session, project, PROMO)
+        await users.create_or_update(session, setup.project_id, "manager@acme.test", "password-manager", "manager")
+    await add_contacts(db, setup.project_id, 5)
+    await sign_in(client, "manager@acme.test", "password-manager")
+    token = await csrf(client, "/segments/new")
+    await client.post("/segments", data={"csrf": token, "name": "all", "match": "all"})
+    segment_id = re.search(r'/segments/([0-9a-f-]{36})/edit', (await client.get("/segments")).text).group(1)
+    created = await client.post("/broadcasts", data={"csrf": token, "name": "Sale", "template": "promo|en", "segment": segment_id,
+                                                     "params": "$first|there, 30%", "send_at": ""})
+    detail_url = created.headers["location"]
+    await run_until_fanned_out(engine_for(app, settings))
+    await dispatcher.run_until_idle()
+    await engine_for(app, settings).tick()
+
+    page = (await client.get(detail_url)).text
+    # The campaign page's results, on the broadcast's own page.
+    assert 'id="count-read">5<' in page and "Failures by Meta error code" in page and "Audience by outcome" in page
+    assert 'id="action-retry-failed"' not in page  # nothing failed: nothing to retry
+    read_list = (await client.get(detail_url + "?outcome=READ")).text
+    assert read_list.count("/contacts/") >= 5 and "audience.csv?outcome=READ" in read_list
+    listing = (await client.get("/broadcasts")).text
+    assert re.search(r'data-testid="cmp-read">100(\.0)?%<', listing) and re.search(r'data-testid="cmp-failed">0(\.0)?%<', listing)
+
+    # Retarget: a segment of those who read and did not reply, then on to a broadcast to it.
+    retarget = await client.post(f"/campaigns/{detail_url.rsplit('/', 1)[1]}/retarget", data={"csrf": token, "audience": "read_no_reply"})
+    assert retarget.status_code == 303 and retarget.headers["location"].startswith("/broadcasts/new?segment=")
+    new_page = (await client.get(retarget.headers["location"])).text
+    assert "5 contacts can be messaged" in new_page and "Sale: read, no reply" in new_page
+    chosen = retarget.headers["location"].split("=", 1)[1]
+    assert f'<option value="{chosen}" selected>' in new_page
+    api = await client.get(f"/api/v1/segments/{chosen}", headers={"Authorization": f"Bearer {setup.api_key}"})
+    condition = api.json()["filter"]["conditions"][0]
+    assert condition["op"] == "received" and condition["status"] == ["read"] and api.json()["count"]["sendable"] == 5
+    not_read = await client.post(f"/campaigns/{chosen}/retarget", data={"csrf": token, "audience": "not_read"})
+    assert not_read.status_code == 303 and "Campaign not found" in (await client.get(not_read.headers["location"])).text
+    bad = await client.post(f"/campaigns/{detail_url.rsplit('/', 1)[1]}/retarget", data={"csrf": token, "audience": "everyone"})
+    assert bad.status_code == 303 and "Choose who to retarget" in (await client.get(bad.headers["location"])).text
+
+
+def test_the_flash_says_what_a_broadcast_action_did():
+    from wacast.dashboard.broadcasts import action_words
+
+    assert action_words("pause", 12) == "Paused. 12 queued message(s) wait until you resume."
+    assert action_words("pause", 0) == "Paused. Nothing more will be queued until you resume."
+    assert action_words("retry-failed", {"requeued": 0, "not_retryable": 0}) == "No failed messages to retry."
+    assert action_words("retry-failed", {"requeued": 3, "not_retryable": 1}) == "3 failed message(s) queued again; 1 not retried (permanent errors or opted out)."
+    assert "{" not in action_words("retry-failed", {"requeued": 0, "not_retryable": 2})

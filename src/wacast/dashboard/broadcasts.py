@@ -10,11 +10,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from wacast.campaigns import analytics
 from wacast.campaigns.broadcasts import presenter
 from wacast.campaigns.broadcasts import repository as broadcasts_repo
 from wacast.campaigns.broadcasts import service as broadcasts
 from wacast.campaigns.broadcasts.plan import param_shorthand
 from wacast.contacts import segments
+from wacast.dashboard import campaign_results
 from wacast.dashboard.forms import Form, fields
 from wacast.dashboard.web import Ctx, DashboardRoute, Manager, need, redirect, render
 from wacast.kit.errors import NotFound
@@ -36,7 +38,9 @@ def _db(request: Request):
 @router.get("/broadcasts")
 async def broadcasts_page(request: Request, ctx: Ctx = Depends(AGENT)) -> Response:
     async with _db(request).read() as session:
-        items = [await presenter.describe(session, c) for c in await broadcasts_repo.list_broadcasts(session, ctx.project.id)]
+        items = []
+        for c in await broadcasts_repo.list_broadcasts(session, ctx.project.id):
+            items.append({**await presenter.describe(session, c), "summary": await analytics.summary(session, ctx.project.id, c.id)})
     return render(ctx, "bcast_list.html", page="broadcasts", items=items)
 
 
@@ -49,7 +53,8 @@ async def broadcast_new(request: Request, ctx: Ctx = Depends(MANAGER)) -> Respon
             needs = analyze(t.components, t.parameter_format)
             templates.append({"name": t.name, "language": t.language, "params": list(needs.text_params), "media": needs.needs_media})
         # Rendered inside: the read session's end expires the segments it loaded.
-        return render(ctx, "bcast_new.html", page="broadcasts", templates=templates, segments=segs)
+        chosen = request.query_params.get("segment", "")
+        return render(ctx, "bcast_new.html", page="broadcasts", templates=templates, segments=segs, chosen_segment=chosen)
 
 
 def _params(value: str) -> list[Any]:
@@ -89,14 +94,32 @@ def _broadcast_id(campaign_id: str) -> str:
 
 
 @router.get("/broadcasts/{campaign_id}")
-async def broadcast_page(request: Request, campaign_id: str, ctx: Ctx = Depends(AGENT)) -> Response:
+async def broadcast_page(request: Request, campaign_id: str, ctx: Ctx = Depends(AGENT), days: int = 14, outcome: str = "") -> Response:
+    """One page per broadcast: its progress while it runs and the full results (the campaign
+    page's counts, chart, failures by Meta code, audience by outcome, retargeting)."""
     async with _db(request).read() as session:
         campaign = await broadcasts.find(session, ctx.project.id, _broadcast_id(campaign_id), broadcast_only=True)
         data = await presenter.describe(session, campaign)
-    return render(ctx, "bcast_detail.html", page="broadcasts", b=data)
+        results = await campaign_results.results(session, ctx, campaign.id, days=days, outcome=outcome)
+    return render(ctx, "bcast_detail.html", page="broadcasts", b=data, **results)
 
 
-WORDS = {"pause": "Paused", "resume": "Resumed", "cancel": "Cancelled", "retry-failed": "Retrying failed messages"}
+def action_words(action: str, result: Any) -> str:
+    """What a pause, resume, cancel or retry did, in words for the flash message."""
+    if action == "retry-failed":
+        queued, kept = result.get("requeued", 0), result.get("not_retryable", 0)
+        if not queued:
+            return f"Nothing to retry: {kept} failed message(s) failed for good (a permanent error, or the contact opted out since)." if kept else "No failed messages to retry."
+        return f"{queued} failed message(s) queued again" + (f"; {kept} not retried (permanent errors or opted out)." if kept else ".")
+    n = int(result or 0)
+    return {
+        "pause": f"Paused. {n} queued message(s) wait until you resume." if n else "Paused. Nothing more will be queued until you resume.",
+        "resume": f"Resumed. {n} held message(s) released." if n else "Resumed.",
+        "cancel": f"Cancelled. {n} queued message(s) withdrawn; messages already sent stay sent." if n else "Cancelled.",
+    }[action]
+
+
+WORDS = ("pause", "resume", "cancel", "retry-failed")
 
 
 @router.post("/broadcasts/{campaign_id}/{action}")
@@ -106,4 +129,4 @@ async def broadcast_action(request: Request, campaign_id: str, action: str, ctx:
     async with _db(request).transaction() as session:
         _, result = await broadcasts.control(session, ctx.project.id, _broadcast_id(campaign_id), action, broadcast_only=True)
     request.app.state.wake_dispatcher()
-    return redirect(ctx, f"/broadcasts/{campaign_id}", f"{WORDS[action]}: {result}")
+    return redirect(ctx, f"/broadcasts/{campaign_id}", action_words(action, result))

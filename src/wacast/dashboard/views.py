@@ -205,9 +205,15 @@ def _nice_step(peak: int) -> int:
 # --- formatting (Jinja filters) -------------------------------------------------------------
 
 
-def local_time(value: datetime | None, tz: str | None = None, fmt: str = "%d %b %Y, %H:%M") -> str:
-    if value is None:
+def local_time(value: datetime | str | None, tz: str | None = None, fmt: str = "%d %b %Y, %H:%M") -> str:
+    """A moment in the project's time zone (a datetime, or the ISO text the presenters give)."""
+    if value is None or value == "":
         return "—"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
     try:
         zone = ZoneInfo(tz) if tz else UTC
     except (ZoneInfoNotFoundError, ValueError):

@@ -4,7 +4,7 @@ request, analytics, failures and audience (on the page and as CSV)."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -13,12 +13,13 @@ from wacast.campaign_api.service import example_request
 from wacast.campaigns import analytics
 from wacast.campaigns import repository as campaigns_repo
 from wacast.campaigns import service as campaigns_service
+from wacast.contacts import segments
+from wacast.dashboard import campaign_results
 from wacast.dashboard import repository as repo
 from wacast.dashboard import views
 from wacast.dashboard.forms import fields, uuid_or_404
 from wacast.dashboard.web import (
     Agent,
-    Ctx,
     DashboardRoute,
     Manager,
     redirect,
@@ -79,40 +80,40 @@ async def campaign_status(request: Request, campaign_id: str, ctx: Manager, form
     return redirect(ctx, f"/campaigns/{campaign_id}", f"{campaign.name} {text}.")
 
 
-def _days_window(ctx: Ctx, days: int) -> tuple[date, date]:
-    end = datetime.now(zone_of(ctx)).date()
-    return end - timedelta(days=days - 1), end
-
-
 @router.get("/campaigns/{campaign_id}")
 async def campaign_page(request: Request, campaign_id: str, ctx: Agent, session: ReadSession, days: int = 14, outcome: str = "") -> Response:
-    days = min(max(days, 1), 90)
     cid = uuid_or_404(campaign_id)
     campaign = await campaigns_repo.get(session, ctx.project.id, cid)
     if campaign is None:
         raise NotFound("Campaign not found", "CAMPAIGN_NOT_FOUND")
     snapshot = await campaigns_repo.snapshot_by_name(session, ctx.project.id, campaign.name)
     described = await campaigns_service.describe(session, ctx.project, campaign.name)
-    summary = await analytics.summary(session, ctx.project.id, cid)
-    start, end = _days_window(ctx, days)
-    series = await analytics.daily(session, ctx.project.id, cid, start, end)
-    failures = await analytics.failures(session, ctx.project.id, cid)
-    chosen = outcome.upper() if outcome.upper() in analytics.OUTCOMES else ""
-    audience = await analytics.audience(session, ctx.project.id, cid, chosen or "SENT", limit=50) if chosen else None
     t = await templates_repo.get(session, ctx.project.id, campaign.template_id)
     body = example_request(snapshot, api_key="YOUR_API_KEY")
     base = str(request.base_url).rstrip("/")
-    chart = views.grouped_bars(
-        [d.date.isoformat() for d in series],
-        {k: [getattr(d, k) for d in series] for k in ("sent", "delivered", "read", "failed", "replied")},
-    )
     return render(
-        ctx, "campaign.html", page="campaigns", campaign=campaign, described=described, summary=summary, chart=chart, days=days,
-        failures=failures, outcome=chosen, audience=audience, template=t,
+        ctx, "campaign.html", page="campaigns", campaign=campaign, described=described, template=t,
         bubble=views.bubble(t.components, t.parameter_format) if t else None,
         body_json=json.dumps(body, indent=2), curl=views.curl_command(base, body), base=base, needs=snapshot.needs,
-        replied_series=sum(d.replied for d in series),
+        **await campaign_results.results(session, ctx, cid, days=days, outcome=outcome),
     )
+
+
+RetargetForm = fields("audience")
+
+
+@router.post("/campaigns/{campaign_id}/retarget")
+async def campaign_retarget(request: Request, campaign_id: str, ctx: Manager, form: RetargetForm, session: WriteSession) -> Response:
+    """Make a segment of one outcome of this campaign (or broadcast), then on to a broadcast to it."""
+    preset = form.text("audience")
+    if preset not in campaign_results.RETARGET:
+        raise WacastError("Choose who to retarget", "FIELD_INVALID", {"field": "audience", "allowed": sorted(campaign_results.RETARGET)})
+    campaign = await analytics.find_campaign(session, ctx.project.id, uuid_or_404(campaign_id))
+    name = campaign_results.retarget_name(campaign.name, preset, datetime.now(zone_of(ctx)))
+    segment = await segments.create(session, ctx.project.id, name, segments.outcome_filter(campaign.id, campaign_results.RETARGET[preset][1]))
+    counts = await segments.count(session, ctx.project.id, segment.filter)
+    return redirect(ctx, f"/broadcasts/new?segment={segment.id}",
+                    f"Segment {segment.name} saved: {counts['sendable']} contacts can be messaged. Send them a broadcast below.")
 
 
 AUDIENCE_COLUMNS = ["submitted_message_id", "phone", "name", "status", "error_code", "error_meaning", "created_at", "sent_at",
