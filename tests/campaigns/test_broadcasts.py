@@ -329,7 +329,7 @@ async def test_quiet_hours_sweep_holds_messages_queued_before_the_window(client,
     assert all(m.held_reason and m.next_attempt_at > utcnow() for m in await broadcast_messages(db, created["id"]))
 
 
-async def test_a_segment_is_renamed_and_refiltered_but_not_while_a_broadcast_uses_it(client, app, db, settings):
+async def test_a_segment_is_renamed_and_refiltered_and_its_broadcasts_keep_their_audience(client, app, db, settings):
     setup = await make_project(db)
     await add_promo(db, setup)
     await add_contacts(db, setup.project_id, 3)
@@ -346,9 +346,12 @@ async def test_a_segment_is_renamed_and_refiltered_but_not_while_a_broadcast_use
     assert bad.status_code == 400 and bad.json()["code"] == "SEGMENT_FILTER_INVALID"
     assert (await client.patch("/api/v1/segments/web", json={"name": None}, headers=auth(setup))).status_code == 400
     assert (await client.get("/api/v1/segments/web", headers=auth(setup))).json()["filter"] == web  # nothing half-changed
-    await broadcast(client, setup, {"id": other["id"]}, name="running", send_at="2099-01-01T10:00:00Z")
-    in_use = await client.patch(f"/api/v1/segments/{other['id']}", json={"filter": web}, headers=auth(setup))
-    assert in_use.status_code == 409 and in_use.json()["code"] == "SEGMENT_IN_USE" and in_use.json()["details"]["campaign"] == "running"
+    # A broadcast keeps the audience it was made for when its segment changes afterwards.
+    made = await broadcast(client, setup, {"id": other["id"]}, name="later", send_at="2099-01-01T10:00:00Z")
+    assert (await client.patch(f"/api/v1/segments/{other['id']}", json={"filter": web}, headers=auth(setup))).status_code == 200
+    async with db.sessionmaker() as session:
+        kept = (await session.get(Campaign, uuid.UUID(made["id"]))).broadcast["filter"]
+    assert kept == EVERYONE
 
 
 async def test_held_messages_follow_the_quiet_hours_when_they_change(client, app, db, settings, dispatcher):

@@ -143,12 +143,9 @@ async def update(
     session: AsyncSession, project_id: uuid.UUID, ref: str | uuid.UUID, name: Any, raw_filter: Any, *,
     outcomes: CampaignOutcomes | None = None,
 ) -> Segment:
-    """A new name and/or filter for a saved segment (None keeps it). Refused while a broadcast
-    that is not finished uses it: its audience is walked from the segment as it sends."""
+    """A new name and/or filter for a saved segment (None keeps it). A broadcast already made
+    to it keeps the filter it was created with (campaigns/broadcasts/service.write copies it)."""
     segment = await get(session, project_id, ref)
-    in_use = await _need(outcomes).unfinished_campaign_using(session, segment.id)
-    if in_use:
-        raise Conflict(f"Segment is used by broadcast {in_use!r}, which is not finished", "SEGMENT_IN_USE", {"campaign": in_use})
     if name is not None:
         name = checked_text(name, "name", 200)
         if name != segment.name and await repo.name_taken(session, project_id, name):
