@@ -130,7 +130,7 @@ async def test_templates_list_get_create_delete(client, db):
     assert (await client.get("/api/v1/templates/order_update", headers=h)).json()["id"] == order["id"]
     assert (await client.get(f"/api/v1/templates/{order['id']}", headers=h)).json()["name"] == "order_update"
     assert len((await client.get("/api/v1/templates?status=approved&category=utility", headers=h)).json()["data"]) >= 1
-    new = {"name": "welcome_back", "language": "en", "category": "MARKETING", "components": [{"type": "BODY", "text": "Welcome back {{1}}!"}]}
+    new = {"name": "welcome_back", "language": "en", "category": "MARKETING", "components": [{"type": "BODY", "text": "Welcome back {{1}}!", "example": {"body_text": [["Asha"]]}}]}
     created = await client.post("/api/v1/templates", headers=h, json=new)
     assert created.status_code == 201, created.text
     assert created.json()["status"] == "APPROVED" and created.json()["total_parameters"] == 1  # sandbox: approved at once

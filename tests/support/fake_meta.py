@@ -4,6 +4,11 @@ What it does, like Meta's Cloud API (reference/whatsapp-cloud-api.md):
 - GET  /{version}/{waba_id}/message_templates: cursor paging (`paging.cursors.after` and
   `next`, no `next` on the last page);
 - POST /{version}/{waba_id}/message_templates: stores the template as PENDING, answers its id;
+- POST /{version}/{template_id}: edits a template (components, category, time-to-live) as Meta
+  does: only APPROVED, REJECTED or PAUSED ones, never an approved one's category; the template
+  goes back to PENDING (`edits` logs each edit);
+- DELETE /{version}/{waba_id}/message_templates?name=...[&hsm_id=...]: deletes every language
+  of the name, or the one template with that id (`deleted` logs each; 404 when none matched);
 - POST /{version}/{phone_number_id}/messages: checks the Bearer token (190, HTTP 401), checks the
   template exists and is approved (132001, 132015 PAUSED, 132016 DISABLED), counts parameters
   the way Meta does (132000 with Meta's details text, 132012 on a carousel card count) and
@@ -138,6 +143,8 @@ class FakeMeta:
     sends: list[Send] = field(default_factory=list)  # every send request, refused ones too
     created: list[dict[str, Any]] = field(default_factory=list)  # POSTed templates
     template_requests: list[dict[str, Any]] = field(default_factory=list)  # GET listings (query params)
+    edits: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (template id, POSTed body)
+    deleted: list[dict[str, str]] = field(default_factory=list)  # DELETE query params that deleted something
     webhooks_posted: list[tuple[int, dict]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -146,9 +153,10 @@ class FakeMeta:
         self._windows: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
         self.app = Starlette(routes=[
-            Route("/{version}/{node}/message_templates", self._templates, methods=["GET", "POST"]),
+            Route("/{version}/{node}/message_templates", self._templates, methods=["GET", "POST", "DELETE"]),
             Route("/{version}/{node}/messages", self._messages, methods=["POST"]),
             Route("/_control/sends", self._control_sends, methods=["GET"]),
+            Route("/{version}/{node}", self._edit_template, methods=["POST"]),
         ])
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -268,6 +276,16 @@ class FakeMeta:
             return self._error(190, 401, "Invalid OAuth access token.")
         if request.path_params["node"] != self.waba_id:
             return self._error(100, 400, "Unsupported get request. Object does not exist.")
+        if request.method == "DELETE":
+            name, hsm_id = request.query_params.get("name"), request.query_params.get("hsm_id")
+            if not name:
+                return self._error(100, 400, "The parameter name is required")
+            gone = [t for t in self.templates if t["name"] == name and (not hsm_id or t["id"] == hsm_id)]
+            if not gone:
+                return self._error(100, 404, f"Message template {name} not found")
+            self.templates = [t for t in self.templates if t not in gone]
+            self.deleted.append(dict(request.query_params))
+            return JSONResponse({"success": True})
         if request.method == "POST":
             try:
                 data = orjson.loads(await request.body())
@@ -293,6 +311,27 @@ class FakeMeta:
         if end < len(self.templates):
             paging["next"] = f"{self.base_url}{request.url.path}?limit={limit}&after={cursors['after']}"
         return JSONResponse({"data": page, "paging": paging})
+
+    async def _edit_template(self, request: Request) -> Response:
+        if not self._auth(request):
+            return self._error(190, 401, "Invalid OAuth access token.")
+        template = next((t for t in self.templates if t["id"] == request.path_params["node"]), None)
+        if template is None:
+            return self._error(100, 400, "Unsupported post request. Object does not exist.")
+        try:
+            data = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return self._error(100, 400, "Invalid JSON")
+        if template["status"] not in ("APPROVED", "REJECTED", "PAUSED"):
+            return self._error(100, 400, f"A {template['status']} template cannot be edited")
+        category = str(data.get("category", template["category"])).upper()
+        if template["status"] == "APPROVED" and category != template["category"]:
+            return self._error(100, 400, "The category of an approved template cannot be edited")
+        if not isinstance(data.get("components", template["components"]), list):
+            return self._error(100, 400, "Invalid parameter")
+        self.edits.append((template["id"], data))
+        template.update(components=data.get("components", template["components"]), category=category, status="PENDING")
+        return JSONResponse({"success": True})
 
     def _admit(self, number: str, now: float) -> bool:
         cap = self.caps.get(number)

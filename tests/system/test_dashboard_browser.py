@@ -350,6 +350,7 @@ async def test_templates_preview_and_create(live, context: BrowserContext, backe
     await page.fill("#name", "cart_reminder")
     await page.select_option("#header_type", "TEXT")
     await page.fill("#header_text", "Still thinking, {{1}}?")
+    await page.fill("#header_example", "Asha")
     await page.fill("#body", "Your cart with {{1}} is waiting. Complete your order today.")
     await page.fill("#body_samples", "2 items")
     await page.fill("#quick_replies", "Show my cart\nNot now")

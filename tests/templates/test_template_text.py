@@ -60,7 +60,7 @@ async def test_rest_refuses_nul_and_control_characters_and_writes_nothing(client
     refused(await client.post("/api/v1/templates", headers=h, json={**NEW, "components": [{"type": "BODY", "text": "hi", "ex\x7f": 1}]}))
     assert await count_templates(db, setup.project_id) == before
     # A newline in a body text is fine (multiline values).
-    ok = await client.post("/api/v1/templates", headers=h, json={**NEW, "components": [{"type": "BODY", "text": "Welcome back\n{{1}}!"}]})
+    ok = await client.post("/api/v1/templates", headers=h, json={**NEW, "components": [{"type": "BODY", "text": "Welcome back\n{{1}}!", "example": {"body_text": [["Asha"]]}}]})
     assert ok.status_code == 201, ok.text
     # Paths and queries: a 400, not a 500 on PostgreSQL.
     refused(await client.get("/api/v1/templates/order%00update", headers=h), "path")  # kit/request_text.py

@@ -1,4 +1,4 @@
-"""REST API: /api/v1/templates: list, get, create and submit to Meta, delete (full-scope keys)."""
+"""REST API: /api/v1/templates: list, get, create and submit to Meta, edit, duplicate, delete (full-scope keys)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from wacast.api.auth import ApiIdentity, require_full
 from wacast.api.common import NoBody, allow_fields, answer, body_object, doc
 from wacast.db.requests import ReadSession
-from wacast.kit.errors import Conflict
+from wacast.kit.errors import Conflict, WacastError
 from wacast.models.templates import Template
 from wacast.projects import service as projects
 from wacast.templates import service, sync
@@ -33,6 +33,14 @@ CREATE_EXAMPLE = {
     "name": "order_update", "language": "en", "category": "UTILITY",
     "components": [{"type": "BODY", "text": "Hi {{1}}, your order {{2}} has shipped.", "example": {"body_text": [["Asha", "ORD-1"]]}}],
 }
+# An edit replaces the components (and may change the category of a template not approved, or
+# its time-to-live); name, language and parameter_format, if given, must be the template's.
+EDIT_FIELDS = service.EDIT_FIELDS
+EDIT_EXAMPLE = {
+    "components": [{"type": "BODY", "text": "Hi {{1}}, your order {{2}} is on its way.", "example": {"body_text": [["Asha", "ORD-1"]]}}],
+}
+DUPLICATE_FIELDS = ("name", "language")
+DUPLICATE_EXAMPLE = {"name": "order_update_v2"}
 
 
 def template_out(t: Template) -> dict[str, Any]:
@@ -72,12 +80,8 @@ async def get_template(template: str, session: ReadSession, identity: ApiIdentit
     return answer(template_out(await _find(session, identity.project_id, template, language)))
 
 
-@router.post("/templates", status_code=201, summary="Create a template and submit it to Meta for review (sandbox: approved at once)",
-             **doc(TEMPLATE, 400, 403, 409, 422, status=201, request_example=CREATE_EXAMPLE, fields=TEMPLATE_FIELDS))
-async def create_template(request: Request, session: ReadSession, identity: ApiIdentity = FULL_KEY) -> Any:
-    data = await body_object(request)
-    allow_fields(data, TEMPLATE_FIELDS)
-    definition = service.validate_definition(data)
+async def _create(request: Request, session: Any, identity: ApiIdentity, data: Any) -> Any:
+    definition = service.validate_submission(data)
     if await service.find_optional(session, identity.project_id, definition["name"], definition["language"]) is not None:
         raise Conflict(f"Template {definition['name']} ({definition['language']}) already exists", "TEMPLATE_EXISTS")
     project = await projects.get(session, identity.project_id)
@@ -90,8 +94,48 @@ async def create_template(request: Request, session: ReadSession, identity: ApiI
         return answer(template_out(template), 201)
 
 
+@router.post("/templates", status_code=201, summary="Create a template and submit it to Meta for review (sandbox: approved at once)",
+             **doc(TEMPLATE, 400, 403, 409, 422, status=201, request_example=CREATE_EXAMPLE, fields=TEMPLATE_FIELDS))
+async def create_template(request: Request, session: ReadSession, identity: ApiIdentity = FULL_KEY) -> Any:
+    data = await body_object(request)
+    allow_fields(data, TEMPLATE_FIELDS)
+    return await _create(request, session, identity, data)
+
+
+@router.put("/templates/{template}", summary="Edit a template: new components, submitted to Meta for review (an approved template goes back to PENDING; sandbox: approved at once)",
+            **doc(TEMPLATE, 400, 403, 404, 409, 422, request_example=EDIT_EXAMPLE, fields=EDIT_FIELDS))
+async def edit_template(template: str, request: Request, session: ReadSession, identity: ApiIdentity = FULL_KEY,
+                        language: str | None = Query(None)) -> Any:
+    data = await body_object(request)
+    allow_fields(data, EDIT_FIELDS)
+    found = await _find(session, identity.project_id, template, language)
+    definition = service.prepare_edit(found, data)
+    project = await projects.get(session, identity.project_id)
+    # Meta's POST /{template-id} sits between the checks and the write, as for a creation.
+    status = await sync.submit_edit(project, found, definition, request.app.state.settings)
+    async with request.app.state.db.transaction() as write:
+        edited = await service.apply_edit(write, await service.get(write, identity.project_id, found.id), definition, status)
+        return answer(template_out(edited))
+
+
+@router.post("/templates/{template}/duplicate", status_code=201,
+             summary="Copy a template under a new name (or language), created and submitted like a new one",
+             **doc(TEMPLATE, 400, 403, 404, 409, 422, status=201, request_example=DUPLICATE_EXAMPLE, fields=DUPLICATE_FIELDS))
+async def duplicate_template(template: str, request: Request, session: ReadSession, identity: ApiIdentity = FULL_KEY,
+                             language: str | None = Query(None)) -> Any:
+    data = await body_object(request)
+    allow_fields(data, DUPLICATE_FIELDS)
+    found = await _find(session, identity.project_id, template, language)
+    name, new_language = data.get("name"), data.get("language")
+    if not isinstance(name, str) or not name:
+        raise WacastError("name (the copy's name) is required", "FIELD_REQUIRED", {"field": "name"})
+    if new_language is not None and not isinstance(new_language, str):
+        raise WacastError("language must be a string", "FIELD_INVALID", {"field": "language"})
+    return await _create(request, session, identity, service.duplicate_definition(found, name, new_language or None))
+
+
 @router.delete("/templates/{template}", status_code=204, response_class=Response,
-               summary="Delete a template (at Meta too); refused while a campaign uses it", **doc(None, 400, 403, 404, 409, status=204, write=True))
+               summary="Delete a template (at Meta too); refused while a campaign or broadcast uses it, naming them", **doc(None, 400, 403, 404, 409, status=204, write=True))
 async def delete_template(template: str, request: Request, _: NoBody, session: ReadSession, identity: ApiIdentity = FULL_KEY,
                           language: str | None = Query(None)) -> Response:
     found = await _find(session, identity.project_id, template, language)

@@ -1,4 +1,4 @@
-"""`wacast templates ...`: add from a file, create and submit to Meta, sync, list."""
+"""`wacast templates ...`: add from a file, create and submit to Meta, edit, duplicate, delete, sync, list."""
 
 from __future__ import annotations
 
@@ -23,10 +23,25 @@ from wacast.db.engine import Database
 from wacast.templates import service
 from wacast.templates import service as templates_service
 from wacast.templates.params import analyze
-from wacast.templates.sync import create_template, sync_project
+from wacast.templates.sync import (
+    create_template,
+    delete_template,
+    duplicate_template,
+    edit_template,
+    sync_project,
+)
 
 templates_app = typer.Typer(help="Message templates.", no_args_is_help=True)
 FileOpt = typer.Option(..., "--file", exists=True, dir_okay=False, help="A template in Meta's JSON format.")
+EditFileOpt = typer.Option(..., "--file", exists=True, dir_okay=False,
+                           help="The edit in Meta's JSON format: components (and category, message_send_ttl_seconds).")
+TemplateOpt = typer.Option(..., "--template", help="Template name.")
+LanguageOpt = typer.Option(None, "--language", help="The template's language (when it has several).")
+
+
+def _summary(template: Any) -> dict:
+    return {"id": str(template.id), "meta_id": template.meta_id, "name": template.name, "language": template.language,
+            "category": template.category, "status": template.status}
 
 
 def _definition(file: Path) -> Any:
@@ -66,9 +81,62 @@ def templates_create(project: str = ProjectOpt, file: Path = FileOpt, as_json: b
     async def work(db: Database) -> dict:
         async with db.transaction() as session:
             p = await project_by_name(session, project)
-            template = await create_template(session, p, data, settings)
-            return {"id": str(template.id), "meta_id": template.meta_id, "name": template.name, "language": template.language,
-                    "category": template.category, "status": template.status}
+            return _summary(await create_template(session, p, data, settings))
+
+    emit(run(work), as_json)
+
+
+@templates_app.command("edit")
+def templates_edit(project: str = ProjectOpt, template: str = TemplateOpt, file: Path = EditFileOpt,
+                   language: str = LanguageOpt, as_json: bool = JsonOpt) -> None:
+    """Edit a template's components and submit the edit to Meta for review (an approved
+    template goes back to PENDING until Meta approves the edit; a sandbox project approves it
+    at once). Name, language and parameter format stay."""
+
+    data = _definition(file)
+    settings = get_settings()
+
+    async def work(db: Database) -> dict:
+        async with db.transaction() as session:
+            p = await project_by_name(session, project)
+            found = await service.find(session, p.id, template, language)
+            return _summary(await edit_template(session, p, found, data, settings))
+
+    emit(run(work), as_json)
+
+
+@templates_app.command("duplicate")
+def templates_duplicate(project: str = ProjectOpt, template: str = TemplateOpt,
+                        name: str = typer.Option(..., "--name", help="The copy's name."), language: str = LanguageOpt,
+                        to_language: str = typer.Option(None, "--to-language", help="The copy's language (default: the same)."),
+                        as_json: bool = JsonOpt) -> None:
+    """Copy a template under a new name (or language): created and submitted like a new one."""
+
+    settings = get_settings()
+
+    async def work(db: Database) -> dict:
+        async with db.transaction() as session:
+            p = await project_by_name(session, project)
+            found = await service.find(session, p.id, template, language)
+            return _summary(await duplicate_template(session, p, found, name, settings, to_language))
+
+    emit(run(work), as_json)
+
+
+@templates_app.command("delete")
+def templates_delete(project: str = ProjectOpt, template: str = TemplateOpt, language: str = LanguageOpt,
+                     as_json: bool = JsonOpt) -> None:
+    """Delete a template (at Meta too); refused while a campaign or broadcast uses it."""
+
+    settings = get_settings()
+
+    async def work(db: Database) -> dict:
+        async with db.transaction() as session:
+            p = await project_by_name(session, project)
+            found = await service.find(session, p.id, template, language)
+            out = {"deleted": True, "name": found.name, "language": found.language, "id": str(found.id)}
+            await delete_template(session, p, found, settings)
+            return out
 
     emit(run(work), as_json)
 

@@ -126,6 +126,21 @@ class GraphClient:
             raise GraphError(parse_error(response))
         return response.json()
 
+    async def edit_template(self, template_id: str, token: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """POST /{template-id}: new components (and category, time-to-live) for review."""
+        response = await self.request("POST", str(template_id), token, json=changes)
+        if response.status_code != 200:
+            raise GraphError(parse_error(response))
+        return response.json()
+
+    async def delete_template(self, waba_id: str, token: str, name: str, template_id: str | None = None) -> None:
+        """DELETE /{waba-id}/message_templates?name=...: every language of `name`, or with
+        `template_id` (Meta's hsm_id) that one template only."""
+        params = {"name": name, **({"hsm_id": template_id} if template_id else {})}
+        response = await self.request("DELETE", f"{waba_id}/message_templates", token, params=params)
+        if response.status_code != 200:
+            raise GraphError(parse_error(response))
+
 
 class GraphError(Exception):
     def __init__(self, error: ProviderError) -> None:

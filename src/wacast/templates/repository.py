@@ -71,6 +71,14 @@ async def campaigns_using(session: AsyncSession, template_id: uuid.UUID) -> list
     return list((await session.execute(select(Campaign.name).where(Campaign.template_id == template_id))).scalars().all())
 
 
+async def campaign_uses(session: AsyncSession, template_id: uuid.UUID) -> list[tuple[str, str, str]]:
+    """(name, type, status) of each campaign and broadcast that sends this template, by name."""
+    rows = await session.execute(
+        select(Campaign.name, Campaign.type, Campaign.status).where(Campaign.template_id == template_id).order_by(Campaign.name)
+    )
+    return [(name, kind, status) for name, kind, status in rows.all()]
+
+
 async def release_held_sends(session: AsyncSession, project_id: uuid.UUID, now: datetime) -> int:
     """Held sends of a project whose template is APPROVED again become due now (after a sync)."""
     approved = select(Template.id).where(Template.project_id == project_id, Template.status == "APPROVED")

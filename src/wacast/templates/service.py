@@ -13,7 +13,7 @@ from wacast.kit.clock import utcnow
 from wacast.kit.errors import Conflict, NotFound, WacastError
 from wacast.models.projects import Project
 from wacast.models.templates import Template
-from wacast.templates import repository
+from wacast.templates import repository, rules
 
 NAME_RE = re.compile(r"^[a-z0-9_]{1,512}$")
 CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
@@ -71,6 +71,16 @@ def validate_definition(data: Any) -> dict[str, Any]:
         "quality": quality.get("score") if isinstance(quality, dict) else quality,
         "rejected_reason": data.get("rejected_reason") if data.get("rejected_reason") not in (None, "NONE") else None,
     }
+
+
+def validate_submission(data: Any) -> dict[str, Any]:
+    """A template to submit for review (created, edited or duplicated): Meta's format
+    (validate_definition) and Meta's rules (templates/rules.py: placeholders, samples,
+    lengths, buttons). Meta's own listing and `wacast templates add` take validate_definition
+    alone: what Meta already holds is stored as it is."""
+    definition = validate_definition(data)
+    rules.check(definition)
+    return definition
 
 
 async def upsert(session: AsyncSession, project: Project, definition: dict[str, Any], *, status: str) -> Template:
@@ -136,14 +146,103 @@ async def list_for_project(
     )
 
 
+def _use_words(kind: str, name: str, status: str) -> str:
+    return f"{'broadcast' if kind == 'broadcast' else 'campaign'} {name} ({status})"
+
+
 async def ensure_unused(session: AsyncSession, template: Template) -> None:
-    """409 TEMPLATE_IN_USE while a campaign uses the template."""
-    users = await repository.campaigns_using(session, template.id)
-    if users:
-        raise Conflict(f"Template {template.name} is used by campaign(s) {', '.join(users)}", "TEMPLATE_IN_USE", {"campaigns": users})
+    """409 TEMPLATE_IN_USE while a campaign or a broadcast uses the template (live, paused,
+    scheduled or finished: each keeps its template), naming each with its status."""
+    uses = await repository.campaign_uses(session, template.id)
+    if uses:
+        words = ", ".join(_use_words(kind, name, status) for name, kind, status in uses)
+        raise Conflict(
+            f"Template {template.name} ({template.language}) cannot be deleted: it is used by {words}. "
+            "Delete those first, or give them another template.",
+            "TEMPLATE_IN_USE",
+            {"campaigns": [name for name, _, _ in uses],
+             "uses": [{"name": name, "type": kind, "status": status} for name, kind, status in uses]},
+        )
 
 
 async def remove(session: AsyncSession, template: Template) -> None:
     """Delete a template; refused while a campaign uses it."""
     await ensure_unused(session, template)
     await repository.remove(session, template)
+
+
+# --- edit and duplicate ----------------------------------------------------------------------
+
+# Meta edits only templates in these states (an approved template goes back to review).
+EDITABLE = ("APPROVED", "REJECTED", "PAUSED")
+EDIT_FIELDS = ("name", "language", "category", "components", "parameter_format", "message_send_ttl_seconds")
+
+
+def prepare_edit(template: Template, data: Any) -> dict[str, Any]:
+    """The edited definition of `template`: new components (and category, time-to-live), with
+    Meta's rules. Name and language never change (duplicate the template for another one),
+    nor does the parameter format; Meta edits only APPROVED, REJECTED and PAUSED templates,
+    and never the category of an approved one."""
+    if not isinstance(data, dict):
+        raise WacastError("A template edit must be a JSON object", "TEMPLATE_INVALID")
+    if template.status not in EDITABLE:
+        raise Conflict(
+            f"Template {template.name} is {template.status}: Meta edits only {', '.join(EDITABLE)} templates",
+            "TEMPLATE_NOT_EDITABLE", {"status": template.status},
+        )
+    for key, current in (("name", template.name), ("language", template.language)):
+        if key in data and data[key] != current:
+            raise WacastError(
+                f"A template's {key} cannot be changed (it is {current!r}); duplicate it under a new name instead",
+                "TEMPLATE_INVALID", {"field": key},
+            )
+    fmt = str(data.get("parameter_format") or template.parameter_format).upper()
+    if fmt != template.parameter_format:
+        raise WacastError(
+            f"A template's parameter_format cannot be changed (it is {template.parameter_format}); create a new template instead",
+            "TEMPLATE_INVALID", {"field": "parameter_format"},
+        )
+    definition = validate_submission({
+        "name": template.name, "language": template.language, "category": data.get("category", template.category),
+        "components": data.get("components"), "parameter_format": fmt,
+        "message_send_ttl_seconds": data.get("message_send_ttl_seconds", template.message_send_ttl_seconds),
+    })
+    if template.status == "APPROVED" and definition["category"] != template.category:
+        raise WacastError(
+            f"The category of an approved template cannot be changed (it is {template.category})",
+            "TEMPLATE_INVALID", {"field": "category"},
+        )
+    return definition
+
+
+async def apply_edit(session: AsyncSession, template: Template, definition: dict[str, Any], status: str) -> Template:
+    """Store an edit Meta accepted for review (`status` PENDING; APPROVED in the sandbox)."""
+    template.category = definition["category"]
+    template.components = definition["components"]
+    template.message_send_ttl_seconds = definition.get("message_send_ttl_seconds")
+    template.status = status
+    template.rejected_reason = None
+    template.updated_at = utcnow()
+    await session.flush()
+    return template
+
+
+def duplicate_definition(template: Template, name: str, language: str | None = None) -> dict[str, Any]:
+    """A template's definition under another name (and language): what a copy submits."""
+    data: dict[str, Any] = {
+        "name": name, "language": language or template.language, "category": template.category,
+        "components": template.components, "parameter_format": template.parameter_format,
+    }
+    if template.message_send_ttl_seconds is not None:
+        data["message_send_ttl_seconds"] = template.message_send_ttl_seconds
+    return data
+
+
+async def copy_name(session: AsyncSession, project_id: uuid.UUID, name: str, language: str) -> str:
+    """The first free name for a copy of `name` in `language`: name_copy, name_copy_2, ..."""
+    base = f"{name}_copy"[:500]
+    candidate, n = base, 1
+    while await repository.find(session, project_id, candidate, language) is not None:
+        n += 1
+        candidate = f"{base}_{n}"
+    return candidate

@@ -1,10 +1,11 @@
 """Templates and Meta: list /{waba-id}/message_templates through every page and store them;
 create a template on Meta (POST) and keep it as PENDING until Meta's verdict arrives; delete
-it there; and `TemplateSync`, the loop that syncs every Cloud API project periodically.
+it there; edit it there (POST /{template-id}: back to review); and `TemplateSync`, the loop that syncs every Cloud API project periodically.
 
 Each call to Meta is a step of its own (`fetch_templates`, `submit`, `delete_on_meta`), so that
 a caller can make it outside its write transaction; `sync_project` and `create_template` chain the
-steps in one session for the CLI and the dashboard."""
+steps in one session for the CLI and the dashboard (so do `edit_template`, `duplicate_template`
+and `delete_template`)."""
 
 from __future__ import annotations
 
@@ -107,8 +108,15 @@ def creation_body(definition: dict[str, Any]) -> dict[str, Any]:
 
 
 async def check_creatable(session: AsyncSession, project: Project, definition: dict[str, Any]) -> None:
-    """A Cloud API project can submit the template: it has a WABA, and Meta has no such template yet."""
+    """The template can be submitted: a sandbox project has no template of that name and
+    language yet (as Meta answers "Content in this language already exists"); a Cloud API
+    project has a WABA, and Meta has no such template yet."""
     if project.provider == "sandbox":
+        if await service.find_optional(session, project.id, definition["name"], definition["language"]) is not None:
+            raise WacastError(
+                f"Template {definition['name']} ({definition['language']}) already exists: edit it, or choose another name",
+                "TEMPLATE_EXISTS", {"field": "name"}, status_code=409,
+            )
         return
     if not project.waba_id:
         raise WacastError(f"Project {project.name} has no --waba-id: Meta needs it to create templates", "NO_META_CREDENTIALS")
@@ -146,28 +154,92 @@ async def create_template(
 ) -> Template:
     """`wacast templates create`: submit a template for review. A Cloud API project POSTs it
     to Meta and stores it PENDING (Meta's verdict comes by the message_template_status_update
-    webhook or the next sync); a sandbox project approves it at once."""
-    definition = service.validate_definition(data)
+    webhook or the next sync); a sandbox project approves it at once once it passes Meta's
+    rules (service.validate_submission: a template Meta would refuse is refused here)."""
+    definition = service.validate_submission(data)
     await check_creatable(session, project, definition)
     status = await submit(project, definition, settings, client)
     return await service.upsert(session, project, definition, status=status)
 
 
-async def delete_on_meta(project: Project, template: Template, settings: Settings) -> None:
-    """Delete a Cloud API template at Meta too (one Meta already forgot is fine)."""
+async def delete_on_meta(project: Project, template: Template, settings: Settings, client: GraphClient | None = None) -> None:
+    """Delete a Cloud API template at Meta too (one Meta already forgot is fine): this language
+    only (Meta's hsm_id with the name)."""
     if not (project.provider == "cloud" and template.meta_id and project.waba_id):
         return
-    client, _ = _client(settings, None)
+    client, own = _client(settings, client)
     try:
-        response = await client.request("DELETE", f"/{project.waba_id}/message_templates", project.access_token,
-                                        params={"name": template.name, "hsm_id": template.meta_id})
+        await client.delete_template(project.waba_id, project.access_token, template.name, template.meta_id)
+    except GraphError as error:
+        if error.error.http_status != 404:
+            raise _meta_error("template deletion", error) from None
     except httpx.HTTPError as error:
-        raise WacastError("Meta could not be reached to delete the template; try again", "META_UNREACHABLE",
-                          {"error": str(error)[:200]}, status_code=502) from None
+        raise _unreachable("template deletion", error) from None
     finally:
-        await client.close()
-    if response.status_code >= 400 and response.status_code != 404:
-        raise WacastError("Meta refused to delete the template", "META_ERROR", {"status": response.status_code, "body": response.text[:500]}, status_code=502)
+        if own:
+            await client.close()
+
+
+async def delete_template(session: AsyncSession, project: Project, template: Template, settings: Settings,
+                          client: GraphClient | None = None) -> None:
+    """`wacast templates delete` and the dashboard's Delete: refused (409 TEMPLATE_IN_USE,
+    naming them) while a campaign or broadcast uses it; deleted at Meta, then here."""
+    await service.ensure_unused(session, template)
+    await delete_on_meta(project, template, settings, client)
+    await service.remove(session, template)
+
+
+def edit_body(template: Template, definition: dict[str, Any]) -> dict[str, Any]:
+    """The body of POST /{template-id}: the components, and the category or time-to-live
+    when they change."""
+    body: dict[str, Any] = {"components": definition["components"]}
+    if definition["category"] != template.category:
+        body["category"] = definition["category"]
+    ttl = definition.get("message_send_ttl_seconds")
+    if ttl is not None and ttl != template.message_send_ttl_seconds:
+        body["message_send_ttl_seconds"] = ttl
+    return body
+
+
+async def submit_edit(project: Project, template: Template, definition: dict[str, Any], settings: Settings,
+                      client: GraphClient | None = None) -> str:
+    """Send the edit to Meta for review; the status to store: PENDING (Meta reviews the edit,
+    its verdict comes as for a new template), APPROVED at once in a sandbox project."""
+    if project.provider == "sandbox":
+        return "APPROVED"
+    if not (template.meta_id and project.access_token):
+        raise WacastError(
+            f"Template {template.name} has no Meta id: sync the templates from Meta first (`wacast templates sync`)",
+            "TEMPLATE_NOT_ON_META", status_code=409,
+        )
+    client, own = _client(settings, client)
+    try:
+        await client.edit_template(template.meta_id, project.access_token, edit_body(template, definition))
+    except GraphError as error:
+        raise _meta_error("template edit", error) from None
+    except httpx.HTTPError as error:
+        raise _unreachable("template edit", error) from None
+    finally:
+        if own:
+            await client.close()
+    return "PENDING"
+
+
+async def edit_template(session: AsyncSession, project: Project, template: Template, data: Any, settings: Settings,
+                        client: GraphClient | None = None) -> Template:
+    """`wacast templates edit` and the dashboard's Edit: new components (Meta's rules checked
+    first), submitted to Meta; an approved template goes back to review (PENDING: its sends
+    wait until Meta approves the edit). A sandbox project approves the edit at once."""
+    definition = service.prepare_edit(template, data)
+    status = await submit_edit(project, template, definition, settings, client)
+    return await service.apply_edit(session, template, definition, status)
+
+
+async def duplicate_template(session: AsyncSession, project: Project, template: Template, name: str, settings: Settings,
+                             language: str | None = None, client: GraphClient | None = None) -> Template:
+    """`wacast templates duplicate` and REST: the template under a new name (or language),
+    created and submitted like any new template."""
+    return await create_template(session, project, service.duplicate_definition(template, name, language), settings, client)
 
 
 # --- the periodic sync ---------------------------------------------------------------------
