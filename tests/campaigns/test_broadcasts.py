@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, select, update
 
 from tests.support.broadcasts import run_until_fanned_out
 from tests.support.factories import body, make_project
+from wacast.campaigns.broadcasts import draft
 from wacast.campaigns.broadcasts.engine import BroadcastEngine
 from wacast.contacts import repository as contacts_repo
 from wacast.kit.clock import utcnow
@@ -211,6 +212,7 @@ async def test_stopped_between_batches_and_restarted_queues_each_contact_once(cl
 
 KILL_SCRIPT = """
 import asyncio, sys
+from wacast.campaigns.broadcasts import draft
 from wacast.campaigns.broadcasts.engine import BroadcastEngine
 from wacast.config import Settings
 from wacast.db.engine import Database
@@ -352,6 +354,43 @@ async def test_a_segment_is_renamed_and_refiltered_and_its_broadcasts_keep_their
     async with db.sessionmaker() as session:
         kept = (await session.get(Campaign, uuid.UUID(made["id"]))).broadcast["filter"]
     assert kept == EVERYONE
+
+
+async def test_the_estimate_counts_skips_waits_and_repeats_before_a_broadcast(client, app, db, settings, dispatcher):
+    setup = await make_project(db)
+    await add_promo(db, setup)
+    ids = await add_contacts(db, setup.project_id, 6)
+    async with db.transaction() as session:
+        await session.execute(update(Contact).where(Contact.id == ids[0]).values(opted_in=False))
+    seg = await segment(client, setup, EVERYONE)
+    body = {"name": "next", "template": "promo", "segment": seg["id"], "params": [{"attribute": "first", "fallback": "friend"}, "20%"]}
+    async with db.read() as session:
+        first = await draft.preview(session, setup.project_id, body)
+    assert first.problem is None and first.components
+    assert (first.estimate.matching, first.estimate.will_send, first.estimate.skips) == (6, 5, {"opted out": 1})
+    assert first.estimate.warnings == [] and first.sample
+
+    await broadcast(client, setup, seg, name="first")
+    await run_until_fanned_out(engine_for(app, settings))
+    await dispatcher.run_until_idle()
+    await client.put("/api/v1/send-policy", json={"frequency_cap": {"messages": 1, "days": 7}, "messaging_tier": 250}, headers=auth(setup))
+    start, end = _window_around(utcnow(), "Asia/Kolkata")
+    await client.put("/api/v1/send-policy", json={"quiet_hours": {"start": start, "end": end}}, headers=auth(setup))
+    async with db.read() as session:
+        again = (await draft.preview(session, setup.project_id, body)).estimate
+    assert again.skips == {"opted out": 1, "frequency cap": 5} and again.will_send == 0
+    assert again.recent_repeat == 0 and again.quiet_until.startswith(f"quiet hours until {end}")
+    assert "Nobody in this audience can be messaged." in again.warnings
+    await client.put("/api/v1/send-policy", json={"frequency_cap": None, "quiet_hours": None}, headers=auth(setup))
+    async with db.read() as session:
+        third = (await draft.preview(session, setup.project_id, body)).estimate
+    assert third.will_send == 5 and third.recent_repeat == 5 and third.quiet_until is None
+    assert "5 of these contacts got a broadcast in the last 24 hours." in third.warnings
+    async with db.read() as session:
+        incomplete = await draft.preview(session, setup.project_id, {**body, "params": ["only one"]})
+    assert incomplete.problem.code == "TEMPLATE_PARAMS_MISMATCH" and incomplete.problem.details == {
+        "field": "params", "expected": 2, "given": 1, "names": ["1", "2"]}
+    assert incomplete.estimate.will_send == 5  # the audience is known even while the message is not
 
 
 async def test_held_messages_follow_the_quiet_hours_when_they_change(client, app, db, settings, dispatcher):

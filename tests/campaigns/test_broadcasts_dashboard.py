@@ -6,15 +6,21 @@ from __future__ import annotations
 import re
 
 import httpx
+from sqlalchemy import update
 
+from tests.campaigns.test_broadcasts import PROMO, add_contacts, engine_for
 from tests.support.broadcasts import run_until_fanned_out
 from tests.support.factories import make_project
-from tests.campaigns.test_broadcasts import PROMO, add_contacts, engine_for
+from wacast.dashboard.broadcasts import action_words
+from wacast.models.contacts import Contact
 from wacast.models.projects import Project
 from wacast.templates import service as templates
 from wacast.users import service as users
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
+# promo's two parameters as the New broadcast form maps them: $first (fallback "there"), "30%".
+PROMO_PARAMS = {"param_0_from": "attribute", "param_0_attr": "first", "param_0_fallback": "there",
+                "param_1_from": "text", "param_1_text": "30%"}
 
 
 async def sign_in(client: httpx.AsyncClient, email: str, password: str) -> None:
@@ -57,10 +63,10 @@ async def test_segment_and_broadcast_pages(client, app, db, settings, dispatcher
     assert export.status_code == 200 and len(export.text.strip().splitlines()) == 13
 
     new = await client.get("/broadcasts/new")
-    assert "promo (en)" in new.text and "FB leads" in new.text
+    assert "promo (en, marketing)" in new.text and "FB leads" in new.text
     created = await client.post("/broadcasts", data={
         "csrf": CSRF_RE.search(new.text).group(1), "name": "Weekend", "template": "promo|en", "segment": segment_id,
-        "params": "$first|there, 30%", "send_at": "",
+        **PROMO_PARAMS, "when": "now",
     })
     assert created.status_code == 303, created.text
     detail_url = created.headers["location"]
@@ -101,7 +107,7 @@ async def test_a_broadcast_has_its_results_and_retargets_an_outcome(client, app,
     await client.post("/segments", data={"csrf": token, "name": "all", "match": "all"})
     segment_id = re.search(r'/segments/([0-9a-f-]{36})/edit', (await client.get("/segments")).text).group(1)
     created = await client.post("/broadcasts", data={"csrf": token, "name": "Sale", "template": "promo|en", "segment": segment_id,
-                                                     "params": "$first|there, 30%", "send_at": ""})
+                                                     **PROMO_PARAMS, "when": "now"})
     detail_url = created.headers["location"]
     await run_until_fanned_out(engine_for(app, settings))
     await dispatcher.run_until_idle()
@@ -133,10 +139,42 @@ async def test_a_broadcast_has_its_results_and_retargets_an_outcome(client, app,
 
 
 def test_the_flash_says_what_a_broadcast_action_did():
-    from wacast.dashboard.broadcasts import action_words
-
     assert action_words("pause", 12) == "Paused. 12 queued message(s) wait until you resume."
     assert action_words("pause", 0) == "Paused. Nothing more will be queued until you resume."
     assert action_words("retry-failed", {"requeued": 0, "not_retryable": 0}) == "No failed messages to retry."
     assert action_words("retry-failed", {"requeued": 3, "not_retryable": 1}) == "3 failed message(s) queued again; 1 not retried (permanent errors or opted out)."
     assert "{" not in action_words("retry-failed", {"requeued": 0, "not_retryable": 2})
+
+
+async def test_a_test_send_goes_to_one_number_and_refuses_what_it_must(client, app, db, settings, dispatcher):
+    setup = await make_project(db)
+    async with db.transaction() as session:
+        project = await session.get(Project, setup.project_id)
+        await templates.add_from_definition(session, project, PROMO)
+        await users.create_or_update(session, setup.project_id, "manager@acme.test", "password-manager", "manager")
+    await add_contacts(db, setup.project_id, 2)
+    await sign_in(client, "manager@acme.test", "password-manager")
+    token = await csrf(client, "/segments/new")
+    await client.post("/segments", data={"csrf": token, "name": "all", "match": "all"})
+    segment_id = re.search(r'/segments/([0-9a-f-]{36})/edit', (await client.get("/segments")).text).group(1)
+    form = {"csrf": token, "name": "Sale", "template": "promo|en", "segment": segment_id, **PROMO_PARAMS}
+
+    preview = (await client.post("/broadcasts/preview", data=form)).json()
+    assert preview["ready"] and preview["estimate"]["will_send"] == 2 and "30%" in preview["bubble"]
+    half = (await client.post("/broadcasts/preview", data={**form, "param_1_text": ""})).json()
+    assert not half["ready"] and "params[1]" in half["problem"] and half["estimate"]["will_send"] == 2
+
+    for phone, code in (("", "FIELD_REQUIRED"), ("12", "INVALID_NUMBER")):
+        refused = await client.post("/broadcasts/test-send", data={**form, "test_phone": phone})
+        assert refused.status_code == 400 and code in refused.json()["message"], (phone, refused.text)
+    sent = await client.post("/broadcasts/test-send", data={**form, "test_phone": "+919811100099"})
+    assert sent.status_code == 200 and sent.json()["sent"], sent.text
+    await dispatcher.run_until_idle()
+    headers = {"Authorization": f"Bearer {setup.api_key}"}
+    message = (await client.get(f"/api/v1/messages/{sent.json()['submitted_message_id']}", headers=headers)).json()
+    assert message["status"] == "read" and message["destination"] == "+919811100099"
+    assert (await client.get("/broadcasts")).text.count("Sale") == 0  # no broadcast was made
+    async with db.transaction() as session:
+        await session.execute(update(Contact).where(Contact.phone == "+919811100099").values(opted_in=False))
+    opted_out = await client.post("/broadcasts/test-send", data={**form, "test_phone": "+919811100099"})
+    assert opted_out.status_code == 400 and "CONTACT_OPTED_OUT" in opted_out.json()["message"]

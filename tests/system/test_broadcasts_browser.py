@@ -15,6 +15,16 @@ from tests.system.test_dashboard_browser import browser, context, live, sign_in 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
+async def map_params(page, order: str) -> None:  # noqa: ANN001
+    """order_update's {{1}} from the contact's first name (fallback "there"), {{2}} fixed text."""
+    await page.click("[data-step-link='2']")
+    await page.select_option("select[name=param_0_attr]", "FirstName")
+    await page.fill("input[name=param_0_fallback]", "there")
+    await page.select_option("select[name=param_1_from]", "text")
+    await page.fill("input[name=param_1_text]", order)
+    await page.click("[data-step-link='4']")
+
+
 async def test_segment_schedule_pause_resume_and_live_progress(live, context: BrowserContext, backend: str) -> None:  # noqa: ANN001, F811
     server, demo = live
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as api:
@@ -36,11 +46,16 @@ async def test_segment_schedule_pause_resume_and_live_progress(live, context: Br
     await expect(page.locator("#segments-table")).to_contain_text("Buyers from Facebook")
     await expect(page.locator(".flash")).to_contain_text("6 contacts can be messaged")
 
-    await page.goto(server.url + "/broadcasts/new")
-    await page.fill("input[name=name]", "Later")
-    await page.select_option("select[name=template]", value="order_update|en")
-    await page.fill("input[name=params]", "$FirstName|there, ORD-NEXT")
-    await page.fill("input[name=send_at]", "2099-01-01T10:00")
+    await page.goto(server.url + "/broadcasts/new?template=order_update%7Cen")
+    await page.fill("#broadcast-name", "Later")
+    await page.select_option("#broadcast-segment", label="Buyers from Facebook")
+    await expect(page.locator("[data-testid=will-send]")).to_have_text("6")
+    await map_params(page, "ORD-NEXT")
+    await page.click("[data-step-link='3']")
+    await page.check("#when-later")
+    await page.fill("#send-date", "2099-01-01")
+    await page.fill("#send-time", "10:00")
+    await page.click("[data-step-link='4']")
     await page.click("#create-broadcast")
     await expect(page.locator("#broadcast-status")).to_have_text("scheduled")
     await page.click("#action-pause")
@@ -48,10 +63,10 @@ async def test_segment_schedule_pause_resume_and_live_progress(live, context: Br
     await page.click("#action-resume")
     await expect(page.locator("#broadcast-status")).to_have_text("scheduled")
 
-    await page.goto(server.url + "/broadcasts/new")
-    await page.fill("input[name=name]", "Now")
-    await page.select_option("select[name=template]", value="order_update|en")
-    await page.fill("input[name=params]", "$FirstName|there, ORD-NOW")
+    await page.goto(server.url + "/broadcasts/new?template=order_update%7Cen")
+    await page.fill("#broadcast-name", "Now")
+    await page.select_option("#broadcast-segment", label="Buyers from Facebook")
+    await map_params(page, "ORD-NOW")
     await page.click("#create-broadcast")
     # The page refreshes its progress region by itself until every message is read.
     await expect(page.locator("#broadcast-status")).to_have_text("completed", timeout=30_000)

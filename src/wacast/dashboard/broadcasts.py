@@ -1,25 +1,31 @@
 """Dashboard pages of broadcasts (layout and plumbing from web.py): /broadcasts (list with
-progress bars), /broadcasts/new, /broadcasts/{id} (progress, pause, resume, cancel, retry
-failed). Segments are their own screen (pages/segments.py)."""
+progress bars and results side by side), /broadcasts/new (step by step: audience with its
+estimate, message with a live preview and a test send, schedule, review), /broadcasts/{id}
+(progress and results; pause, resume, cancel, retry failed). Segments are their own screen
+(pages/segments.py)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from wacast.campaigns import analytics
-from wacast.campaigns.broadcasts import presenter
+from wacast.campaigns.broadcasts import draft, presenter
 from wacast.campaigns.broadcasts import repository as broadcasts_repo
 from wacast.campaigns.broadcasts import service as broadcasts
-from wacast.campaigns.broadcasts.plan import param_shorthand
 from wacast.contacts import segments
-from wacast.dashboard import campaign_results
+from wacast.dashboard import broadcast_form, campaign_results, views
+from wacast.dashboard import repository_segments as choices_repo
 from wacast.dashboard.forms import Form, fields
-from wacast.dashboard.web import Ctx, DashboardRoute, Manager, need, redirect, render
-from wacast.kit.errors import NotFound
+from wacast.dashboard.web import Ctx, DashboardRoute, Manager, need, redirect, render, zone_of
+from wacast.dashboard.web import templates as web_templates
+from wacast.kit import text
+from wacast.kit.errors import NotFound, WacastError
+from wacast.kit.http import JSONResponse
 from wacast.templates.params import analyze
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -27,7 +33,7 @@ AGENT, MANAGER = need("agent"), need("manager")
 
 # The fields each form posts (bcast_new.html, bcast_detail.html, bcast_segments.html): any
 # other is refused before anything is written.
-BroadcastForm = fields("name", "template", "segment", "params", "media_url", "send_at")
+BroadcastForm = fields(*broadcast_form.field_names())
 ActionForm = fields()
 
 
@@ -44,39 +50,113 @@ async def broadcasts_page(request: Request, ctx: Ctx = Depends(AGENT)) -> Respon
     return render(ctx, "bcast_list.html", page="broadcasts", items=items)
 
 
+BUILT_IN_ATTRIBUTES = ("FirstName", "name", "phone")  # what every contact has (plan.resolve)
+
+
+def _template_options(rows: list[Any]) -> list[dict[str, Any]]:
+    """What the form knows of each approved template: its parameters, the buttons that take
+    a value, its header, and its bubble with the template's own examples."""
+    out = []
+    for t in rows:
+        needs = analyze(t.components, t.parameter_format)
+        out.append({
+            "key": f"{t.name}|{t.language}", "name": t.name, "language": t.language, "category": t.category,
+            "params": list(needs.text_params), "examples": needs.examples.get("header", [])[: len(needs.header_params)] + needs.examples.get("body", []),
+            "buttons": [{"index": b.index, "type": b.type, "text": b.text, "example": b.example} for b in needs.buttons if b.needs_param],
+            "media": needs.header_format if needs.needs_media else None, "location": needs.needs_location,
+        })
+    return out
+
+
+def _chosen(options: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
+    return next((o for o in options if o["key"] == key), None)
+
+
+def _body(form: Form, option: dict[str, Any] | None) -> dict[str, Any]:
+    """The create body of the form, for the template chosen (its needs say which fields count)."""
+    return broadcast_form.body_of(
+        lambda name: form.text(name), param_count=len(option["params"]) if option else 0,
+        button_indexes=[b["index"] for b in option["buttons"]] if option else [],
+        needs_media=bool(option and option["media"]), needs_location=bool(option and option["location"]),
+    )
+
+
+def _bubble_html(found: Any) -> str:
+    """The message as the sample contact gets it (or the template with its examples)."""
+    if found.template_components is None:
+        return ""
+    shown = views.bubble(found.template_components, found.parameter_format, found.components)
+    return web_templates.get_template("_bubble.html").render(b=shown)
+
+
+def _preview_out(found: Any) -> dict[str, Any]:
+    problem = found.problem
+    return {
+        "bubble": _bubble_html(found), "sample": found.sample,
+        "estimate": found.estimate.as_dict() if found.estimate else None,
+        "problem": f"{problem.message} ({problem.code})" if problem else None, "ready": problem is None,
+    }
+
+
+async def _render_new(request: Request, ctx: Ctx, session: Any, values: dict[str, str], error: str | None = None) -> Response:
+    options = _template_options(await broadcasts_repo.approved_templates(session, ctx.project.id))
+    segs = await segments.list_all(session, ctx.project.id)
+    choices = await choices_repo.builder_choices(session, ctx.project.id)
+    if not values.get("template") and options:
+        values["template"] = options[0]["key"]
+    option = _chosen(options, values.get("template", ""))
+    found = await draft.preview(session, ctx.project.id, _body(Form(values), option))
+    return render(
+        ctx, "bcast_new.html", status_code=400 if error else 200, page="broadcasts", templates=options, segments=segs, v=values,
+        option=option, attributes=[*BUILT_IN_ATTRIBUTES, *choices["attributes"]], preview=_preview_out(found), error=error,
+        today=datetime.now(zone_of(ctx)).date().isoformat(),
+    )
+
+
 @router.get("/broadcasts/new")
 async def broadcast_new(request: Request, ctx: Ctx = Depends(MANAGER)) -> Response:
+    query = request.query_params
+    values = {"when": "now", "segment": query.get("segment", ""), "template": query.get("template", ""), "name": query.get("name", "")}
     async with _db(request).read() as session:
-        segs = await segments.list_all(session, ctx.project.id)
-        templates = []
-        for t in await broadcasts_repo.approved_templates(session, ctx.project.id):
-            needs = analyze(t.components, t.parameter_format)
-            templates.append({"name": t.name, "language": t.language, "params": list(needs.text_params), "media": needs.needs_media})
-        # Rendered inside: the read session's end expires the segments it loaded.
-        chosen = request.query_params.get("segment", "")
-        return render(ctx, "bcast_new.html", page="broadcasts", templates=templates, segments=segs, chosen_segment=chosen)
+        return await _render_new(request, ctx, session, {k: text.clean(k, v, max_len=200) for k, v in values.items()})
 
 
-def _params(value: str) -> list[Any]:
-    """The form's parameters: comma-separated, each "$attribute", "$attribute|fallback" or text."""
-    return [param_shorthand(part.strip()) for part in value.split(",")] if value.strip() else []
+@router.post("/broadcasts/preview")
+async def broadcast_preview(request: Request, ctx: Manager, form: BroadcastForm) -> Response:
+    """The form as it is now: the estimate, the bubble, and what is still missing (200 while
+    the form is being filled in; the page shows the problem, never a failed request)."""
+    async with _db(request).read() as session:
+        option = _chosen(_template_options(await broadcasts_repo.approved_templates(session, ctx.project.id)), form.text("template"))
+        found = await draft.preview(session, ctx.project.id, _body(form, option))
+    return JSONResponse(_preview_out(found))
 
 
-def _field(form: Form, name: str) -> str:
-    # The base text rule (kit/text.py) for every field of the form.
-    return form.text(name, strip=False)
+@router.post("/broadcasts/test-send")
+async def broadcast_test_send(request: Request, ctx: Manager, form: BroadcastForm) -> Response:
+    """Send the message as the form says to one number, now, outside the broadcast."""
+    async with _db(request).read() as session:
+        option = _chosen(_template_options(await broadcasts_repo.approved_templates(session, ctx.project.id)), form.text("template"))
+    try:
+        message_id = await draft.test_send(_db(request), ctx.project.id, _body(form, option), form.text("test_phone"),
+                                           check_media=request.app.state.media.check)
+    except WacastError as error:
+        return JSONResponse({"sent": False, "message": f"{error.message} ({error.code})"}, status_code=400)
+    request.app.state.wake_dispatcher()
+    return JSONResponse({"sent": True, "submitted_message_id": str(message_id),
+                         "message": "Test queued: it arrives in a moment (see it in the sandbox inbox for a sandbox project)."})
 
 
 @router.post("/broadcasts")
 async def broadcast_create(request: Request, ctx: Manager, form: BroadcastForm) -> Response:
-    name, _, language = _field(form, "template").partition("|")
-    body: dict[str, Any] = {
-        "name": _field(form, "name"), "template": name, "language": language or None, "segment": _field(form, "segment"),
-        "params": _params(_field(form, "params")), "send_at": _field(form, "send_at").strip() or None,
-    }
-    if _field(form, "media_url").strip():
-        body["media"] = {"url": _field(form, "media_url").strip()}
-    out = await broadcasts.create(_db(request), ctx.project.id, body, defaults=request.app.state.settings, check_media=request.app.state.media.check)
+    async with _db(request).read() as session:
+        option = _chosen(_template_options(await broadcasts_repo.approved_templates(session, ctx.project.id)), form.text("template"))
+    body = _body(form, option)
+    try:
+        out = await broadcasts.create(_db(request), ctx.project.id, body, defaults=request.app.state.settings, check_media=request.app.state.media.check)
+    except WacastError as error:
+        # The form again with everything as it was typed, and why (nothing was written).
+        async with _db(request).read() as session:
+            return await _render_new(request, ctx, session, broadcast_form.typed(lambda name: form.text(name)), error=f"{error.message} ({error.code})")
     engine = getattr(request.app.state, "broadcasts", None)
     if engine is not None:
         engine.wake.set()

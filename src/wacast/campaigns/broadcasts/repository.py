@@ -220,6 +220,33 @@ async def marketing_counts_since(session: AsyncSession, contact_ids: list[uuid.U
     return [(cid, n) for cid, n in rows.all()]
 
 
+async def count_at_frequency_cap(session: AsyncSession, members: Any, sendable: Any, since: datetime, cap: int) -> int:
+    """Sendable members (the `members` and `sendable` WHERE clauses over contacts) with `cap`
+    or more marketing messages (not failed) since `since`: the estimate's frequency-cap skips."""
+    recent = (
+        select(func.count())
+        .select_from(Message)
+        .join(Template, Template.id == Message.template_id)
+        .where(
+            Message.contact_id == Contact.id, Message.created_at >= since,
+            Template.category == "MARKETING", Message.status != MessageStatus.failed,
+        )
+        .scalar_subquery()
+    )
+    return int((await session.execute(select(func.count()).select_from(Contact).where(members, sendable, recent >= cap))).scalar_one())
+
+
+async def count_broadcast_to_since(session: AsyncSession, members: Any, sendable: Any, since: datetime) -> int:
+    """Sendable members who got a message of any broadcast since `since` (a repeat warning)."""
+    got = select(Message.id).where(Message.contact_id == Contact.id, Message.broadcast_id.is_not(None), Message.created_at >= since).exists()
+    return int((await session.execute(select(func.count()).select_from(Contact).where(members, sendable, got))).scalar_one())
+
+
+async def sample_member(session: AsyncSession, members: Any, sendable: Any) -> Contact | None:
+    """One sendable member, for the preview of a message as it will look."""
+    return (await session.execute(select(Contact).where(members, sendable).order_by(Contact.created_at.desc()).limit(1))).scalars().first()
+
+
 async def already_queued(session: AsyncSession, broadcast_id: uuid.UUID, contact_ids: list[uuid.UUID]) -> set[uuid.UUID]:
     if not contact_ids:
         return set()

@@ -215,4 +215,120 @@
       added.querySelector(".c-field").focus();
     });
   }
+
+  // New broadcast, step by step: one step shown at a time (all of them without JavaScript),
+  // each parameter mapped from the contact or as fixed text, and the estimate, the preview
+  // bubble and the review following every change (POST /broadcasts/preview).
+  var wizard = document.getElementById("broadcast-wizard");
+  if (wizard) {
+    var show = function (step) {
+      wizard.querySelectorAll("[data-step]").forEach(function (s) { s.hidden = s.getAttribute("data-step") !== String(step); });
+      document.querySelectorAll("[data-step-link]").forEach(function (l) { l.classList.toggle("on", l.getAttribute("data-step-link") === String(step)); });
+    };
+    var firstStep = wizard.querySelector("#broadcast-error") ? 4 : 1;
+    show(document.getElementById("broadcast-error") ? 4 : firstStep);
+    document.querySelectorAll("[data-step-link]").forEach(function (l) {
+      l.addEventListener("click", function () { show(l.getAttribute("data-step-link")); });
+    });
+    wizard.addEventListener("click", function (event) {
+      var next = event.target.closest("[data-next]");
+      if (next) { event.preventDefault(); show(next.getAttribute("data-next")); window.scrollTo(0, 0); }
+    });
+    var shapeMapping = function (m) {
+      var from = m.querySelector(".m-from").value;
+      m.querySelectorAll("[data-from]").forEach(function (part) { part.hidden = part.getAttribute("data-from") !== from; });
+    };
+    var shapeWhen = function () {
+      var later = document.getElementById("when-later");
+      wizard.querySelectorAll("[data-when=later]").forEach(function (part) { part.hidden = !(later && later.checked); });
+    };
+    wizard.querySelectorAll(".mapping").forEach(shapeMapping);
+    shapeWhen();
+
+    var box = document.getElementById("estimate");
+    var drawEstimate = function (e) {
+      box.textContent = "";
+      if (!e) { box.appendChild(document.getElementById("estimate-empty").content.cloneNode(true)); return; }
+      var strong = document.createElement("strong");
+      strong.setAttribute("data-testid", "will-send");
+      strong.textContent = e.will_send.toLocaleString();
+      box.appendChild(strong);
+      box.appendChild(document.createTextNode(" contacts will get it" + (e.matching !== e.will_send ? " (" + e.matching.toLocaleString() + " match)" : "") + "."));
+      Object.keys(e.skips).forEach(function (reason) {
+        var line = document.createElement("div");
+        line.className = "small";
+        line.textContent = "Skipped: " + e.skips[reason].toLocaleString() + " " + reason;
+        box.appendChild(line);
+      });
+      e.warnings.forEach(function (w) {
+        var line = document.createElement("div");
+        line.className = "small warn-text";
+        line.textContent = "⚠ " + w;
+        box.appendChild(line);
+      });
+    };
+    var setText = function (id, value) { var el = document.getElementById(id); if (el) { el.textContent = value || ""; el.hidden = !value; } };
+    var review = function (answer) {
+      var form = new FormData(wizard);
+      var name = wizard.querySelector("[data-review=name]");
+      name.textContent = form.get("name") || "—";
+      wizard.querySelector("[data-review=audience]").textContent = answer.estimate ? answer.estimate.will_send.toLocaleString() + " contacts" : "—";
+      var template = document.getElementById("broadcast-template");
+      wizard.querySelector("[data-review=template]").textContent = template && template.selectedIndex >= 0 ? template.options[template.selectedIndex].text : "—";
+      var when = form.get("when") === "later" && form.get("send_date") ? form.get("send_date") + " " + (form.get("send_time") || "") : "now";
+      wizard.querySelector("[data-review=when]").textContent = when;
+      setText("review-problem", answer.problem);
+      var warnings = document.getElementById("review-warnings");
+      warnings.textContent = "";
+      (answer.estimate ? answer.estimate.warnings : []).forEach(function (w) {
+        var div = document.createElement("div");
+        div.className = "notice warn";
+        div.textContent = w;
+        warnings.appendChild(div);
+      });
+    };
+    var pending = null, turn = 0;
+    var refresh = function () {
+      clearTimeout(pending);
+      pending = setTimeout(function () {
+        var mine = ++turn;
+        fetch(wizard.getAttribute("data-preview-url"), { method: "POST", body: new FormData(wizard), credentials: "same-origin" })
+          .then(function (r) { return r.json(); })
+          .then(function (answer) {
+            if (mine !== turn) return;
+            document.getElementById("preview-bubble").innerHTML = answer.bubble;  // rendered (and escaped) by the server
+            setText("preview-sample", answer.sample ? "As " + answer.sample + " will get it." : "With the template's examples until an audience is chosen.");
+            document.getElementById("preview-sample").hidden = false;
+            setText("preview-problem", answer.problem);
+            drawEstimate(answer.estimate);
+            review(answer);
+          });
+      }, 250);
+    };
+    wizard.addEventListener("change", function (event) {
+      if (event.target.matches("[data-reload]")) {
+        // Another template needs other fields: the page comes back with them, keeping the rest.
+        var form = new FormData(wizard);
+        var query = new URLSearchParams({ template: form.get("template") || "", segment: form.get("segment") || "", name: form.get("name") || "" });
+        window.location.href = "/broadcasts/new?" + query.toString();
+        return;
+      }
+      var mapping = event.target.closest(".mapping");
+      if (mapping) shapeMapping(mapping);
+      shapeWhen();
+      refresh();
+    });
+    wizard.addEventListener("input", function (event) { if (event.target.matches("input[type=text]")) refresh(); });
+    var testButton = document.getElementById("send-test");
+    if (testButton) {
+      testButton.addEventListener("click", function () {
+        var out = document.getElementById("test-result");
+        out.textContent = "Sending…";
+        fetch(wizard.getAttribute("data-test-url"), { method: "POST", body: new FormData(wizard), credentials: "same-origin" })
+          .then(function (r) { return r.json(); })
+          .then(function (answer) { out.textContent = answer.message; out.setAttribute("data-sent", answer.sent ? "1" : "0"); })
+          .catch(function () { out.textContent = "Could not send the test right now."; });
+      });
+    }
+  }
 })();

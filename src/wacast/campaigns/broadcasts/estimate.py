@@ -1,0 +1,75 @@
+"""The audience estimate of a broadcast before it is made: who it reaches, who is skipped and
+why, who waits, and what deserves a warning. One service for the dashboard's New broadcast
+(the dry run of a later issue extends it); the same rules the engine applies as it sends
+(policy.py), counted over the whole segment at once instead of batch by batch."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wacast.campaigns.broadcasts import policy as policies
+from wacast.campaigns.broadcasts import repository as repo
+from wacast.contacts import segments
+
+REPEAT_WINDOW = timedelta(hours=24)  # "got a broadcast in the last 24 hours": a warning, never a skip
+
+
+@dataclass
+class Estimate:
+    matching: int
+    will_send: int  # sendable, minus the frequency-cap skips
+    skips: dict[str, int] = field(default_factory=dict)  # reason -> contacts not sent to
+    waits_for_tier: int = 0  # sent later, when the messaging tier's 24 h window has room
+    quiet_until: str | None = None  # "quiet hours until 09:00 Asia/Kolkata" when it would start inside them
+    recent_repeat: int = 0  # of those sent to, how many got a broadcast in the last 24 h
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def audience(
+    session: AsyncSession, project_id: uuid.UUID, segment_filter: dict[str, Any], template_category: str, *,
+    now: datetime, send_at: datetime | None = None,
+) -> Estimate:
+    """What a broadcast of a template of `template_category` to this (stored) segment filter
+    would do, sent at `send_at` (None: now)."""
+    counts = await segments.count(session, project_id, segment_filter)
+    members, sendable = segments.members(project_id, segment_filter), segments.sendable()
+    policy = await repo.send_policy(session, project_id)
+    project = await repo.project(session, project_id)
+    skips = {"opted out": counts["opted_out"], "blocked": counts["blocked"]}
+    at_cap = 0
+    if policies.frequency_cap_applies(policy, template_category):
+        since = now - timedelta(days=policy.frequency_cap_days or 1)
+        at_cap = await repo.count_at_frequency_cap(session, members, sendable, since, policy.frequency_cap_count or 0)
+        skips["frequency cap"] = at_cap
+    will_send = max(0, counts["sendable"] - at_cap)
+    room = policies.tier_room(policy, await repo.contacts_messaged_since(session, project_id, now - timedelta(hours=24)))
+    waits = max(0, will_send - max(room, 0)) if room is not None else 0
+    zone = segments.project_zone(project.timezone)
+    until = policies.quiet_until(policy, zone, send_at or now)
+    recent = await repo.count_broadcast_to_since(session, members, sendable, now - REPEAT_WINDOW) if will_send else 0
+    out = Estimate(counts["matching"], will_send, {k: v for k, v in skips.items() if v}, waits,
+                   policies.quiet_reason(until, zone, project.timezone) if until else None, recent)
+    out.warnings = warnings(out)
+    return out
+
+
+def warnings(estimate: Estimate) -> list[str]:
+    """What a marketer should read before launching (pure: the estimate's own numbers)."""
+    said = []
+    if estimate.quiet_until:
+        said.append(f"It would start inside quiet hours: the messages wait ({estimate.quiet_until}).")
+    if estimate.recent_repeat:
+        said.append(f"{estimate.recent_repeat} of these contacts got a broadcast in the last 24 hours.")
+    if estimate.waits_for_tier:
+        said.append(f"{estimate.waits_for_tier} wait for your messaging tier: they are sent as the 24-hour window frees up.")
+    if not estimate.will_send:
+        said.append("Nobody in this audience can be messaged.")
+    return said

@@ -1,0 +1,61 @@
+"""The New broadcast form, without I/O: its fields to the body `POST /api/v1/campaigns` takes
+(campaigns/broadcasts/plan.py checks it), and back to what the form shows after an error.
+
+Each template parameter and each button that takes a value is mapped by four fields,
+`param_<i>_from` ("attribute" or "text"), `param_<i>_attr`, `param_<i>_text`,
+`param_<i>_fallback` (and the same with `button_<index>_`): a contact attribute with a
+fallback for contacts without it, or fixed text. The send time is a day and a time in the
+project's time zone (`send_date`, `send_time`) when `when` is "later".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MAX_PARAMS = 20  # more than any template Meta approves
+MAX_BUTTONS = 10
+MAPPING_PARTS = ("from", "attr", "text", "fallback")
+PLAIN_FIELDS = ("name", "template", "segment", "media_url", "media_filename", "loc_lat", "loc_lng", "loc_name", "loc_address",
+                "when", "send_date", "send_time", "test_phone")
+
+
+def field_names() -> list[str]:
+    """Every field the form may post (any other is refused)."""
+    return [*PLAIN_FIELDS, *(f"param_{i}_{p}" for i in range(MAX_PARAMS) for p in MAPPING_PARTS),
+            *(f"button_{i}_{p}" for i in range(MAX_BUTTONS) for p in MAPPING_PARTS)]
+
+
+def _source(get: Any, prefix: str) -> Any:
+    """One mapped value as the plan reads it: "$attr", {"attribute", "fallback"} or text.
+    An empty mapping stays empty text, which the plan refuses naming the field."""
+    if get(f"{prefix}_from") == "text":
+        return get(f"{prefix}_text")
+    attribute, fallback = get(f"{prefix}_attr"), get(f"{prefix}_fallback")
+    if not attribute:
+        return ""
+    return {"attribute": attribute, "fallback": fallback} if fallback else f"${attribute}"
+
+
+def body_of(get: Any, *, param_count: int, button_indexes: list[int], needs_media: bool, needs_location: bool) -> dict[str, Any]:
+    """The create body for a template with these needs; `get(name)` gives a field's text."""
+    template, _, language = get("template").partition("|")
+    body: dict[str, Any] = {
+        "name": get("name"), "template": template, "language": language or None, "segment": get("segment"),
+        "params": [_source(get, f"param_{i}") for i in range(min(param_count, MAX_PARAMS))],
+    }
+    buttons = {str(i): _source(get, f"button_{i}") for i in button_indexes if i < MAX_BUTTONS}
+    if buttons:
+        body["buttons"] = buttons
+    if needs_media:
+        body["media"] = {"url": get("media_url"), **({"filename": get("media_filename")} if get("media_filename") else {})}
+    if needs_location:
+        body["location"] = {"latitude": get("loc_lat"), "longitude": get("loc_lng"), "name": get("loc_name"), "address": get("loc_address")}
+    if get("when") == "later":
+        day, clock = get("send_date"), get("send_time") or "09:00"
+        body["send_at"] = f"{day}T{clock}" if day else "later"  # "later" without a day: refused, naming send_at
+    return body
+
+
+def typed(get: Any) -> dict[str, str]:
+    """Every field as it was posted, to show the form again after an error."""
+    return {name: get(name) for name in field_names()}
