@@ -29,6 +29,7 @@ from wacast.dashboard.pages import (
     tags,
     templates,
     users,
+    webhooks,
 )
 from wacast.dashboard.throttle import SignInThrottle
 from wacast.dashboard.web import (
@@ -43,7 +44,7 @@ from wacast.dashboard.web import (
 from wacast.kit.http import JSONResponse
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-SCREENS = (signin, home, templates, campaigns, contacts, tags, keys, users, settings, sandbox, segments)
+SCREENS = (signin, home, templates, campaigns, contacts, tags, keys, users, settings, sandbox, segments, webhooks)
 
 
 def mount_dashboard(app: FastAPI) -> None:
