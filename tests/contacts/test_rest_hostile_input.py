@@ -228,3 +228,19 @@ async def test_csv_import_cells_follow_the_text_rule(db, setup):  # noqa: ANN001
     assert [e["row"] for e in errors] == [3, 4, 5] and all("must not contain" in e["error"] for e in errors), errors
     assert "+917428526291" in phones and not phones & {"+917428526292", "+917428526293", "+917428526294"}
     assert "new" in tags and not any("\x1b" in t for t in tags)
+
+
+async def test_a_number_twice_in_one_csv_keeps_the_first_row_and_reports_the_second(db, setup):  # noqa: ANN001
+    setup, _ = setup
+    data = "phone,name,city\n+917428526295,First,Pune\n07428526296,Other,Delhi\n+91 74285 26295,Second,Mumbai\n"
+    async with db.transaction() as session:
+        job = await csv_import.start_import(session, setup.project_id, None, "dupes.csv", data.encode())
+    await csv_import.run_import(db, job.id)
+    async with db.read() as session:
+        job = await session.get(ContactImport, job.id)
+        first = (await session.execute(select(Contact).where(Contact.phone == "+917428526295"))).scalars().one()
+        outcome = (job.created_count, job.error_count, list(job.errors), first.name, dict(first.attributes))
+    created, error_count, errors, name, attributes = outcome
+    assert (created, error_count) == (2, 1), outcome
+    assert errors == [{"row": 4, "phone": "+91 74285 26295", "error": "+917428526295 is already on row 2 of this file; this row was skipped"}]
+    assert name == "First" and attributes == {"city": "Pune"}  # the later row did not overwrite it

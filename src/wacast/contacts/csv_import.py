@@ -193,6 +193,7 @@ async def run_import(db: Database, import_id: uuid.UUID) -> None:
         if not await imports_repo.claim(session, import_id, utcnow(), LEASE):
             return  # finished, or another process holds it
     parsed: tuple[Columns, list[Record]] | None = None
+    seen: dict[str, int] = {}  # number -> the file's first row with it
     try:
         while True:
             async with db.transaction() as session:
@@ -202,6 +203,8 @@ async def run_import(db: Database, import_id: uuid.UUID) -> None:
                 project = await contacts_repo.project(session, job.project_id)
                 if parsed is None:  # parsed once per run, not per chunk
                     parsed = _rows(job.content)
+                    # A resumed import still knows the numbers of the rows done before it stopped.
+                    seen = _first_lines(project, parsed[0], parsed[1][: job.processed_rows])
                 columns, rows = parsed
                 if job.processed_rows == 0:
                     await _prepare(session, job, columns, rows)
@@ -211,7 +214,13 @@ async def run_import(db: Database, import_id: uuid.UUID) -> None:
                 good = []
                 for record in chunk:
                     try:
-                        good.append(_parse_row(project, columns, record))  # every check runs before any write
+                        row = _parse_row(project, columns, record)  # every check runs before any write
+                        first = seen.setdefault(row["phone"], record.line)
+                        if first != record.line:
+                            # The same number twice in one file: the first row wins, the later
+                            # one is reported instead of silently overwriting it.
+                            raise WacastError(f"{row['phone']} is already on row {first} of this file; this row was skipped", "CSV_DUPLICATE_PHONE")
+                        good.append(row)
                     except WacastError as error:
                         job.error_count += 1
                         if len(errors) < MAX_STORED_ERRORS:
@@ -257,6 +266,17 @@ async def _prepare(session: AsyncSession, job: ContactImport, columns: Columns, 
     tag_names = [t[:MAX_LABEL] for t in dict.fromkeys(tag_names) if text.problem(t[:MAX_LABEL], max_len=MAX_LABEL) is None]
     job.created_tags, _ = await contacts.create_tags(session, job.project_id, tag_names)
     job.created_attributes, _ = await contacts.create_attributes(session, job.project_id, [h[:MAX_LABEL] for _, h in columns.attributes])
+
+
+def _first_lines(project: Project, columns: Columns, records: list[Record]) -> dict[str, int]:
+    """Number -> the first of these rows that has it (rows that do not parse are left out)."""
+    seen: dict[str, int] = {}
+    for record in records:
+        try:
+            seen.setdefault(_parse_row(project, columns, record)["phone"], record.line)
+        except WacastError:
+            continue
+    return seen
 
 
 def _checked(field: str, value: str, max_len: int, *, multiline: bool = False) -> str:

@@ -51,34 +51,44 @@ async def default_country(session: AsyncSession, project_id: uuid.UUID) -> str:
 # --- contacts ----------------------------------------------------------------------------------
 
 
-async def list_page(
-    session: AsyncSession, project_id: uuid.UUID, flt: ContactFilter, *, after: tuple[datetime, uuid.UUID] | None, limit: int
-) -> list[Contact]:
-    """Up to `limit` contacts newest first, filtered, after the keyset position `after`."""
-    stmt = select(Contact).where(Contact.project_id == project_id)
+def _filtered(project_id: uuid.UUID, flt: ContactFilter) -> list[Any]:
+    """The WHERE conditions of a contact list filter (the list and its count share them)."""
+    where: list[Any] = [Contact.project_id == project_id]
     if flt.tag:
-        stmt = stmt.where(
+        where.append(
             Contact.id.in_(select(ContactTag.contact_id).join(Tag, Tag.id == ContactTag.tag_id).where(Tag.project_id == project_id, Tag.name == flt.tag))
         )
     if flt.source is not None:
-        stmt = stmt.where(Contact.source == flt.source)
+        where.append(Contact.source == flt.source)
     for name, value in (flt.attributes or {}).items():
-        stmt = stmt.where(Contact.attributes[name].as_string() == str(value))
+        where.append(Contact.attributes[name].as_string() == str(value))
     if flt.opted_in is not None:
-        stmt = stmt.where(Contact.opted_in.is_(flt.opted_in))
+        where.append(Contact.opted_in.is_(flt.opted_in))
     if flt.blocked is not None:
-        stmt = stmt.where(Contact.blocked.is_(flt.blocked))
+        where.append(Contact.blocked.is_(flt.blocked))
     if flt.search and flt.search.strip():
         term = flt.search.strip()
         digits = "".join(ch for ch in term if ch.isdigit())
         conditions = [func.lower(Contact.name).contains(term.lower(), autoescape=True)]
         if digits and not any(ch.isalpha() for ch in term):  # a number: match part of the phone
             conditions.append(Contact.phone.contains(digits, autoescape=True))
-        stmt = stmt.where(or_(*conditions))
+        where.append(or_(*conditions))
+    return where
+
+
+async def list_page(
+    session: AsyncSession, project_id: uuid.UUID, flt: ContactFilter, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[Contact]:
+    """Up to `limit` contacts newest first, filtered, after the keyset position `after`."""
+    stmt = select(Contact).where(*_filtered(project_id, flt))
     if after is not None:
         at, last_id = after
         stmt = stmt.where(or_(Contact.created_at < at, and_(Contact.created_at == at, Contact.id < last_id)))
     return list((await session.execute(stmt.order_by(Contact.created_at.desc(), Contact.id.desc()).limit(limit))).scalars().all())
+
+
+async def count_filtered(session: AsyncSession, project_id: uuid.UUID, flt: ContactFilter) -> int:
+    return int((await session.execute(select(func.count()).select_from(Contact).where(*_filtered(project_id, flt)))).scalar_one())
 
 
 async def tag_names_of(session: AsyncSession, contact_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:

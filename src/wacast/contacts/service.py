@@ -93,6 +93,11 @@ async def list_contacts(
     return Page(items, encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None)
 
 
+async def count_contacts(session: AsyncSession, project_id: uuid.UUID, flt: ContactFilter | None = None) -> int:
+    """How many contacts the filter matches (the list's total)."""
+    return await repo.count_filtered(session, project_id, flt or ContactFilter())
+
+
 async def normalize_phone(session: AsyncSession, project_id: uuid.UUID, raw: str) -> str:
     text.check("phone", raw, max_len=MAX_PHONE)
     try:
@@ -309,3 +314,28 @@ __all__ = [
     "delete_tag", "encode_cursor", "forget_attribute_cache", "get", "get_attribute", "get_tag", "list_attributes", "list_contacts",
     "list_tags", "normalize_phone", "page_limit", "remove_tags", "rename_attribute", "rename_tag", "update_contact",
 ]
+
+
+BULK_ACTIONS = ("tag", "untag", "delete")
+MAX_BULK = 200  # one page of contacts at most
+
+
+async def bulk(session: AsyncSession, project_id: uuid.UUID, ids: list[str], action: str, tag: str | None = None) -> int:
+    """Tag, untag or delete several contacts at once (all of them or none: one transaction).
+    Each goes through the one-contact use case, so webhooks and rules are the same."""
+    if action not in BULK_ACTIONS:
+        raise WacastError("action must be tag, untag or delete", "FIELD_INVALID", {"field": "action", "allowed": list(BULK_ACTIONS)})
+    if not ids:
+        raise WacastError("Choose contacts first", "FIELD_REQUIRED", {"field": "ids"})
+    if len(ids) > MAX_BULK:
+        raise WacastError(f"At most {MAX_BULK} contacts at once", "FIELD_INVALID", {"field": "ids", "max": MAX_BULK})
+    if action != "delete" and not tag:
+        raise WacastError("Choose a tag", "FIELD_REQUIRED", {"field": "tag"})
+    for ref in dict.fromkeys(ids):
+        if action == "tag":
+            await add_tags(session, project_id, ref, [tag])
+        elif action == "untag":
+            await remove_tags(session, project_id, ref, [tag])
+        else:
+            await delete_contact(session, project_id, ref)
+    return len(dict.fromkeys(ids))

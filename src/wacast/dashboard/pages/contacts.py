@@ -15,10 +15,11 @@ from wacast.contacts import csv_export, csv_import
 from wacast.contacts import service as contacts
 from wacast.dashboard import repository as repo
 from wacast.dashboard import views
-from wacast.dashboard.forms import Posted, query_text, uuid_or_404
+from wacast.dashboard.forms import Posted, fields, query_text, uuid_or_404
 from wacast.dashboard.web import (
     Agent,
     DashboardRoute,
+    back_url,
     Manager,
     finish,
     redirect,
@@ -49,14 +50,44 @@ def _contact_filter(request: Request) -> tuple[contacts.ContactFilter, dict[str,
 
 @router.get("/contacts")
 async def contacts_page(request: Request, ctx: Agent, session: ReadSession) -> Response:
+    return await _contacts_list(request, ctx, session)
+
+
+async def _contacts_list(request: Request, ctx: Agent, session: ReadSession, new_contact: dict | None = None, error: str | None = None) -> Response:
     flt, given = _contact_filter(request)
     page = await contacts.list_contacts(session, ctx.project.id, flt, cursor=query_text(request, "cursor") or None, limit=50)
     tags = await contacts.list_tags(session, ctx.project.id)
     attributes = await contacts.list_attributes(session, ctx.project.id)
     sources = await repo.sources(session, ctx.project.id)
     query = urlencode({k: v for k, v in given.items() if v})
-    return render(ctx, "contacts.html", page_data=page, tags=tags, attributes=attributes, sources=sources, given=given, query=query,
-                  filtered=any(given.values()))
+    total = await contacts.count_contacts(session, ctx.project.id, flt)
+    return render(ctx, "contacts.html", status_code=400 if error else 200, page_data=page, tags=tags, attributes=attributes, sources=sources,
+                  given=given, query=query, filtered=any(given.values()), total=total, new=new_contact or {}, error=error)
+
+
+NewContactForm = fields("phone", "name", "source", "tag")
+BulkForm = fields("ids", "action", "tag")
+
+
+@router.post("/contacts/new")
+async def contact_create(request: Request, ctx: Manager, form: NewContactForm, session: WriteSession) -> Response:
+    typed = {name: form.text(name) for name in ("phone", "name", "source", "tag")}
+    try:
+        made = await contacts.create(session, ctx.project.id, typed["phone"], name=typed["name"] or None, source=typed["source"] or None,
+                                     tags=[typed["tag"]] if typed["tag"] else [])
+    except WacastError as error:
+        # The list again with the form open and as typed (nothing was written).
+        return await _contacts_list(request, ctx, session, new_contact=typed, error=f"{error.message} ({error.code})")
+    return redirect(ctx, f"/contacts/{made.id}", f"Contact {made.phone} added.")
+
+
+@router.post("/contacts/bulk")
+async def contacts_bulk(request: Request, ctx: Manager, form: BulkForm, session: WriteSession) -> Response:
+    ids = [str(uuid_or_404(i)) for i in form.values("ids", max_values=contacts.MAX_BULK)]
+    action, tag = form.text("action"), form.text("tag", strip=False)
+    done = await contacts.bulk(session, ctx.project.id, ids, action, tag or None)
+    words = {"tag": f"Tagged {tag}", "untag": f"Tag {tag} removed from", "delete": "Deleted"}[action]
+    return redirect(ctx, back_url(request), f"{words}: {done} contact(s).")
 
 
 @router.get("/contacts/export.csv")

@@ -42,7 +42,14 @@
 
   // Auto-submitting selects (project switcher, filters).
   document.addEventListener("change", function (event) {
-    if (event.target.matches("[data-autosubmit]")) event.target.form.submit();
+    if (!event.target.matches("[data-autosubmit]")) return;
+    var ask = event.target.getAttribute("data-confirm-change");
+    // A change that matters (a member's role) is asked about first; "no" puts it back.
+    if (ask && !window.confirm(ask.replace("%s", event.target.value))) {
+      event.target.value = event.target.getAttribute("data-was");
+      return;
+    }
+    event.target.form.submit();
   });
 
   // Confirm destructive actions.
@@ -330,5 +337,21 @@
           .catch(function () { out.textContent = "Could not send the test right now."; });
       });
     }
+  }
+
+  // Contacts: select all on the page, and confirm a bulk delete.
+  var selectAll = document.getElementById("select-all");
+  if (selectAll) {
+    selectAll.addEventListener("change", function () {
+      document.querySelectorAll("#contacts-table input[name=ids]").forEach(function (box) { box.checked = selectAll.checked; });
+    });
+  }
+  var bulkForm = document.getElementById("bulk-form");
+  if (bulkForm) {
+    bulkForm.addEventListener("submit", function (event) {
+      var chosen = bulkForm.querySelectorAll("input[name=ids]:checked").length;
+      var action = document.getElementById("bulk-action");
+      if (action && action.value === "delete" && !window.confirm("Delete " + chosen + " contact(s) with their message history?")) event.preventDefault();
+    });
   }
 })();
