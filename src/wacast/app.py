@@ -63,6 +63,10 @@ BODY_LIMITS = BodyLimits(
         ("POST", "/webhooks/whatsapp"): MAX_WEBHOOK_BODY,
         ("POST", "/contacts/import"): csv_import.MAX_BYTES + UPLOAD_FORM_ROOM,
         ("POST", "/api/v1/campaigns"): MAX_CSV_BYTES + UPLOAD_FORM_ROOM,
+        # New broadcast with an uploaded audience: the create, its live preview, its test send.
+        ("POST", "/broadcasts"): MAX_CSV_BYTES + UPLOAD_FORM_ROOM,
+        ("POST", "/broadcasts/preview"): MAX_CSV_BYTES + UPLOAD_FORM_ROOM,
+        ("POST", "/broadcasts/test-send"): MAX_CSV_BYTES + UPLOAD_FORM_ROOM,
     },
 )
 

@@ -111,6 +111,15 @@ class Settings(BaseSettings):
     # Sandbox provider: seconds after the send at which it reports delivered and read.
     sandbox_delivered_after: float = 1.0
     sandbox_read_after: float = 3.0
+    # Sandbox failures (docs/delivery.md, "Failures in the sandbox"): the default rule of every
+    # sandbox project without one of its own (set from the inbox page or `wacast sandbox fail`).
+    # A share of sends (per cent, by message id) and/or given numbers (comma-separated, +CC...,
+    # each optionally `=CODE`) fail with a Meta error code, refused at the send (sync) or
+    # accepted and then reported failed by a status webhook (webhook).
+    sandbox_fail_rate: float = Field(default=0.0, ge=0, le=100)
+    sandbox_fail_code: int = 131026
+    sandbox_fail_numbers: str = ""
+    sandbox_fail_mode: Literal["sync", "webhook"] = "sync"
 
     # How long API keys and campaigns stay cached in a process. A change made by another
     # process (the CLI, another server) is seen within this time; 0 turns caching off.

@@ -37,6 +37,7 @@ from wacast.templates.sync import TemplateSync
 from wacast.users import service as users_service
 from wacast.webhooks.service import purge_old_events
 from wacast.webhooks.tasks import WebhookSender
+from wacast.whatsapp import sandbox_failures
 from wacast.whatsapp.cloud import CloudProvider
 from wacast.whatsapp.inbound import InboundEvents
 from wacast.whatsapp.sandbox import SandboxProvider
@@ -157,7 +158,8 @@ class Purges:
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
     return {
-        "sandbox": SandboxProvider(settings.sandbox_delivered_after, settings.sandbox_read_after),
+        "sandbox": SandboxProvider(settings.sandbox_delivered_after, settings.sandbox_read_after,
+                                   failures=sandbox_failures.from_settings(settings)),
         "cloud": CloudProvider(GraphClient(settings.graph_api_url, settings.graph_api_version, timeout=settings.graph_api_timeout)),
     }
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from tests.campaigns.test_broadcasts import PROMO, add_contacts, engine_for
 from tests.support.broadcasts import run_until_fanned_out
 from tests.support.factories import make_project
 from wacast.dashboard.broadcasts import action_words
 from wacast.models.contacts import Contact
+from wacast.models.messages import Message
 from wacast.models.projects import Project
 from wacast.templates import service as templates
 from wacast.users import service as users
@@ -178,3 +179,39 @@ async def test_a_test_send_goes_to_one_number_and_refuses_what_it_must(client, a
         await session.execute(update(Contact).where(Contact.phone == "+919811100099").values(opted_in=False))
     opted_out = await client.post("/broadcasts/test-send", data={**form, "test_phone": "+919811100099"})
     assert opted_out.status_code == 400 and "CONTACT_OPTED_OUT" in opted_out.json()["message"]
+
+
+async def test_new_broadcast_to_an_uploaded_csv(client, app, db, settings, dispatcher):
+    setup = await make_project(db)
+    async with db.transaction() as session:
+        project = await session.get(Project, setup.project_id)
+        await templates.add_from_definition(session, project, PROMO)
+        await users.create_or_update(session, setup.project_id, "manager@acme.test", "password-manager", "manager")
+    ids = await add_contacts(db, setup.project_id, 1)
+    async with db.transaction() as session:
+        await session.execute(update(Contact).where(Contact.id == ids[0]).values(opted_in=False))
+        opted_out_phone = (await session.get(Contact, ids[0])).phone
+    await sign_in(client, "manager@acme.test", "password-manager")
+    token = await csrf(client, "/broadcasts/new")
+    data = f"phone,name,first\n+919811100001,Asha K,Asha\n+919811100002,Ravi,\nnot-a-number,X,\n{opted_out_phone},Out,\n".encode()
+    form = {"csrf": token, "name": "From file", "template": "promo|en", "audience": "csv", **PROMO_PARAMS}
+    files = {"audience_csv": ("leads.csv", data, "text/csv")}
+
+    preview = (await client.post("/broadcasts/preview", data=form, files=files)).json()
+    assert preview["ready"], preview
+    assert preview["estimate"]["will_send"] == 2 and preview["estimate"]["skips"] == {"invalid row": 1, "opted out": 1}
+    assert preview["sample"] == "Asha K" and "Asha" in preview["bubble"]  # {{1}} from the file's own column
+    no_file = (await client.post("/broadcasts/preview", data=form)).json()
+    assert not no_file["ready"] and "Choose a segment or upload a CSV" in no_file["problem"]
+    refused = await client.post("/broadcasts", data=form)
+    assert refused.status_code == 400 and "Choose the CSV file of the audience" in refused.text and 'value="From file"' in refused.text
+
+    created = await client.post("/broadcasts", data=form, files=files)
+    assert created.status_code == 303, created.text
+    await run_until_fanned_out(engine_for(app, settings))
+    await dispatcher.run_until_idle()
+    page = (await client.get(created.headers["location"])).text
+    assert "rows of the file are its audience" in page and "1 were left out" in page
+    async with db.sessionmaker() as session:
+        sent_to = set((await session.execute(select(Message.destination).where(Message.broadcast_id.is_not(None)))).scalars())
+    assert sent_to == {"+919811100001", "+919811100002"}

@@ -226,18 +226,19 @@ async def test_csv_import_reports_bad_rows_and_export_round_trips(client: httpx.
             break
         await asyncio.sleep(0.05)
     assert status["status"] == "done" and status["total_rows"] == 5 and status["processed_rows"] == 5
-    assert (status["created"], status["updated"], status["errors"]) == (2, 1, 2)
-    assert [(e["row"], e["phone"]) for e in status["first_errors"]] == [(3, "12"), (5, "9811100004")]
+    # The same number again on row 6 is reported, not written over row 2.
+    assert (status["created"], status["updated"], status["errors"]) == (2, 0, 3)
+    assert [(e["row"], e["phone"]) for e in status["first_errors"]] == [(3, "12"), (5, "9811100004"), (6, "+919811100001")]
     assert "newsletter" in status["created_tags"]
     report = await client.get(started.json()["url"] + "/errors.csv")
     assert report.text.splitlines()[0] == "row,phone,error" and "opted_in must be yes or no" in report.text
     async with db.sessionmaker() as session:
         rows = {c.phone: c for c in (await session.execute(select(Contact))).scalars()}
-    assert rows["+919811100001"].name == "Asha V." and rows["+919811100001"].attributes == {"city": "Mumbai"}
+    assert rows["+919811100001"].name == "Asha Verma" and rows["+919811100001"].attributes == {"city": "Pune"}
     assert rows["+919811100003"].opted_in is False
     exported = (await client.get("/contacts/export.csv")).text.splitlines()
     assert exported[0].startswith("phone,name,source,opted_in,blocked,tags,created_at")
-    assert any(line.startswith("+919811100001,Asha V.,,yes,no,customer;newsletter,") for line in exported)
+    assert any(line.startswith("+919811100001,Asha Verma,,yes,no,customer;newsletter,") for line in exported)
     only_out = (await client.get("/contacts/export.csv?status=opted_out")).text.splitlines()
     assert len(only_out) == 2 and only_out[1].startswith("+919811100003")
 
@@ -303,7 +304,7 @@ async def test_a_large_import_runs_in_chunks_and_reports_progress(client: httpx.
     token = await csv_of_token(client)
     lines = ["phone,name,plan"] + [f"+9198200{i:05d},Person {i},{'gold' if i % 2 else 'silver'}" for i in range(700)]
     lines[401] = "+91,Broken,gold"  # file line 402
-    lines.append("+919820000007,Person seven again,platinum")  # a repeat in a later chunk updates
+    lines.append("+919820000007,Person seven again,platinum")  # a repeat in a later chunk is reported, not written
     started = await client.post("/contacts/import", data={"csrf": token}, headers={"accept": "application/json"},
                                 files={"file": ("big.csv", ("\n".join(lines) + "\n").encode(), "text/csv")})
     url = started.json()["url"] + ".json"
@@ -315,13 +316,14 @@ async def test_a_large_import_runs_in_chunks_and_reports_progress(client: httpx.
             break
         await asyncio.sleep(0.02)
     assert status["status"] == "done" and status["processed_rows"] == status["total_rows"] == 701
-    assert (status["created"], status["updated"], status["errors"]) == (699, 1, 1)
-    assert status["first_errors"][0]["row"] == 402
+    assert (status["created"], status["updated"], status["errors"]) == (699, 0, 2)
+    assert [e["row"] for e in status["first_errors"]] == [402, 702]
+    assert "already on row 9 of this file" in status["first_errors"][1]["error"]
     assert all(n % csv_import.CHUNK == 0 or n == 701 for n in seen)  # progress moves a chunk at a time
     async with db.sessionmaker() as session:
         seven = (await session.execute(select(Contact).where(Contact.phone == "+919820000007"))).scalar_one()
         count = len((await session.execute(select(Contact.id))).all())
-    assert seven.name == "Person seven again" and seven.attributes == {"plan": "platinum"} and count == 699
+    assert seven.name == "Person 7" and seven.attributes == {"plan": "gold"} and count == 699
 
 
 async def csv_of_token(client: httpx.AsyncClient) -> str:

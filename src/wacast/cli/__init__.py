@@ -17,6 +17,7 @@ from wacast.cli.campaigns import campaigns_app, messages_app
 from wacast.cli.common import err_console, project_by_name, run
 from wacast.cli.contacts import attributes_app, tags_app
 from wacast.cli.projects import projects_app
+from wacast.cli.sandbox import sandbox_app
 from wacast.cli.templates import templates_app
 from wacast.cli.users import apikeys_app, users_app
 
@@ -26,7 +27,7 @@ for command in (server.migrate, server.serve, server.worker, server.demo, server
 for sub, name in (
     (projects_app, "projects"), (apikeys_app, "apikeys"), (templates_app, "templates"), (tags_app, "tags"),
     (attributes_app, "attributes"), (campaigns_app, "campaigns"), (users_app, "users"), (messages_app, "messages"),
-    (server.secrets_app, "secrets"), (segments_app, "segments"), (broadcasts_app, "broadcasts"),
+    (server.secrets_app, "secrets"), (segments_app, "segments"), (broadcasts_app, "broadcasts"), (sandbox_app, "sandbox"),
 ):
     app.add_typer(sub, name=name)
 

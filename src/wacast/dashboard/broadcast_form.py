@@ -15,7 +15,7 @@ from typing import Any
 MAX_PARAMS = 20  # more than any template Meta approves
 MAX_BUTTONS = 10
 MAPPING_PARTS = ("from", "attr", "text", "fallback")
-PLAIN_FIELDS = ("name", "template", "segment", "media_url", "media_filename", "loc_lat", "loc_lng", "loc_name", "loc_address",
+PLAIN_FIELDS = ("name", "template", "audience", "segment", "audience_csv", "media_url", "media_filename", "loc_lat", "loc_lng", "loc_name", "loc_address",
                 "when", "send_date", "send_time", "test_phone")
 
 
@@ -40,9 +40,11 @@ def body_of(get: Any, *, param_count: int, button_indexes: list[int], needs_medi
     """The create body for a template with these needs; `get(name)` gives a field's text."""
     template, _, language = get("template").partition("|")
     body: dict[str, Any] = {
-        "name": get("name"), "template": template, "language": language or None, "segment": get("segment"),
+        "name": get("name"), "template": template, "language": language or None,
         "params": [_source(get, f"param_{i}") for i in range(min(param_count, MAX_PARAMS))],
     }
+    if get("audience") != "csv":  # an uploaded file is the audience instead (passed beside the body)
+        body["segment"] = get("segment")
     buttons = {str(i): _source(get, f"button_{i}") for i in button_indexes if i < MAX_BUTTONS}
     if buttons:
         body["buttons"] = buttons
@@ -57,5 +59,6 @@ def body_of(get: Any, *, param_count: int, button_indexes: list[int], needs_medi
 
 
 def typed(get: Any) -> dict[str, str]:
-    """Every field as it was posted, to show the form again after an error."""
-    return {name: get(name) for name in field_names()}
+    """Every field as it was posted, to show the form again after an error (a file is not
+    kept: it is chosen again)."""
+    return {name: get(name) for name in field_names() if name != "audience_csv"}

@@ -17,6 +17,7 @@ from wacast.campaigns import analytics
 from wacast.campaigns.broadcasts import draft, presenter
 from wacast.campaigns.broadcasts import repository as broadcasts_repo
 from wacast.campaigns.broadcasts import service as broadcasts
+from wacast.campaigns.broadcasts.audience_csv import MAX_CSV_BYTES
 from wacast.contacts import segments
 from wacast.dashboard import broadcast_form, campaign_results, views
 from wacast.dashboard import repository_segments as choices_repo
@@ -81,6 +82,19 @@ def _body(form: Form, option: dict[str, Any] | None) -> dict[str, Any]:
     )
 
 
+async def _csv_data(form: Form) -> bytes | None:
+    """The uploaded audience when "upload a CSV" is chosen (None: a segment, or no file yet)."""
+    if form.text("audience") != "csv":
+        return None
+    upload = form.upload("audience_csv")
+    if upload is None:
+        return None
+    data = await upload.read(MAX_CSV_BYTES + 1)
+    if len(data) > MAX_CSV_BYTES:
+        raise WacastError(f"The audience CSV is over {MAX_CSV_BYTES // (1024 * 1024)} MB", "CSV_TOO_LARGE", {"field": "audience_csv"})
+    return data or None
+
+
 def _bubble_html(found: Any) -> str:
     """The message as the sample contact gets it (or the template with its examples)."""
     if found.template_components is None:
@@ -127,7 +141,7 @@ async def broadcast_preview(request: Request, ctx: Manager, form: BroadcastForm)
     the form is being filled in; the page shows the problem, never a failed request)."""
     async with _db(request).read() as session:
         option = _chosen(_template_options(await broadcasts_repo.approved_templates(session, ctx.project.id)), form.text("template"))
-        found = await draft.preview(session, ctx.project.id, _body(form, option))
+        found = await draft.preview(session, ctx.project.id, _body(form, option), csv_data=await _csv_data(form))
     return JSONResponse(_preview_out(found))
 
 
@@ -138,7 +152,7 @@ async def broadcast_test_send(request: Request, ctx: Manager, form: BroadcastFor
         option = _chosen(_template_options(await broadcasts_repo.approved_templates(session, ctx.project.id)), form.text("template"))
     try:
         message_id = await draft.test_send(_db(request), ctx.project.id, _body(form, option), form.text("test_phone"),
-                                           check_media=request.app.state.media.check)
+                                           check_media=request.app.state.media.check, csv_data=await _csv_data(form))
     except WacastError as error:
         return JSONResponse({"sent": False, "message": f"{error.message} ({error.code})"}, status_code=400)
     request.app.state.wake_dispatcher()
@@ -152,7 +166,11 @@ async def broadcast_create(request: Request, ctx: Manager, form: BroadcastForm) 
         option = _chosen(_template_options(await broadcasts_repo.approved_templates(session, ctx.project.id)), form.text("template"))
     body = _body(form, option)
     try:
-        out = await broadcasts.create(_db(request), ctx.project.id, body, defaults=request.app.state.settings, check_media=request.app.state.media.check)
+        csv_data = await _csv_data(form)
+        if form.text("audience") == "csv" and csv_data is None:
+            raise WacastError("Choose the CSV file of the audience", "FIELD_REQUIRED", {"field": "audience_csv"})
+        out = await broadcasts.create(_db(request), ctx.project.id, body, defaults=request.app.state.settings,
+                                      check_media=request.app.state.media.check, csv_data=csv_data)
     except WacastError as error:
         # The form again with everything as it was typed, and why (nothing was written).
         async with _db(request).read() as session:
@@ -161,6 +179,8 @@ async def broadcast_create(request: Request, ctx: Manager, form: BroadcastForm) 
     if engine is not None:
         engine.wake.set()
     note = "It is scheduled." if out["status"] == "scheduled" else "Sending has started."
+    if "rejected_rows" in out.get("audience", {}):
+        note += f" {out['audience']['rows']} rows of the file are its audience; {out['audience']['rejected_rows']} were left out (invalid numbers)."
     return redirect(ctx, f"/broadcasts/{out['id']}", f"Broadcast {body['name']} created. {note}")
 
 

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.models.campaigns import Campaign
@@ -229,3 +229,93 @@ async def projects_of(session: AsyncSession, user_id: uuid.UUID) -> list[Any]:
 
 async def has_project(session: AsyncSession, user_id: uuid.UUID) -> bool:
     return (await session.execute(select(Membership.project_id).where(Membership.user_id == user_id).limit(1))).first() is not None
+
+
+# --- the sandbox inbox: search and pages ------------------------------------------------------
+
+INBOX_STATUSES = ("queued", "sent", "delivered", "read", "failed", "replied")
+
+
+def _like_pattern(value: str) -> str:
+    """`value` as a LIKE pattern that finds it anywhere, its own % _ and \\ taken literally."""
+    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _json_texts_contain(dialect: str, column: str, param: str) -> Any:
+    """Some `text` value inside the JSON `column` (a message's parameters, a template's body,
+    header, footer and buttons) contains the pattern `:param`. Keys and component types are
+    not searched (every message has "body"), and non-ASCII is found on both backends."""
+    if dialect == "postgresql":
+        return text(f"EXISTS (SELECT 1 FROM jsonb_path_query({column}, 'lax $.**.text') AS v(j) "
+                    f"WHERE jsonb_typeof(v.j) = 'string' AND (v.j #>> '{{}}') ILIKE :{param} ESCAPE '\\')")
+    return text(f"EXISTS (SELECT 1 FROM json_tree({column}) WHERE key = 'text' AND type = 'text' AND value LIKE :{param} ESCAPE '\\')")
+
+
+def _inbox_filters(dialect: str, project_id: uuid.UUID, q: str, status: str) -> tuple[list[Any], dict[str, str]]:
+    conditions: list[Any] = [Message.project_id == project_id]
+    params: dict[str, str] = {}
+    if status == "replied":
+        conditions.append(Message.replied_at.is_not(None))
+    elif status:
+        conditions.append(Message.status == status)
+    q = q.strip()
+    if q:
+        pattern = _like_pattern(q)
+        params["inbox_q"] = pattern
+        matches = [
+            Contact.name.ilike(pattern, escape="\\"),
+            Campaign.name.ilike(pattern, escape="\\"),
+            Template.name.ilike(pattern, escape="\\"),
+            _json_texts_contain(dialect, "messages.payload", "inbox_q"),
+            _json_texts_contain(dialect, "templates.components", "inbox_q"),
+            select(Reply.id).where(Reply.message_id == Message.id, Reply.text.ilike(pattern, escape="\\")).exists(),
+        ]
+        digits = "".join(ch for ch in q if ch.isdigit())
+        if digits and all(ch.isdigit() or ch in "+ -()." for ch in q):
+            matches.append(Message.destination.like(f"%{digits}%"))  # a number, typed with or without + and spaces
+        conditions.append(or_(*matches))
+    return conditions, params
+
+
+async def inbox_page(session: AsyncSession, project_id: uuid.UUID, *, q: str = "", status: str = "", page: int = 1,
+                     per_page: int = 25) -> dict[str, Any]:
+    """One page of the sandbox inbox, newest first: the messages whose number, contact name,
+    campaign, template, parameter or template text, or reply text contains `q`, with `status`
+    (or replied); `total` counts them all. The items are shaped as `inbox` returns them."""
+    dialect = session.get_bind().dialect.name
+    conditions, params = _inbox_filters(dialect, project_id, q, status)
+
+    def joined(stmt: Any) -> Any:
+        return (stmt.outerjoin(Template, Template.id == Message.template_id)
+                .join(Contact, Contact.id == Message.contact_id)
+                .outerjoin(Campaign, Campaign.id == Message.campaign_id)
+                .where(*conditions))
+
+    if q.strip():
+        total = (await session.execute(joined(select(func.count()).select_from(Message)), params)).scalar_one()
+    else:  # nothing joined is searched: count the messages alone
+        total = (await session.execute(select(func.count()).select_from(Message).where(*conditions))).scalar_one()
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    rows = (
+        await session.execute(
+            joined(select(Message, Template.components, Template.parameter_format, Contact.name.label("contact_name"),
+                          Campaign.name.label("campaign")).select_from(Message))
+            .order_by(Message.created_at.desc(), Message.id)
+            .offset((page - 1) * per_page)
+            .limit(per_page),
+            params,
+        )
+    ).all()
+    ids = [r.Message.id for r in rows]
+    replies: dict[uuid.UUID, list[Reply]] = {i: [] for i in ids}
+    if ids:
+        for reply in (await session.execute(select(Reply).where(Reply.message_id.in_(ids)).order_by(Reply.received_at, Reply.id))).scalars():
+            replies[reply.message_id].append(reply)
+    items = [
+        {"message": r.Message, "components": r.components or [], "parameter_format": r.parameter_format,
+         "contact_name": r.contact_name, "campaign": r.campaign, "replies": replies[r.Message.id]}
+        for r in rows
+    ]
+    return {"items": items, "total": total, "page": page, "pages": pages, "per_page": per_page,
+            "first": (page - 1) * per_page + 1 if items else 0, "last": (page - 1) * per_page + len(items)}

@@ -33,6 +33,9 @@ class Project(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When `wacast templates sync` last fetched the templates from Meta (`wacast doctor` checks it).
     templates_synced_at: Mapped[datetime | None]
+    # The sandbox's failure rule for this project (whatsapp/sandbox_failures.py: rate, code,
+    # numbers, mode); NULL: the WACAST_SANDBOX_FAIL_* default.
+    sandbox_failures: Mapped[dict | None]
 
     @property
     def provider(self) -> str:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from wacast.config import DEV_SECRET_KEY, Settings
 from wacast.db.engine import async_url
+from wacast.whatsapp import sandbox_failures
 
 PREFIX = "WACAST_"
 # WACAST_* variables read by tools around wacast, not by the Settings class.
@@ -51,6 +52,7 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
 def check(settings: Settings) -> list[str]:
     problems: list[str] = []
     problems += _database_url(settings.database_url)
+    problems += sandbox_failures.settings_problems(settings)  # WACAST_SANDBOX_FAIL_CODE / _NUMBERS
     for name, url, required in (("WACAST_GRAPH_API_URL", settings.graph_api_url, True), ("WACAST_PUBLIC_URL", settings.public_url, False)):
         if url or required:
             parts = urlsplit(url)

@@ -4,6 +4,12 @@ It checks the message against its template the way Meta does (parameter counts, 
 or location present, button parameters, card count), answers with a wamid, and then reports
 sent, delivered and read as Meta-shaped status webhooks that go through the same event
 processing as Meta's own.
+
+It can also be told to fail sends (sandbox_failures.py): the project's own rule, stored on the
+project (set from the inbox page or `wacast sandbox fail`), else the WACAST_SANDBOX_FAIL_*
+default. The dispatcher hands the provider the project as it last read it (at each lease
+refresh, every WACAST_SENDER_LEASE_SECONDS / 3), so a changed rule applies within seconds,
+in whichever process sends. The use cases that read and change the rule are at the end.
 """
 
 from __future__ import annotations
@@ -12,8 +18,14 @@ import secrets
 import time
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wacast.kit.errors import WacastError
 from wacast.messages.provider import OutgoingMessage, ProviderError, SendResult
 from wacast.templates.params import analyze
+from wacast.whatsapp import repository_sandbox as repo
+from wacast.whatsapp import sandbox_failures as failures
+from wacast.whatsapp.sandbox_failures import FailureRule
 
 SANDBOX_PHONE_PREFIX = "sandbox:"
 
@@ -84,9 +96,24 @@ def check_against_template(template_components: list, parameter_format: str, com
 class SandboxProvider:
     name = "sandbox"
 
-    def __init__(self, delivered_after: float = 1.0, read_after: float = 3.0) -> None:
+    def __init__(self, delivered_after: float = 1.0, read_after: float = 3.0, failures: FailureRule | None = None) -> None:
         self.delivered_after = delivered_after
         self.read_after = read_after
+        # The default failure rule of projects without their own (failures.from_settings).
+        self.failures = failures or failures_off()
+        self._rules: dict[Any, tuple[Any, FailureRule]] = {}  # project id -> (stored value, its rule)
+
+    def rule_for(self, project: Any) -> FailureRule:
+        """The project's own rule when it has one, else the default (parsed once per stored value)."""
+        stored = getattr(project, "sandbox_failures", None)
+        if stored is None:
+            return self.failures
+        cached = self._rules.get(project.id)
+        if cached is not None and cached[0] == stored:
+            return cached[1]
+        rule = failures.from_stored(stored) or self.failures
+        self._rules[project.id] = (stored, rule)
+        return rule
 
     async def send(self, project: Any, message: OutgoingMessage, template: Any) -> SendResult:
         if template is None:
@@ -94,9 +121,17 @@ class SandboxProvider:
         error = check_against_template(template.components, template.parameter_format, message.payload.get("components") or [])
         if error is not None:
             return SendResult(error=error)
+        rule = self.rule_for(project)
+        code = failures.failure_code(rule, message.message_id, message.destination) if rule.active else None
+        if code is not None and rule.mode == "sync":
+            return SendResult(error=failures.send_error(code))
         wamid = "wamid.SANDBOX" + secrets.token_hex(16).upper()
         phone_id = sandbox_phone_number_id(str(project.id))
         now = int(time.time())
+        if code is not None:  # accepted, then reported failed, as Meta reports failures after the fact
+            failed = status_webhook(phone_id, wamid, "failed", message.destination, message.message_id, now,
+                                    errors=[failures.webhook_error(code)])
+            return SendResult(wamid=wamid, followups=[(0.0, failed)])
         followups = [
             (0.0, status_webhook(phone_id, wamid, "sent", message.destination, message.message_id, now)),
             (self.delivered_after, status_webhook(phone_id, wamid, "delivered", message.destination, message.message_id, now + int(self.delivered_after))),
@@ -106,3 +141,37 @@ class SandboxProvider:
 
     async def close(self) -> None:
         return None
+
+
+def failures_off() -> FailureRule:
+    return failures.OFF
+
+
+# --- use cases: the failure rule of a sandbox project (dashboard inbox, `wacast sandbox`) ------
+
+
+def _sandbox_only(project: Any) -> None:
+    if project.provider != "sandbox":
+        raise WacastError(f"Project {project.name} sends through the Cloud API: failure rules exist only for sandbox projects",
+                          "NOT_SANDBOX", status_code=409)
+
+
+async def failure_rule(session: AsyncSession, project: Any, default: FailureRule) -> dict[str, Any]:
+    """The rule that applies to the project's sandbox sends, and where it comes from:
+    `project` (its own) or `settings` (WACAST_SANDBOX_FAIL_*, `default`)."""
+    stored = failures.from_stored(await repo.stored_failures(session, project.id))
+    rule = stored if stored is not None else default
+    return {"project": project.name, "provider": project.provider, "source": "project" if stored is not None else "settings",
+            "active": rule.active and project.provider == "sandbox", "description": rule.describe(), **rule.as_dict(),
+            "default": default.as_dict()}
+
+
+async def set_failure_rule(session: AsyncSession, project: Any, given: dict[str, Any] | None, default: FailureRule) -> dict[str, Any]:
+    """Give the sandbox project its own failure rule ({rate, code, numbers, mode}: rate 0 and no
+    numbers is off, whatever the default), or None: back to the WACAST_SANDBOX_FAIL_* default.
+    Checked whole first: a wrong value changes nothing. Returns the rule now in force."""
+    _sandbox_only(project)
+    rule = None if given is None else failures.parse_rule(given, project.default_country or "IN")
+    await repo.store_failures(session, project.id, None if rule is None else rule.as_dict())
+    await session.flush()
+    return await failure_rule(session, project, default)

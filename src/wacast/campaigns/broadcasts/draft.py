@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.campaigns.broadcasts import estimate
 from wacast.campaigns.broadcasts import repository as repo
+from wacast.campaigns.broadcasts.audience_csv import parse_csv
 from wacast.campaigns.broadcasts.plan import components_for, parse_plan, parse_send_at
 from wacast.contacts import repository as contacts_repo
 from wacast.contacts import segments
@@ -57,9 +58,12 @@ async def _template(session: AsyncSession, project_id: uuid.UUID, body: dict[str
     return template
 
 
-async def preview(session: AsyncSession, project_id: uuid.UUID, body: dict[str, Any], *, now: datetime | None = None) -> Preview:
-    """As much of the broadcast as the body says so far. A body being filled in is incomplete
-    by nature: the first problem is returned, not raised, beside what could be worked out."""
+async def preview(
+    session: AsyncSession, project_id: uuid.UUID, body: dict[str, Any], *, csv_data: bytes | None = None, now: datetime | None = None,
+) -> Preview:
+    """As much of the broadcast as the body (and an uploaded audience) says so far. A body
+    being filled in is incomplete by nature: the first problem is returned, not raised,
+    beside what could be worked out."""
     now = now or utcnow()
     out = Preview()
     try:
@@ -67,34 +71,43 @@ async def preview(session: AsyncSession, project_id: uuid.UUID, body: dict[str, 
         template = await _template(session, project_id, body)
         out.needs = analyze(template.components, template.parameter_format)
         out.template_components, out.parameter_format = template.components, template.parameter_format
-        segment = None
-        if body.get("segment"):
-            segment = await segments.get(session, project_id, str(body["segment"]))
         project = await repo.project(session, project_id)
         send_at = parse_send_at(body.get("send_at"), segments.project_zone(project.timezone), now)
-        if segment is not None:
+        contact: Any = Placeholder()
+        values: dict[str, str] = {}
+        if csv_data is not None:
+            rows, rejected = parse_csv(csv_data, project.default_country)
+            out.estimate = await estimate.csv_audience(session, project_id, rows, rejected, template.category, now=now, send_at=send_at)
+            if rows:  # the file's first row, with its own columns as values
+                phone, name, values = rows[0]
+                contact, out.sample = Placeholder(name=name, phone=phone, attributes={}), name or phone
+        elif body.get("segment"):
+            segment = await segments.get(session, project_id, str(body["segment"]))
             out.estimate = await estimate.audience(session, project_id, segment.filter, template.category, now=now, send_at=send_at)
+            member = await repo.sample_member(session, segments.members(project_id, segment.filter), segments.sendable())
+            if member is not None:
+                contact, out.sample = member, member.name or member.phone
         plan = parse_plan(out.needs, body)
-        member = await repo.sample_member(session, segments.members(project_id, segment.filter), segments.sendable()) if segment else None
-        contact = member or Placeholder()
-        out.sample = (member.name or member.phone) if member else None
-        out.components = components_for(out.needs, plan, contact, {})
-        if segment is None:
-            raise WacastError("Choose a segment", "FIELD_REQUIRED", {"field": "segment"})
+        out.components = components_for(out.needs, plan, contact, values)
+        if out.estimate is None:
+            raise WacastError("Choose a segment or upload a CSV", "FIELD_REQUIRED", {"field": "segment"})
     except WacastError as problem:
         out.problem = problem
     return out
 
 
-async def test_send(db: Any, project_id: uuid.UUID, body: dict[str, Any], destination: Any, *, check_media: Any) -> uuid.UUID:
-    """Queue the message, filled as for the audience's sample contact, to one number (the
+async def test_send(
+    db: Any, project_id: uuid.UUID, body: dict[str, Any], destination: Any, *, check_media: Any, csv_data: bytes | None = None,
+) -> uuid.UUID:
+    """Queue the message, filled as for the audience's sample contact (a segment's latest, or
+    an uploaded file's first row), to one number (the
     marketer's own): a transactional send outside any campaign, never counted in the
     broadcast. The number becomes a contact (source "test send") unless it is one; an
     opted-out or blocked contact is refused, as everywhere."""
     if not isinstance(destination, str) or not destination.strip():
         raise WacastError("Type the number to send the test to", "FIELD_REQUIRED", {"field": "test_phone"})
     async with db.read() as session:
-        found = await preview(session, project_id, body)
+        found = await preview(session, project_id, body, csv_data=csv_data)
         project = await repo.project(session, project_id)
         default_country = project.default_country
     if found.problem is not None:

@@ -10,12 +10,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import and_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.campaigns.broadcasts import policy as policies
 from wacast.campaigns.broadcasts import repository as repo
+from wacast.contacts import repository_segments as segment_counts
 from wacast.contacts import segments
+from wacast.models.contacts import Contact
 
+CHUNK = 500  # phones per IN list when an uploaded audience is counted (SQLite caps a statement's values)
 REPEAT_WINDOW = timedelta(hours=24)  # "got a broadcast in the last 24 hours": a warning, never a skip
 
 
@@ -56,6 +60,37 @@ async def audience(
     until = policies.quiet_until(policy, zone, send_at or now)
     recent = await repo.count_broadcast_to_since(session, members, sendable, now - REPEAT_WINDOW) if will_send else 0
     out = Estimate(counts["matching"], will_send, {k: v for k, v in skips.items() if v}, waits,
+                   policies.quiet_reason(until, zone, project.timezone) if until else None, recent)
+    out.warnings = warnings(out)
+    return out
+
+
+async def csv_audience(
+    session: AsyncSession, project_id: uuid.UUID, rows: list[tuple[str, str, dict[str, str]]], rejected: list[dict[str, Any]],
+    template_category: str, *, now: datetime, send_at: datetime | None = None,
+) -> Estimate:
+    """The same estimate for an uploaded audience (audience_csv.parse_csv's rows and rejects):
+    numbers that are contacts already count with their opt-out, block, cap and history."""
+    phones = [phone for phone, _, _ in rows]
+    policy = await repo.send_policy(session, project_id)
+    project = await repo.project(session, project_id)
+    opted_out = blocked = at_cap = recent = 0
+    capped = policies.frequency_cap_applies(policy, template_category)
+    for start in range(0, len(phones), CHUNK):
+        members = and_(Contact.project_id == project_id, Contact.phone.in_(phones[start : start + CHUNK]))
+        _, _, out_here, blocked_here = await segment_counts.count_members(session, members, segments.sendable())
+        opted_out, blocked = opted_out + out_here, blocked + blocked_here
+        if capped:
+            since = now - timedelta(days=policy.frequency_cap_days or 1)
+            at_cap += await repo.count_at_frequency_cap(session, members, segments.sendable(), since, policy.frequency_cap_count or 0)
+        recent += await repo.count_broadcast_to_since(session, members, segments.sendable(), now - REPEAT_WINDOW)
+    skips = {"invalid row": len(rejected), "opted out": opted_out, "blocked": blocked, "frequency cap": at_cap}
+    will_send = max(0, len(rows) - opted_out - blocked - at_cap)
+    room = policies.tier_room(policy, await repo.contacts_messaged_since(session, project_id, now - timedelta(hours=24)))
+    zone = segments.project_zone(project.timezone)
+    until = policies.quiet_until(policy, zone, send_at or now)
+    out = Estimate(len(rows) + len(rejected), will_send, {k: v for k, v in skips.items() if v},
+                   max(0, will_send - max(room, 0)) if room is not None else 0,
                    policies.quiet_reason(until, zone, project.timezone) if until else None, recent)
     out.warnings = warnings(out)
     return out

@@ -248,6 +248,10 @@
     var shapeWhen = function () {
       var later = document.getElementById("when-later");
       wizard.querySelectorAll("[data-when=later]").forEach(function (part) { part.hidden = !(later && later.checked); });
+      var csv = document.getElementById("audience-csv");
+      wizard.querySelectorAll("[data-audience]").forEach(function (part) {
+        part.hidden = part.getAttribute("data-audience") !== (csv && csv.checked ? "csv" : "segment");
+      });
     };
     wizard.querySelectorAll(".mapping").forEach(shapeMapping);
     shapeWhen();
