@@ -7,6 +7,7 @@ error keeps what was typed. Screenshots at 1360 and 390 px."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -142,6 +143,13 @@ async def test_preview_test_send_schedule_and_quiet_hours(live, browser: Browser
     await page.locator("#broadcasts-table a", has_text="Diwali now").click()
     await expect(page.locator("#broadcast-status")).to_have_text("completed", timeout=30_000)
     await expect(page.locator("[data-testid=held-reasons]")).to_have_count(0)
+    # Its results on its own page, then retarget: those who read and did not reply.
+    await expect(page.locator("#count-read")).to_have_text("5")
+    await expect(page.locator("#audience")).to_be_visible()
+    await page.click("[data-testid=retarget-read_no_reply]")
+    await expect(page).to_have_url(re.compile(r"/broadcasts/new\?segment="))
+    await expect(page.locator(".flash.ok")).to_contain_text("5 contacts can be messaged")
+    await expect(page.locator("#broadcast-segment option:checked")).to_contain_text("Diwali now: read, no reply")
 
     # On a phone the wizard fits the screen.
     await page.set_viewport_size({"width": 390, "height": 860})
