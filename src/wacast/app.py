@@ -15,6 +15,7 @@ from wacast.api.broadcasts import router as broadcasts_router
 from wacast.api.campaign_api import router as campaign_router
 from wacast.api.campaigns import router as campaigns_router
 from wacast.api.contacts import router as contacts_router
+from wacast.api.docs import mount_api_docs
 from wacast.api.messages import router as messages_router
 from wacast.api.meta_webhooks import MAX_WEBHOOK_BODY, WebhookFastPath
 from wacast.api.meta_webhooks import router as webhook_router
@@ -78,6 +79,7 @@ def include_routers(app: FastAPI) -> None:
         templates_router, webhooks_router, broadcasts_router,
     ):
         app.include_router(router)
+    mount_api_docs(app)
 
     @app.get("/healthz", tags=["Operations"], summary="The process is up")
     async def healthz() -> dict:
@@ -150,6 +152,8 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         summary="Self-hosted WhatsApp campaigns: an AiSensy-compatible API campaign endpoint on Meta's Cloud API.",
         default_response_class=JSONResponse,
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc with their assets served here, no CDN (api/docs.py)
+        redoc_url=None,
     )
 
     @app.exception_handler(WacastError)

@@ -133,7 +133,8 @@ def segments_list(project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
 
 
 @segments_app.command("export")
-def segments_export(name: str, project: str = ProjectOpt, output: Path = typer.Option(..., "--output", "-o", help="CSV file to write.")) -> None:
+def segments_export(name: str, project: str = ProjectOpt, output: Path = typer.Option(..., "--output", "-o", help="CSV file to write."),
+                    as_json: bool = JsonOpt) -> None:
     """Write a segment's contacts to a CSV file (streamed, any size)."""
 
     async def work(db: Any) -> int:
@@ -147,7 +148,8 @@ def segments_export(name: str, project: str = ProjectOpt, output: Path = typer.O
                 written += chunk.count(b"\n")
         return written - 1
 
-    console.print(f"{cli._run(work)} contacts written to {output}")
+    written = cli._run(work)
+    _print_json({"segment": name, "contacts": written, "output": str(output)}) if as_json else console.print(f"{written} contacts written to {output}")
 
 
 # --- broadcasts ----------------------------------------------------------------------------

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import signal
+import socket
 import sys
 from typing import Any
 
@@ -18,8 +20,12 @@ from wacast.cli.common import (
     ProjectOpt,
     checked_settings,
     console,
+    database_label,
+    database_problem,
     emit,
     err_console,
+    fail,
+    missing_database_file,
     run,
     safe_url,
 )
@@ -44,17 +50,46 @@ def migrate(as_json: bool = JsonOpt) -> None:
     settings = checked_settings()
     upgrade(settings.database_url)
     emit({"database": safe_url(settings.database_url), "revision": head_revision()}, as_json,
-         f"database migrated to {head_revision()} ({safe_url(settings.database_url)})")
+         f"database migrated to {head_revision()}: {database_label(settings.database_url)}")
+
+
+def _json_logs(settings: Settings, as_json: bool) -> Settings:
+    """--json of `serve` and `worker`: their output is their log, one JSON object a line."""
+    return settings.model_copy(update={"log_format": "json"}) if as_json else settings
+
+
+def _refuse_busy_port(host: str, port: int) -> None:
+    """One line, before uvicorn starts, when the address cannot be listened on (uvicorn would
+    log the bind error among its start-up lines)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind((host, port))
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            fail(f"port {port} on {host} is already in use (another `wacast serve`?): stop what listens there, "
+                 "or choose another port with --port or WACAST_PORT")
+        fail(f"cannot listen on {host}:{port} ({error.strerror or error}): "
+             "choose the address with --host / WACAST_HOST and --port / WACAST_PORT")
 
 
 def serve(
     host: str = typer.Option(None, help="Interface to bind (WACAST_HOST, default 127.0.0.1)."),
     port: int = typer.Option(None, help="Port (WACAST_PORT, default 8000)."),
     workers: int = typer.Option(1, help="Server processes (PostgreSQL only; set WACAST_RUN_DISPATCHER=0 and run `wacast worker`)."),
+    as_json: bool = typer.Option(False, "--json", help="Log JSON lines (WACAST_LOG_FORMAT=json)."),
 ) -> None:
     """Serve the campaign API, the REST API, Meta's webhooks and the dashboard."""
 
-    settings = checked_settings()
+    settings = _json_logs(checked_settings(), as_json)
+    # A database that is missing or not migrated: one line and no server (`make run` and the
+    # deployment guide migrate first; a server that answered every request with an error
+    # would only hide it).
+    problem = asyncio.run(database_problem(settings.database_url))
+    if problem is not None:
+        fail(problem)
+    _refuse_busy_port(host or settings.host, port or settings.port)
     configure_from_settings(settings)
     kwargs: dict[str, Any] = {
         "host": host or settings.host,
@@ -86,10 +121,10 @@ def serve(
         uvicorn.run(app, **kwargs)
 
 
-def worker() -> None:
+def worker(as_json: bool = typer.Option(False, "--json", help="Log JSON lines (WACAST_LOG_FORMAT=json).")) -> None:
     """Run the dispatcher alone (several of them scale out on PostgreSQL)."""
 
-    settings = checked_settings()
+    settings = _json_logs(checked_settings(), as_json)
     configure_from_settings(settings)
     crypto.configure(settings.secret_keys)
 
@@ -129,9 +164,12 @@ def demo(as_json: bool = JsonOpt) -> None:
     console.print(f"Login:          {data['email']}  /  {data['password']}")
     console.print(f"Demo API key:   {data['api_key']}")
     console.print(f"Campaign:       {data['campaign']} (live, sandbox provider)\n")
+    # The two curls are printed whole on one line each (never wrapped at the terminal's width:
+    # a wrapped command breaks when pasted).
     console.print("Send a campaign message:")
-    print(data["curl"])
-    console.print(f"\nThen follow it:  curl -s -H 'Authorization: Bearer {data['api_key']}' http://{settings.host}:{settings.port}/api/v1/messages/<submitted_message_id>")
+    console.print(data["curl"], soft_wrap=True, markup=False, highlight=False)
+    console.print("\nThen follow it:")
+    console.print(data["follow_curl"], soft_wrap=True, markup=False, highlight=False)
     console.rule()
 
 
@@ -143,6 +181,9 @@ def doctor(project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
     except Exception as error:  # noqa: BLE001 (a setting of the wrong type)
         print(f"config error: {error}", file=sys.stderr)
         raise typer.Exit(2) from None
+    missing = missing_database_file(settings.database_url)  # checked here: no stray database file
+    if missing is not None:
+        fail(missing)
     results = asyncio.run(checks.run(settings, project, environ=dict(os.environ)))
     report = checks.as_json(results)
     if as_json:
@@ -157,10 +198,11 @@ def doctor(project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
 
 
 @secrets_app.command("generate-key")
-def secrets_generate_key() -> None:
+def secrets_generate_key(as_json: bool = JsonOpt) -> None:
     """Print a new key for WACAST_SECRET_KEY."""
 
-    print(generate_key())
+    key = generate_key()
+    print(json.dumps({"key": key}, indent=2) if as_json else key)
 
 
 @secrets_app.command("rotate")

@@ -72,4 +72,7 @@ async def seed_demo(db: Database, settings: Settings) -> dict[str, Any]:
         f"curl -s -X POST {base}/campaign/t1/api/v2 -H 'Content-Type: application/json' "
         f"-d {shlex.quote(json.dumps(body))}"
     )
-    return {"project": DEMO_PROJECT, "campaign": DEMO_CAMPAIGN, "api_key": api_key, "email": DEMO_EMAIL, "password": password, "curl": curl}
+    # The message's status, by the submitted_message_id the first curl answers with.
+    follow_curl = f"curl -s -H {shlex.quote('Authorization: Bearer ' + api_key)} {base}/api/v1/messages/<submitted_message_id>"
+    return {"project": DEMO_PROJECT, "campaign": DEMO_CAMPAIGN, "api_key": api_key, "email": DEMO_EMAIL, "password": password,
+            "curl": curl, "follow_curl": follow_curl}
