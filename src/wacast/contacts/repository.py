@@ -348,6 +348,12 @@ async def set_opted_in(session: AsyncSession, project_id: uuid.UUID, phone: str,
     return row[0] if row else None
 
 
+async def set_opted_in_by_id(session: AsyncSession, project_id: uuid.UUID, contact_id: uuid.UUID, opted_in: bool) -> None:
+    await session.execute(
+        update(Contact).where(Contact.project_id == project_id, Contact.id == contact_id).values(opted_in=opted_in, updated_at=utcnow())
+    )
+
+
 async def get_or_create_by_phone(session: AsyncSession, project_id: uuid.UUID, phone: str, name: str, source: str) -> uuid.UUID:
     row = await find_by_phone(session, project_id, phone)
     if row is not None:

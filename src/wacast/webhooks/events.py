@@ -24,6 +24,15 @@ async def _wants(session: AsyncSession, project_id: uuid.UUID, topic: str) -> bo
     return bool(await outbox._subscribers(session, project_id, topic))
 
 
+async def emit_if_wanted(session: AsyncSession, project_id: uuid.UUID, topic: str, data: dict[str, Any]) -> bool:
+    """Record one event of `topic` for the project's subscriptions that want it; False (and
+    nothing written) when none does."""
+    if not await _wants(session, project_id, topic):
+        return False
+    await outbox.emit(session, project_id, topic, data)
+    return True
+
+
 def contact_data(row: Any) -> dict[str, Any]:
     return {
         "id": str(row.id), "phone_number": row.phone, "name": row.name, "source": row.source,

@@ -19,11 +19,15 @@ from wacast.webhooks import repository
 TOPICS = (
     "message.status.updated",
     "message.sender.user",
+    "message.received",
+    "message.reaction",
     "contact.created",
     "contact.tag.updated",
     "contact.opted_out",
+    "contact.number_changed",
     "template.status.updated",
     "campaign.status.updated",
+    "account.status.updated",
 )
 
 

@@ -16,22 +16,22 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.config import Settings
-from wacast.contacts import repository as contacts_repo
 from wacast.db.engine import Database
 from wacast.kit.clock import utcnow
 from wacast.kit.loop import run_loop
-from wacast.messages import repository as messages_repo
 from wacast.messages.repository_inbound import (
     claim_due_inbound_events,
     mark_inbound_processed,
 )
 from wacast.models.projects import Project
 from wacast.projects import repository as projects_repo
-from wacast.templates import repository as templates_repo
-from wacast.webhooks import events as hooks
 from wacast.webhooks.outbox import remember_subscribers
+from wacast.whatsapp.account_events import apply_account_update
+from wacast.whatsapp.event_kinds import FieldCounts, record
+from wacast.whatsapp.inbound_messages import apply_messages_value
 from wacast.whatsapp.sandbox import SANDBOX_PHONE_PREFIX
-from wacast.whatsapp.statuses import StatusReport, apply_statuses, as_uuid, timestamp
+from wacast.whatsapp.statuses import StatusReport, apply_statuses, as_uuid
+from wacast.whatsapp.template_events import apply_template_change
 
 log = logging.getLogger("wacast.events")
 
@@ -43,6 +43,9 @@ BATCH = 1000
 # On SQLite a batch holds the one write lock of the database while it is applied (about 1.5 ms
 # an event): smaller batches let accepted requests and the dispatcher write in between.
 SQLITE_BATCH = 25
+
+# The template fields of a WABA's webhooks (whatsapp/template_events.py).
+TEMPLATE_FIELDS = ("message_template_status_update", "message_template_quality_update")
 
 
 def _status_only(body: Any) -> list[dict] | None:
@@ -70,6 +73,7 @@ class InboundEvents:
         self.settings = settings
         self.wake = asyncio.Event()
         self._projects: dict[tuple[str, str], Project | None] | None = None  # during a tick
+        self._fields = FieldCounts()  # the fields of the events applied in this tick
 
     @property
     def poll_seconds(self) -> float:
@@ -88,6 +92,7 @@ class InboundEvents:
         async with self.db.transaction() as session:
             remember_subscribers(session)  # read once per project, not once per status
             self._projects = {}  # and each project looked up once per batch
+            self._fields = FieldCounts()
             events = [(e.id, e.body, e.source) for e in await claim_due_inbound_events(session, utcnow(), limit)]
             notes_of: dict[int, list[str]] = {event_id: [] for event_id, _, _ in events}
             for event_id, body, source in await self._statuses_together(session, events, notes_of):
@@ -102,6 +107,7 @@ class InboundEvents:
                     log.exception("event %s could not be processed", event_id)
                     notes.append(f"processing error: {type(error).__name__}: {error}")
             self._projects = None
+            await record(session, self._fields)
             await mark_inbound_processed(session, [(i, "; ".join(notes_of[i])[:2000] or None) for i, _, _ in events], utcnow())
         return len(events)
 
@@ -112,12 +118,14 @@ class InboundEvents:
         set fails as a whole, nothing of it stays and every event is returned."""
         rest: list[tuple[int, Any, str]] = []
         reports: list[StatusReport] = []
+        counted = 0  # `messages` changes applied here
         for event in events:
             event_id, body, source = event
             values = _status_only(body)
             if values is None:
                 rest.append(event)
                 continue
+            counted += len(values)
             for value in values:
                 project = await self._project_or_note(session, value, source, notes_of[event_id])
                 if project is not None:
@@ -127,6 +135,7 @@ class InboundEvents:
         try:
             async with session.begin_nested():
                 await apply_statuses(session, reports)
+            self._fields.add("messages", True, counted)
         except Exception:  # e.g. a lost row lock: the slower path still isolates each event
             log.warning("%d status events could not be applied together; applying them one by one",
                         len(events) - len(rest), exc_info=True)
@@ -146,15 +155,20 @@ class InboundEvents:
             for change in entry.get("changes") or []:
                 if not isinstance(change, dict):
                     continue
-                field = change.get("field")
-                value = change.get("value") or {}
-                if field == "messages":
+                field = str(change.get("field") or "")
+                value = change.get("value") if isinstance(change.get("value"), dict) else {}
+                waba_id = str(entry.get("id", ""))
+                if field in ("messages", "user_preferences"):
+                    self._fields.add(field, True)
                     await self._messages_change(session, value, source, notes)
-                elif field in ("message_template_status_update", "message_template_quality_update"):
-                    await self._template_change(session, str(entry.get("id", "")), field, value, notes)
-                elif field == "user_preferences":
-                    await self._messages_change(session, value, source, notes)
+                elif field in TEMPLATE_FIELDS:
+                    self._fields.add(field, True)
+                    await apply_template_change(session, waba_id, field, value, notes)
+                elif field == "account_update":
+                    self._fields.add(field, True)
+                    await apply_account_update(session, waba_id, value, notes)
                 else:
+                    self._fields.add(field, False)
                     notes.append(f"field {field} ignored")
 
     async def _project_for(self, session: AsyncSession, value: dict, source: str) -> Project | None:
@@ -192,90 +206,4 @@ class InboundEvents:
         statuses = value.get("statuses") or []
         if isinstance(statuses, list):
             await apply_statuses(session, [StatusReport(project, status, notes) for status in statuses])
-        names = {c.get("wa_id"): (c.get("profile") or {}).get("name", "") for c in value.get("contacts") or [] if isinstance(c, dict)}
-        for message in value.get("messages") or []:
-            await self._inbound(session, project, message, names, notes)
-        for preference in value.get("user_preferences") or []:
-            await self._preference(session, project, preference, notes)
-
-    async def _inbound(self, session: AsyncSession, project: Project, message: dict, names: dict, notes: list[str]) -> None:
-        if not isinstance(message, dict) or not message.get("from") or not message.get("id"):
-            notes.append("inbound message without sender or id")
-            return
-        phone = "+" + str(message["from"]).lstrip("+")
-        known = await contacts_repo.find_by_phone(session, project.id, phone)
-        contact_id = await contacts_repo.get_or_create_by_phone(
-            session, project.id, phone, names.get(message["from"], ""), "WhatsApp inbound"
-        )
-        if known is None:  # customer webhooks: a stranger wrote in and became a contact
-            await hooks.contacts_created(session, project.id, [{
-                "id": contact_id, "phone": phone, "name": names.get(message["from"], ""), "source": "WhatsApp inbound",
-            }], via="inbound")
-        kind = str(message.get("type", "unknown"))
-        text = payload = None
-        if kind == "text":
-            text = (message.get("text") or {}).get("body")
-        elif kind == "button":
-            payload = (message.get("button") or {}).get("payload")
-            text = (message.get("button") or {}).get("text")
-        elif kind == "interactive":
-            reply = (message.get("interactive") or {}).get("button_reply") or {}
-            payload, text = reply.get("id"), reply.get("title")
-        context_wamid = (message.get("context") or {}).get("id")
-        answered = await messages_repo.latest_for_contact(session, contact_id, context_wamid)
-        at = timestamp(message.get("timestamp"))
-        inserted = await messages_repo.insert_reply(
-            session, project_id=project.id, contact_id=contact_id, wamid=str(message["id"]), message_id=answered,
-            kind=kind, text=text, payload=payload, at=at,
-        )
-        if not inserted:
-            return  # a duplicate delivery of the same inbound message
-        if answered:
-            await messages_repo.mark_replied(session, answered, at)
-        await hooks.reply(session, project.id, contact_id, wamid=str(message["id"]), kind=kind, text=text, payload=payload, at=at, answered=answered)
-        keywords = {k.strip().upper() for k in project.opt_out_keywords or []}
-        if (text and text.strip().upper() in keywords) or (payload and payload in (project.opt_out_payloads or [])):
-            await contacts_repo.set_opted_in(session, project.id, phone, False)
-            await hooks.opted_out(session, project.id, contact_id=contact_id, reason="keyword")
-            notes.append(f"{phone} opted out")
-
-    async def _preference(self, session: AsyncSession, project: Project, preference: dict, notes: list[str]) -> None:
-        if not isinstance(preference, dict) or preference.get("category") != "marketing_messages":
-            return
-        value = preference.get("value")
-        if value not in ("stop", "resume") or not preference.get("wa_id"):
-            return
-        phone = "+" + str(preference["wa_id"]).lstrip("+")
-        contact_id = await contacts_repo.set_opted_in(session, project.id, phone, value == "resume")
-        if contact_id is None:
-            notes.append(f"marketing preference for unknown contact {phone}")
-        elif value == "stop":
-            await hooks.opted_out(session, project.id, contact_id=contact_id, reason="marketing_preference")
-
-    async def _template_change(self, session: AsyncSession, waba_id: str, field: str, value: dict, notes: list[str]) -> None:
-        projects = await projects_repo.ids_with_waba(session, waba_id)
-        if not projects:
-            notes.append(f"template event for unknown WABA {waba_id!r}")
-            return
-        values: dict[str, Any] = {"updated_at": utcnow()}
-        if field == "message_template_status_update":
-            event = str(value.get("event", "")).upper()
-            values["status"] = "APPROVED" if event in ("REINSTATED", "UNPAUSED") else event
-            if event == "REJECTED":
-                values["rejected_reason"] = str(value.get("reason") or "")[:500]
-        else:
-            values["quality"] = value.get("new_quality_score")
-        before, updated = await templates_repo.update_from_meta_event(
-            session, projects, meta_id=str(value.get("message_template_id", "")),
-            name=value.get("message_template_name"), language=value.get("message_template_language"), values=values,
-        )
-        if "status" in values and before:  # customer webhooks: template.status.updated
-            changed = await templates_repo.by_ids(session, before, fresh=True)
-            for template in changed.values():
-                await hooks.template_status(session, template.project_id, template, before.get(template.id))
-        if not updated:
-            notes.append(f"template event for unknown template {value.get('message_template_name')!r}")
-        elif values.get("status") == "APPROVED":
-            # Messages held while the template was paused can go now.
-            for project_id in projects:
-                await templates_repo.release_held_sends(session, project_id, utcnow())
+        await apply_messages_value(session, project, value, notes)
