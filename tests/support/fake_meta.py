@@ -125,7 +125,8 @@ class Send:
 
     @property
     def to(self) -> str:
-        return str(self.body.get("to", ""))
+        """The phone number sent to, or the BSUID of a send by `recipient` (a user without one)."""
+        return str(self.body.get("to") or self.body.get("recipient") or "")
 
 
 @dataclass
@@ -369,7 +370,7 @@ class FakeMeta:
             send.error_code = 190
             return self._error(190, 401, "Error validating access token: Session has expired.")
         body = send.body
-        if body.get("messaging_product") != "whatsapp" or not body.get("to") or body.get("type") != "template":
+        if body.get("messaging_product") != "whatsapp" or not send.to or body.get("type") != "template":
             return self._error(100, 400, "Invalid parameter")
         with self._lock:
             rule = next((r for r in self.rules if r.matches(number, send.to)), None)
@@ -395,8 +396,9 @@ class FakeMeta:
             asyncio.get_running_loop().create_task(self._auto_statuses(number, send))
         if rule is not None and rule.delay:
             await asyncio.sleep(rule.delay)  # a slow answer to an accepted send
-        to = str(body["to"])
-        return JSONResponse({"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to.lstrip("+")}],
+        to = send.to
+        contact = {"input": to, "wa_id": to.lstrip("+")} if body.get("to") else {"input": to, "user_id": to}
+        return JSONResponse({"messaging_product": "whatsapp", "contacts": [contact],
                              "messages": [{"id": send.wamid, "message_status": "accepted"}]})
 
     def _check_template(self, sent: dict[str, Any]) -> tuple[int, int, str] | None:
