@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from wacast.config import Settings
 from wacast.db.engine import Database
@@ -20,6 +20,7 @@ from wacast.db.migrate import current_revision, head_revision
 from wacast.kit import metrics
 from wacast.kit.clock import utcnow
 from wacast.ops import repository
+from wacast.whatsapp import event_kinds
 
 DB_TIMEOUT = 3.0
 # A message due this long ago and still queued means sending is stuck for that number.
@@ -34,6 +35,7 @@ class Snapshot:
     inbound_pending: int
     inbound_oldest_age: float | None
     outbound: dict[str, Any] = field(default_factory=dict)
+    webhook_fields: list[event_kinds.FieldTotal] = field(default_factory=list)  # Meta's webhook fields received
 
     @property
     def live_workers(self) -> list[dict[str, Any]]:
@@ -63,6 +65,7 @@ async def take(db: Database, settings: Settings) -> Snapshot:
         worker_rows = await repository.workers(session)
         pending, oldest = await repository.inbound_backlog(session, now)
         out_pending, out_oldest, failing, disabled = await repository.outbound_webhooks(session, now)
+        webhook_fields = await event_kinds.totals(session)
     outbound = {"pending": out_pending, "oldest_age_seconds": _age(now, out_oldest),
                 "subscriptions_failing": failing, "subscriptions_disabled": disabled}
     workers = [
@@ -102,7 +105,7 @@ async def take(db: Database, settings: Settings) -> Snapshot:
             "ok": not problems,
             "problems": problems,
         })
-    return Snapshot(now, senders, workers, pending, _age(now, oldest), outbound)
+    return Snapshot(now, senders, workers, pending, _age(now, oldest), outbound, webhook_fields)
 
 
 class SnapshotCache:
