@@ -229,3 +229,20 @@ async def test_a_botnet_reaches_the_ceiling_but_not_the_owner_where_they_signed_
     assert new_place.status_code == 429
     assert f"Too many failed sign-ins. Try again in {new_place.headers['retry-after']} seconds." in new_place.text
     assert (await sign_in(browsers("198.51.100.1"), "owner@acme.test", "password-owner")).status_code == 303
+
+
+async def test_the_same_password_again_keeps_the_sessions_and_a_new_one_ends_them(project, browsers, db) -> None:  # noqa: ANN001
+    """The demo seed sets the owner's saved password on every `make run` (and provisioning
+    scripts repeat theirs): that must not sign the owner out; a different password must."""
+    owner = browsers()
+    await signed_in(owner, "owner@acme.test", "password-owner")
+    async with db.transaction() as session:
+        hashed = (await users.by_email(session, "owner@acme.test")).password_hash
+        await users.create_or_update(session, project.project_id, "owner@acme.test", "password-owner", "owner")
+    assert (await owner.get("/")).status_code == 200
+    async with db.read() as session:
+        assert (await users.by_email(session, "owner@acme.test")).password_hash == hashed  # not even re-hashed
+    async with db.transaction() as session:
+        await users.create_or_update(session, project.project_id, "owner@acme.test", "a-new-password-1", "owner")
+    assert is_sent_to_sign_in(await owner.get("/"))
+    await signed_in(owner, "owner@acme.test", "a-new-password-1")

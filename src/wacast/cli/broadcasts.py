@@ -54,6 +54,8 @@ def render_progress(data: dict[str, Any]) -> None:
     if progress.get("held"):
         parts.append(f"held {progress['held']}")
     console.print("  " + ", ".join(parts))
+    for reason, n in (progress.get("held_reasons") or {}).items():  # why the held ones wait
+        console.print(f"  [yellow]held {n}: {reason}[/yellow]")
     for reason, n in (progress.get("skip_reasons") or {}).items():
         console.print(f"  [dim]skipped {n}: {reason}[/dim]")
 

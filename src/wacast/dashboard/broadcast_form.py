@@ -10,6 +10,7 @@ project's time zone (`send_date`, `send_time`) when `when` is "later".
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 MAX_PARAMS = 20  # more than any template Meta approves
@@ -62,3 +63,62 @@ def typed(get: Any) -> dict[str, str]:
     """Every field as it was posted, to show the form again after an error (a file is not
     kept: it is chosen again)."""
     return {name: get(name) for name in field_names() if name != "audience_csv"}
+
+
+# --- problems in the form's own words ---------------------------------------------------------
+
+FIELD_WORDS = {
+    "name": "The broadcast's name", "segment": "The audience", "audience_csv": "The audience file", "template": "The template",
+    "media": "The header media", "media.url": "The header media's URL", "media.filename": "The document's file name",
+    "location": "The header location", "send_at": "The send time", "test_phone": "The test number", "params": "The parameters",
+}
+_PARAM_PATH = re.compile(r"^params(?:\[(\d+)\]|\.([A-Za-z0-9_]+))(\.fallback)?$")
+_BUTTON_PATH = re.compile(r"^buttons\.(\d+)(\.fallback)?$")
+
+
+def field_label(path: str, placeholders: list[str]) -> str:
+    """A field path of the broadcast body ("params[1]", "buttons.0", "media.url") as the form
+    names it ("Parameter {{2}}", "The URL button's link ending")."""
+    found = _PARAM_PATH.match(path)
+    if found:
+        index, name, fallback = found.groups()
+        if index is not None:
+            i = int(index)
+            shown = placeholders[i] if i < len(placeholders) else str(i + 1)
+        else:
+            shown = name
+        return f"The fallback of parameter {{{{{shown}}}}}" if fallback else f"Parameter {{{{{shown}}}}}"
+    found = _BUTTON_PATH.match(path)
+    if found:
+        what = f"The link ending of button {int(found.group(1)) + 1}"
+        return f"The fallback of {what[0].lower()}{what[1:]}" if found.group(2) else what
+    if path.startswith("location"):
+        return FIELD_WORDS["location"]
+    return FIELD_WORDS.get(path, path)
+
+
+def problem_in_words(code: str, message: str, details: dict[str, Any] | None, placeholders: list[str]) -> str:
+    """What is wrong with the form, said for a marketer: fields by their labels, what to do,
+    and no error code (the REST API keeps the codes and field paths)."""
+    details = details or {}
+    path = str(details.get("field") or "")
+    label = field_label(path, placeholders) if path else ""
+    if code == "PARAM_EMPTY":
+        return f"{label} has no value yet: pick a contact attribute or type a fixed text."
+    if code == "BUTTON_PARAM_MISSING":
+        return f"{label} is needed: pick a contact attribute or type the end of the link."
+    if code == "MEDIA_URL_MISSING":
+        header = str(details.get("header") or "media").lower()
+        return f"This template has a{'n' if header[:1] in 'aeiou' else ''} {header} header: give the URL of the {header} to send."
+    if code == "LOCATION_MISSING":
+        return "This template has a location header: give its latitude and longitude."
+    if code == "TEMPLATE_PARAMS_MISMATCH":
+        expected, given = details.get("expected"), details.get("given")
+        if isinstance(expected, int) and isinstance(given, int):
+            return f"The template takes {expected} parameter{'s' if expected != 1 else ''}; {given} {'are' if given != 1 else 'is'} mapped."
+    if code == "PARAM_UNRESOLVED":
+        # "no value for {{city}} ($city)": the sample contact lacks the attribute.
+        return f"The sample contact has {message[0].lower()}{message[1:]}: add a fallback for contacts without it, or pick another attribute."
+    if path and message.startswith(path):
+        return f"{label}{message[len(path):]}."
+    return message if message.endswith((".", "?", "!")) else f"{message}."

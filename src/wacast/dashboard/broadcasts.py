@@ -103,12 +103,17 @@ def _bubble_html(found: Any) -> str:
     return web_templates.get_template("_bubble.html").render(b=shown)
 
 
-def _preview_out(found: Any) -> dict[str, Any]:
+def _in_words(error: WacastError, option: dict[str, Any] | None) -> str:
+    return broadcast_form.problem_in_words(error.code, error.message, error.details, option["params"] if option else [])
+
+
+def _preview_out(found: Any, option: dict[str, Any] | None) -> dict[str, Any]:
     problem = found.problem
     return {
         "bubble": _bubble_html(found), "sample": found.sample,
         "estimate": found.estimate.as_dict() if found.estimate else None,
-        "problem": f"{problem.message} ({problem.code})" if problem else None, "ready": problem is None,
+        "problem": _in_words(problem, option) if problem else None, "problem_code": problem.code if problem else None,
+        "ready": problem is None,
     }
 
 
@@ -122,7 +127,7 @@ async def _render_new(request: Request, ctx: Ctx, session: Any, values: dict[str
     found = await draft.preview(session, ctx.project.id, _body(Form(values), option))
     return render(
         ctx, "bcast_new.html", status_code=400 if error else 200, page="broadcasts", templates=options, segments=segs, v=values,
-        option=option, attributes=[*BUILT_IN_ATTRIBUTES, *choices["attributes"]], preview=_preview_out(found), error=error,
+        option=option, attributes=[*BUILT_IN_ATTRIBUTES, *choices["attributes"]], preview=_preview_out(found, option), error=error,
         today=datetime.now(zone_of(ctx)).date().isoformat(),
     )
 
@@ -142,7 +147,7 @@ async def broadcast_preview(request: Request, ctx: Manager, form: BroadcastForm)
     async with _db(request).read() as session:
         option = _chosen(_template_options(await broadcasts_repo.approved_templates(session, ctx.project.id)), form.text("template"))
         found = await draft.preview(session, ctx.project.id, _body(form, option), csv_data=await _csv_data(form))
-    return JSONResponse(_preview_out(found))
+    return JSONResponse(_preview_out(found, option))
 
 
 @router.post("/broadcasts/test-send")
@@ -154,7 +159,7 @@ async def broadcast_test_send(request: Request, ctx: Manager, form: BroadcastFor
         message_id = await draft.test_send(_db(request), ctx.project.id, _body(form, option), form.text("test_phone"),
                                            check_media=request.app.state.media.check, csv_data=await _csv_data(form))
     except WacastError as error:
-        return JSONResponse({"sent": False, "message": f"{error.message} ({error.code})"}, status_code=400)
+        return JSONResponse({"sent": False, "message": _in_words(error, option), "code": error.code}, status_code=400)
     request.app.state.wake_dispatcher()
     return JSONResponse({"sent": True, "submitted_message_id": str(message_id),
                          "message": "Test queued: it arrives in a moment (see it in the sandbox inbox for a sandbox project)."})
@@ -174,7 +179,7 @@ async def broadcast_create(request: Request, ctx: Manager, form: BroadcastForm) 
     except WacastError as error:
         # The form again with everything as it was typed, and why (nothing was written).
         async with _db(request).read() as session:
-            return await _render_new(request, ctx, session, broadcast_form.typed(lambda name: form.text(name)), error=f"{error.message} ({error.code})")
+            return await _render_new(request, ctx, session, broadcast_form.typed(lambda name: form.text(name)), error=_in_words(error, option))
     engine = getattr(request.app.state, "broadcasts", None)
     if engine is not None:
         engine.wake.set()

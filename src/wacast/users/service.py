@@ -63,9 +63,11 @@ async def create_or_update(session: AsyncSession, project_id: uuid.UUID, email: 
     if user is None:
         user = User(id=uuid.uuid4(), email=email, name=name or email.split("@")[0], password_hash=hash_password(check_new_password(password)))
         await repo.insert(session, user)
-    elif password:
+    elif password and not verify_password(user.password_hash, password):
+        # A new password ends every session; the same one again (the demo seed on every
+        # `make run`, a provisioning script run twice) changes nothing and signs nobody out.
         user.password_hash = hash_password(check_new_password(password))
-        await repo.delete_sessions_of(session, user.id)  # a new password ends every session
+        await repo.delete_sessions_of(session, user.id)
     membership = await repo.membership(session, project_id, user.id)
     if membership is None:
         await repo.add_membership(session, project_id, user.id, role)
