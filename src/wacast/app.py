@@ -16,6 +16,7 @@ from wacast.api.campaign_api import router as campaign_router
 from wacast.api.campaigns import router as campaigns_router
 from wacast.api.contacts import router as contacts_router
 from wacast.api.docs import mount_api_docs
+from wacast.api.links import router as links_router
 from wacast.api.messages import router as messages_router
 from wacast.api.meta_webhooks import MAX_WEBHOOK_BODY, WebhookFastPath
 from wacast.api.meta_webhooks import router as webhook_router
@@ -40,6 +41,7 @@ from wacast.kit.body_limit import BodyLimitMiddleware, BodyLimits
 from wacast.kit.errors import WacastError
 from wacast.kit.http import MAX_BODY, JSONResponse
 from wacast.kit.request_text import RequestTextGuard
+from wacast.links.clicks import ClickRecorder
 from wacast.ops import endpoints as operations
 from wacast.runtime import (
     Supervisor,
@@ -76,7 +78,7 @@ def include_routers(app: FastAPI) -> None:
     """Every router, in the order requests are matched (the dashboard's pages come after the API)."""
     for router in (
         campaign_router, messages_router, webhook_router, segments_router, campaigns_router, contacts_router,
-        templates_router, webhooks_router, broadcasts_router,
+        templates_router, webhooks_router, broadcasts_router, links_router,
     ):
         app.include_router(router)
     mount_api_docs(app)
@@ -121,6 +123,7 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         app.state.wake_dispatcher = lambda: None
         app.state.wake_inbound = lambda: None  # stored provider events wait for a worker's inbound loop
         app.state.intake = WebhookIntake(db, wake=lambda: app.state.wake_inbound())  # Meta's webhooks, grouped commits
+        app.state.clicks = ClickRecorder(db)  # clicks of tracked links (/r/{token}), grouped commits
         # The test-send button delivers at once, through this sender, even when no loop runs here.
         app.state.webhooks = WebhookSender(db, settings)
         loops = supervisor = None

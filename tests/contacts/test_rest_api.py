@@ -282,7 +282,7 @@ async def test_webhook_subscriptions_are_checked(client, db):
     for url in ("http://127.0.0.1:8080/h", "http://10.0.0.5/h", "http://169.254.169.254/latest", "http://[::1]/h", "http://localhost/h"):
         envelope(await client.post("/api/v1/webhooks", headers=h, json={"url": url, "topics": ["contact.created"]}), 400, "WEBHOOK_URL_FORBIDDEN")
     envelope(await client.post("/api/v1/webhooks", headers=h, json={"url": "ftp://x.example/h", "topics": ["contact.created"]}), 400, "WEBHOOK_URL_INVALID")
-    envelope(await client.post("/api/v1/webhooks", headers=h, json={"url": "https://x.example/h", "topics": ["message.clicked"]}), 400, "WEBHOOK_TOPICS_INVALID")
+    envelope(await client.post("/api/v1/webhooks", headers=h, json={"url": "https://x.example/h", "topics": ["message.teleported"]}), 400, "WEBHOOK_TOPICS_INVALID")
     envelope(await client.post("/api/v1/webhooks", headers=h, json={"url": "https://x.example/h", "topics": []}), 400, "WEBHOOK_TOPICS_INVALID")
     envelope(await client.post("/api/v1/webhooks", headers=h, json={"url": "https://x.example/h", "topics": ["contact.created"], "secret": "short"}), 400, "WEBHOOK_SECRET_INVALID")
     assert (await client.get("/api/v1/webhooks", headers=h)).json()["data"] == []

@@ -36,3 +36,15 @@ async def require_full(request: Request) -> KeyIdentity:
             "KEY_SCOPE", {"scope": identity.scope, "required": "full"},
         )
     return identity
+
+
+async def require_conversions(request: Request) -> KeyIdentity:
+    """A key of scope `full` or `conversions` (a key a shop's backend holds to report orders,
+    which can do nothing else)."""
+    identity = await require_key(request)
+    if identity.scope not in ("full", "conversions"):
+        raise Forbidden(
+            f"This API key has scope `{identity.scope}`; recording conversions needs a `conversions` or `full` key",
+            "KEY_SCOPE", {"scope": identity.scope, "required": "conversions"},
+        )
+    return identity

@@ -71,6 +71,8 @@ HTTP_LATENCY = Histogram(
     "wacast_http_request_duration_seconds", "API request latency by route template and status.",
     ["method", "route", "status"], buckets=LATENCY_BUCKETS,
 )
+LINK_REQUESTS = Counter("wacast_link_requests_total", "Requests of tracked links (/r/{token}) by client class; class browser is a counted click.", ["client_class"])
+CONVERSIONS = Counter("wacast_conversions_total", "Conversions recorded through the API, by what earned them (clicked, read, delivered, none).", ["touch"])
 HTTP_IN_FLIGHT = Gauge("wacast_http_requests_in_flight", "Requests being served.", multiprocess_mode="livesum")
 
 # project id -> name, for the `project` label (filled wherever a project is at hand and at
@@ -172,3 +174,11 @@ def render(extra: Iterable[Metric] = ()) -> bytes:
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(_Families(extra))
     return counters + generate_latest(scrape)
+
+
+def link_request(client_class: str) -> None:
+    LINK_REQUESTS.labels(client_class).inc()
+
+
+def conversion(touch: str) -> None:
+    CONVERSIONS.labels(touch).inc()

@@ -45,3 +45,7 @@ class Campaign(IdMixin, Base):
     finished_at: Mapped[datetime | None]
     lease_holder: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None]
+
+    # Clicks and conversions (links/): UTM parameters, conversion goals, the attribution
+    # window. NULL: the defaults (links/tracking.py).
+    tracking: Mapped[dict | None]

@@ -21,6 +21,7 @@ TOPICS = (
     "message.sender.user",
     "message.received",
     "message.reaction",
+    "message.clicked",
     "contact.created",
     "contact.tag.updated",
     "contact.opted_out",

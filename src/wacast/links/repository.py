@@ -1,0 +1,116 @@
+"""The SQL of tracked links, clicks and conversions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wacast.models.campaigns import Campaign
+from wacast.models.contacts import Contact
+from wacast.models.links import Conversion, LinkClick, TrackedLink
+from wacast.models.messages import Message
+
+LINK_COLUMNS = (TrackedLink.token, TrackedLink.project_id, TrackedLink.campaign_id, TrackedLink.message_id,
+                TrackedLink.contact_id, TrackedLink.button_index, TrackedLink.destination)
+
+
+async def insert_links(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(TrackedLink), rows)
+
+
+async def link(session: AsyncSession, token: str) -> Any | None:
+    """The link of a token: one primary-key lookup (the redirect's only read)."""
+    return (await session.execute(select(*LINK_COLUMNS).where(TrackedLink.token == token))).first()
+
+
+async def links_of_message(session: AsyncSession, message_id: uuid.UUID) -> Sequence[Any]:
+    return (await session.execute(select(*LINK_COLUMNS).where(TrackedLink.message_id == message_id).order_by(TrackedLink.button_index))).all()
+
+
+async def last_counted_clicks(session: AsyncSession, tokens: list[str]) -> dict[str, datetime]:
+    """The time of each token's latest counted click (tokens without one are absent)."""
+    if not tokens:
+        return {}
+    rows = await session.execute(
+        select(LinkClick.token, func.max(LinkClick.clicked_at)).where(LinkClick.token.in_(tokens), LinkClick.counted.is_(True)).group_by(LinkClick.token)
+    )
+    return {token: at for token, at in rows.all()}
+
+
+async def messages_clicked(session: AsyncSession, message_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of the messages that already have a counted click."""
+    if not message_ids:
+        return set()
+    rows = await session.execute(
+        select(LinkClick.message_id).where(LinkClick.message_id.in_(message_ids), LinkClick.counted.is_(True)).distinct()
+    )
+    return set(rows.scalars().all())
+
+
+async def insert_clicks(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(LinkClick), rows)
+
+
+async def first_clicks(session: AsyncSession, message_ids: list[uuid.UUID]) -> dict[uuid.UUID, datetime]:
+    """Each message's first counted click (its `clicked` outcome)."""
+    if not message_ids:
+        return {}
+    rows = await session.execute(
+        select(LinkClick.message_id, func.min(LinkClick.clicked_at))
+        .where(LinkClick.message_id.in_(message_ids), LinkClick.counted.is_(True)).group_by(LinkClick.message_id)
+    )
+    return {message_id: at for message_id, at in rows.all()}
+
+
+async def message_of_project(session: AsyncSession, project_id: uuid.UUID, message_id: uuid.UUID) -> Any | None:
+    return (await session.execute(
+        select(Message.id, Message.contact_id).where(Message.project_id == project_id, Message.id == message_id)
+    )).first()
+
+
+async def touches(session: AsyncSession, project_id: uuid.UUID, contact_id: uuid.UUID, since: datetime, until: datetime) -> Sequence[Any]:
+    """The contact's messages sent in [since, until], each with its steps' times, its first
+    counted click and its campaign's tracking settings (most recent first, at most 500)."""
+    first_click = (
+        select(LinkClick.message_id, func.min(LinkClick.clicked_at).label("clicked_at"))
+        .where(LinkClick.contact_id == contact_id, LinkClick.counted.is_(True)).group_by(LinkClick.message_id).subquery()
+    )
+    return (await session.execute(
+        select(Message.id, Message.campaign_id, Message.sent_at, Message.delivered_at, Message.read_at,
+               first_click.c.clicked_at, Campaign.tracking)
+        .outerjoin(first_click, first_click.c.message_id == Message.id)
+        .outerjoin(Campaign, Campaign.id == Message.campaign_id)
+        .where(Message.project_id == project_id, Message.contact_id == contact_id,
+               Message.sent_at.is_not(None), Message.sent_at >= since, Message.sent_at <= until)
+        .order_by(Message.sent_at.desc()).limit(500)
+    )).all()
+
+
+async def conversion_by_order(session: AsyncSession, project_id: uuid.UUID, order_id: str) -> Conversion | None:
+    return (await session.execute(select(Conversion).where(Conversion.project_id == project_id, Conversion.order_id == order_id))).scalar_one_or_none()
+
+
+async def add_conversion(session: AsyncSession, conversion: Conversion) -> None:
+    session.add(conversion)
+    await session.flush()
+
+
+async def campaign_name(session: AsyncSession, campaign_id: uuid.UUID | None) -> str | None:
+    if campaign_id is None:
+        return None
+    return (await session.execute(select(Campaign.name).where(Campaign.id == campaign_id))).scalar_one_or_none()
+
+
+async def contact_in_project(session: AsyncSession, project_id: uuid.UUID, *, contact_id: uuid.UUID | None = None,
+                             phone: str | None = None) -> uuid.UUID | None:
+    """The id of a contact of the project, by id or by phone number."""
+    stmt = select(Contact.id).where(Contact.project_id == project_id)
+    stmt = stmt.where(Contact.id == contact_id) if contact_id is not None else stmt.where(Contact.phone == phone)
+    return (await session.execute(stmt)).scalar_one_or_none()
