@@ -25,6 +25,10 @@ TEMPLATE = {
     "status": "APPROVED", "quality": "GREEN", "rejected_reason": None, "parameter_format": "POSITIONAL", "total_parameters": 2,
     "components": [{"type": "BODY", "text": "Hi {{1}}, your order {{2}} has shipped."}], "meta_id": "1234567890",
     "created_at": "2026-11-01T09:00:00Z", "updated_at": "2026-11-01T09:30:00Z",
+    # What the status means for sends (templates/statuses.py; docs/meta-events.md) and Meta's words.
+    "sends": "send", "sends_words": "sent", "status_words": "approved by Meta", "warning": None,
+    "status_event": "APPROVED", "status_detail": None, "status_changed_at": "2026-11-01T09:30:00Z",
+    "rejection": None, "previous_category": None, "category_notice": None, "previous_quality": None, "components_update": None,
 }
 # What a create request may carry (Meta's template fields wacast submits); any other field is
 # refused (422 naming it), never dropped on the way to Meta.
@@ -52,6 +56,7 @@ def template_out(t: Template) -> dict[str, Any]:
         "id": str(t.id), "name": t.name, "language": t.language, "category": t.category, "status": t.status, "quality": t.quality,
         "rejected_reason": t.rejected_reason, "parameter_format": t.parameter_format, "total_parameters": total,
         "components": t.components, "meta_id": t.meta_id, "created_at": t.created_at, "updated_at": t.updated_at,
+        **service.status_view(t),
     }
 
 

@@ -26,6 +26,21 @@ class Template(IdMixin, Base):
     components: Mapped[list] = mapped_column(default=list)
     quality: Mapped[str | None] = mapped_column(String(20))  # GREEN | YELLOW | RED | UNKNOWN
     rejected_reason: Mapped[str | None] = mapped_column(String(500))
+    # Meta's own words on a rejection ({"reason": ..., "recommendation": ...}, each capped), from
+    # the status webhook's rejection_info; cleared when the template leaves REJECTED.
+    rejection_info: Mapped[dict | None]
+    # The last status event Meta sent (REINSTATED while `status` says APPROVED, say), when, and
+    # its details in words (other_info's title and description, the disable date).
+    status_event: Mapped[str | None] = mapped_column(String(30))
+    status_detail: Mapped[str | None] = mapped_column(String(1000))
+    status_changed_at: Mapped[datetime | None]
+    # What changed before (template_category_update, message_template_quality_update): kept and
+    # shown; what to do about a change is the guardrails' (issue 15 records it only).
+    previous_category: Mapped[str | None] = mapped_column(String(30))
+    category_notice: Mapped[dict | None]  # an impending recategorisation: {"correct_category", "at"}
+    previous_quality: Mapped[str | None] = mapped_column(String(20))
+    # message_template_components_update: what Meta reported (body, header, footer, buttons), at.
+    components_update: Mapped[dict | None]
     # Meta's time-to-live: a message not sent (and delivered) within it is dropped. None means
     # the category's default (authentication 10 min, utility and marketing 30 days).
     message_send_ttl_seconds: Mapped[int | None]

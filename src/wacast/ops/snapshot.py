@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily
 
 from wacast.config import Settings
 from wacast.db.engine import Database
@@ -238,4 +238,5 @@ def families(snapshot: Snapshot) -> list[Any]:
         GaugeMetricFamily("wacast_webhook_subscriptions_disabled", "Customer webhook subscriptions wacast turned off after failing.",
                           value=o.get("subscriptions_disabled", 0)),
     ]
+    out.append(event_kinds.metric_family(snapshot.webhook_fields))  # wacast_webhook_events_total{field,handled}
     return out

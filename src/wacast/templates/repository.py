@@ -8,7 +8,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +16,7 @@ from wacast.models.campaigns import Campaign
 from wacast.models.messages import Message, MessageStatus
 from wacast.models.projects import Project
 from wacast.models.templates import Template
+from wacast.templates import statuses
 
 
 async def get(session: AsyncSession, project_id: uuid.UUID, template_id: uuid.UUID) -> Template | None:
@@ -80,8 +80,9 @@ async def campaign_uses(session: AsyncSession, template_id: uuid.UUID) -> list[t
 
 
 async def release_held_sends(session: AsyncSession, project_id: uuid.UUID, now: datetime) -> int:
-    """Held sends of a project whose template is APPROVED again become due now (after a sync)."""
-    approved = select(Template.id).where(Template.project_id == project_id, Template.status == "APPROVED")
+    """Held sends of a project whose template can be sent again (APPROVED, FLAGGED:
+    templates/statuses.SENDABLE) become due now (after a sync or Meta's event)."""
+    approved = select(Template.id).where(Template.project_id == project_id, Template.status.in_(statuses.SENDABLE))
     result = await session.execute(
         update(Message)
         .where(
@@ -143,22 +144,20 @@ async def set_status(session: AsyncSession, template_id: uuid.UUID, status: str,
     await session.execute(update(Template).where(Template.id == template_id).values(status=status, updated_at=now))
 
 
-async def update_from_meta_event(
-    session: AsyncSession,
-    project_ids: list[uuid.UUID],
-    *,
-    meta_id: str,
-    name: Any,
-    language: Any,
-    values: dict[str, Any],
-) -> tuple[dict[uuid.UUID, str], int]:
-    """Apply Meta's template event to the template it names (by Meta's id, else by name and
-    language) in these projects; the statuses before, by template id, and the rows updated."""
-    conditions = [Template.project_id.in_(project_ids)]
+async def for_meta_event(
+    session: AsyncSession, project_ids: list[uuid.UUID], *, meta_id: str, name: str | None, language: str | None,
+) -> list[Template]:
+    """The templates a Meta event names in these projects: by Meta's id, else (a template
+    stored before it had Meta's id) by name and language."""
+    if not project_ids:
+        return []
     if meta_id:
-        conditions.append(Template.meta_id == meta_id)
-    else:
-        conditions += [Template.name == name, Template.language == language]
-    before = dict((await session.execute(select(Template.id, Template.status).where(*conditions))).all())
-    result = await session.execute(update(Template).where(*conditions).values(**values))
-    return before, result.rowcount or 0
+        found = list((await session.execute(
+            select(Template).where(Template.project_id.in_(project_ids), Template.meta_id == meta_id))).scalars().all())
+        if found:
+            return found
+    if not name or not language:
+        return []
+    return list((await session.execute(select(Template).where(
+        Template.project_id.in_(project_ids), Template.name == name, Template.language == language))).scalars().all())
+

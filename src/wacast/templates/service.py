@@ -13,7 +13,7 @@ from wacast.kit.clock import utcnow
 from wacast.kit.errors import Conflict, NotFound, WacastError
 from wacast.models.projects import Project
 from wacast.models.templates import Template
-from wacast.templates import repository, rules
+from wacast.templates import repository, rules, statuses
 
 NAME_RE = re.compile(r"^[a-z0-9_]{1,512}$")
 CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
@@ -73,6 +73,34 @@ def validate_definition(data: Any) -> dict[str, Any]:
     }
 
 
+SENDS_WORDS = {
+    statuses.SendRule.send: "sent", statuses.SendRule.hold: "accepted and held until Meta releases the template",
+    statuses.SendRule.wait: "refused (new) and held (queued)", statuses.SendRule.refuse: "refused; queued ones fail",
+}
+
+
+def status_view(t: Template) -> dict[str, Any]:
+    """A template's status as REST and the dashboard show it: what it means for sends, Meta's
+    rejection reason and recommendation, the last event's details, a warning when at risk,
+    and the previous category and quality (template_category_update, message_template_quality_update)."""
+    rule = statuses.rule_of(t.status)
+    info = t.rejection_info if isinstance(t.rejection_info, dict) else {}
+    rejection = None
+    if t.status == "REJECTED" and (t.rejected_reason or info):
+        rejection = {"reason": t.rejected_reason, "details": info.get("reason"), "recommendation": info.get("recommendation")}
+    return {
+        "sends": rule.value if rule else None,
+        "sends_words": SENDS_WORDS[rule] if rule else "not refused (a status wacast does not know)",
+        "status_words": statuses.words(t.status),
+        "warning": statuses.words(t.status) if t.status in statuses.WARNING else None,
+        "status_event": t.status_event, "status_detail": t.status_detail,
+        "status_changed_at": t.status_changed_at,
+        "rejection": rejection,
+        "previous_category": t.previous_category, "category_notice": t.category_notice,
+        "previous_quality": t.previous_quality, "components_update": t.components_update,
+    }
+
+
 def validate_submission(data: Any) -> dict[str, Any]:
     """A template to submit for review (created, edited or duplicated): Meta's format
     (validate_definition) and Meta's rules (templates/rules.py: placeholders, samples,
@@ -88,13 +116,23 @@ async def upsert(session: AsyncSession, project: Project, definition: dict[str, 
     if template is None:
         template = Template(id=uuid.uuid4(), project_id=project.id, name=definition["name"], language=definition["language"])
         repository.add(session, template)
+    if template.category and template.category != definition["category"]:
+        template.previous_category = template.category
     template.category = definition["category"]
     template.components = definition["components"]
     template.parameter_format = definition["parameter_format"]
+    if template.status and template.status != status:
+        # A status learnt from Meta's listing (or a new submission): the last event's words no longer apply.
+        template.status_event, template.status_detail, template.status_changed_at = None, None, utcnow()
     template.status = status
     template.meta_id = definition.get("meta_id") or template.meta_id
-    template.quality = definition.get("quality") or template.quality
+    quality = definition.get("quality") or template.quality
+    if template.quality and quality != template.quality:
+        template.previous_quality = template.quality
+    template.quality = quality
     template.rejected_reason = definition.get("rejected_reason")
+    if status != "REJECTED":
+        template.rejection_info = None  # Meta's words on a rejection stay while it is rejected
     if definition.get("message_send_ttl_seconds") is not None:
         template.message_send_ttl_seconds = definition["message_send_ttl_seconds"]
     template.updated_at = utcnow()
@@ -222,6 +260,8 @@ async def apply_edit(session: AsyncSession, template: Template, definition: dict
     template.message_send_ttl_seconds = definition.get("message_send_ttl_seconds")
     template.status = status
     template.rejected_reason = None
+    template.rejection_info = None
+    template.status_event, template.status_detail, template.status_changed_at = None, None, utcnow()
     template.updated_at = utcnow()
     await session.flush()
     return template

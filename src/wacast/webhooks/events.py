@@ -149,10 +149,19 @@ def _campaign_data(campaign: Any, previous: str | None, reason: str | None) -> d
 
 
 async def template_status(session: AsyncSession, project_id: uuid.UUID, template: Any, previous: str | None) -> None:
-    """template.status.updated: Meta approved, rejected, paused or disabled a template."""
+    """template.status.updated: Meta approved, rejected, paused, flagged or disabled a template.
+    `event` is Meta's own (REINSTATED while the status is APPROVED); a rejection carries Meta's
+    reason and recommendation (`rejection`), other events their details in words (`detail`)."""
     if previous == template.status or not await _wants(session, project_id, "template.status.updated"):
         return
+    info = getattr(template, "rejection_info", None)
+    info = info if isinstance(info, dict) else {}
+    rejection = None
+    if template.status == "REJECTED":
+        rejection = {"reason": template.rejected_reason, "details": info.get("reason"), "recommendation": info.get("recommendation")}
     await outbox.emit(session, project_id, "template.status.updated", {
         "template": {"id": str(template.id), "name": template.name, "language": template.language, "status": template.status,
-                     "previous_status": previous, "reason": template.rejected_reason, "quality": template.quality},
+                     "previous_status": previous, "reason": template.rejected_reason, "quality": template.quality,
+                     "category": template.category, "event": getattr(template, "status_event", None),
+                     "detail": getattr(template, "status_detail", None), "rejection": rejection},
     })

@@ -45,7 +45,8 @@ BATCH = 1000
 SQLITE_BATCH = 25
 
 # The template fields of a WABA's webhooks (whatsapp/template_events.py).
-TEMPLATE_FIELDS = ("message_template_status_update", "message_template_quality_update")
+TEMPLATE_FIELDS = ("message_template_status_update", "message_template_quality_update", "template_category_update",
+                   "message_template_components_update")
 
 
 def _status_only(body: Any) -> list[dict] | None:

@@ -1,45 +1,227 @@
-"""Meta's template events for a WABA: status (approved, rejected, paused...) and quality
-changes, applied to the template in every project on that WABA."""
+"""Meta's template events for a WABA, applied to the template in every project on that WABA:
+
+- message_template_status_update: the status as templates/statuses.py maps Meta's event (never
+  copied), Meta's reason and its rejection_info (reason and recommendation, in full), the
+  event's details in words (other_info, disable_info); customer webhook template.status.updated;
+  sends held for the template go out when it can be sent again;
+- message_template_quality_update: the new quality, with the previous one;
+- template_category_update: the new category with the previous one, or the impending change;
+- message_template_components_update: what Meta reports is kept, and the project's template
+  sync is made due so that the new components are fetched.
+
+Meta's body is untrusted: every field may be missing, of another type, huge or hostile. The
+readers below (pure; tests/unit/test_template_event_values.py) keep only what is well formed,
+with text capped and control characters removed.
+"""
 
 from __future__ import annotations
 
+import re
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.kit.clock import utcnow
+from wacast.models.templates import Template
 from wacast.projects import repository as projects_repo
 from wacast.templates import repository as templates_repo
+from wacast.templates import statuses
 from wacast.webhooks import events as hooks
+
+CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
+QUALITIES = ("GREEN", "YELLOW", "RED", "UNKNOWN")
+REASON_MAX = 500  # templates.rejected_reason
+INFO_MAX = 2000  # each of rejection_info's texts
+DETAIL_MAX = 1000  # templates.status_detail
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_WORD = re.compile(r"[A-Z][A-Z0-9_]{0,29}")
+
+
+# --- reading Meta's values (pure) -----------------------------------------------------------
+
+
+def meta_text(value: Any, max_len: int) -> str | None:
+    """A text of Meta's as wacast keeps it: a string, control characters (but newline), NUL and
+    lone surrogates turned to spaces, trimmed, at most `max_len` characters; else None."""
+    if not isinstance(value, str):
+        return None
+    cleaned = _CONTROL.sub(" ", value).strip()
+    if not cleaned:
+        return None
+    return cleaned if len(cleaned) <= max_len else cleaned[: max_len - 1] + "…"
+
+
+def meta_word(value: Any, allowed: tuple[str, ...] | None = None) -> str | None:
+    """An enum value of Meta's (APPROVED, MARKETING, YELLOW...), upper case, or None."""
+    if not isinstance(value, str):
+        return None
+    word = value.strip().upper()
+    if not _WORD.fullmatch(word) or (allowed is not None and word not in allowed):
+        return None
+    return word
+
+
+def meta_time(value: Any) -> datetime | None:
+    """A Unix timestamp of Meta's (number or digits), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int | float) or not (0 < value < 10**11):
+        return None
+    return datetime.fromtimestamp(value, UTC)
+
+
+def rejection_info(value: dict) -> dict[str, str] | None:
+    """rejection_info's reason and recommendation, each in full (capped), or None."""
+    info = value.get("rejection_info")
+    if not isinstance(info, dict):
+        return None
+    kept = {key: meta_text(info.get(key), INFO_MAX) for key in ("reason", "recommendation")}
+    kept = {k: v for k, v in kept.items() if v}
+    return kept or None
+
+
+def status_detail(value: dict) -> str | None:
+    """The details of a status event in words: other_info's title and description, the
+    disable date, a reason other than NONE on an event that is not a rejection."""
+    parts: list[str] = []
+    other = value.get("other_info")
+    if isinstance(other, dict):
+        title = meta_word(other.get("title"))
+        description = meta_text(other.get("description"), DETAIL_MAX)
+        if title or description:
+            parts.append(": ".join(p for p in (title, description) if p))
+    disable = value.get("disable_info")
+    if isinstance(disable, dict):
+        when = meta_time(disable.get("disable_date"))
+        if when is not None:
+            parts.append(f"disabled on {when:%Y-%m-%d %H:%M} UTC")
+    reason = meta_text(value.get("reason"), REASON_MAX)
+    if reason and reason.upper() != "NONE" and meta_word(value.get("event")) != "REJECTED":
+        parts.append(f"reason {reason}")
+    text = "; ".join(p for p in parts if p)
+    return meta_text(text, DETAIL_MAX) if text else None
+
+
+def components_update(value: dict, now: datetime) -> dict[str, Any]:
+    """message_template_components_update as wacast keeps it: body, header, footer, buttons."""
+    kept: dict[str, Any] = {"received_at": now.isoformat().replace("+00:00", "Z")}
+    for key, name in (("message_template_element", "body"), ("message_template_title", "header"), ("message_template_footer", "footer")):
+        text = meta_text(value.get(key), 1024)
+        if text:
+            kept[name] = text
+    buttons: list[dict[str, str]] = []
+    given = value.get("message_template_buttons")
+    for button in given if isinstance(given, list) else []:
+        if not isinstance(button, dict) or len(buttons) >= 10:
+            continue
+        kept_button = {name: meta_text(button.get(f"message_template_button_{name}"), 2000) for name in ("type", "text", "url", "phone_number")}
+        buttons.append({k: v for k, v in kept_button.items() if v})
+    if buttons:
+        kept["buttons"] = buttons
+    return kept
+
+
+# --- applying them --------------------------------------------------------------------------
 
 
 async def apply_template_change(session: AsyncSession, waba_id: str, field: str, value: dict, notes: list[str]) -> None:
     projects = await projects_repo.ids_with_waba(session, waba_id)
     if not projects:
-        notes.append(f"template event for unknown WABA {waba_id!r}")
+        notes.append(f"template event for unknown WABA {waba_id[:64]!r}")
         return
-    values: dict[str, Any] = {"updated_at": utcnow()}
+    meta_id = value.get("message_template_id")
+    name, language = meta_text(value.get("message_template_name"), 512), meta_text(value.get("message_template_language"), 20)
+    meta_id = str(meta_id)[:64] if isinstance(meta_id, int | str) and not isinstance(meta_id, bool) and str(meta_id).strip() else ""
+    templates = await templates_repo.for_meta_event(session, projects, meta_id=meta_id, name=name, language=language)
+    if not templates:
+        notes.append(f"template event for unknown template {name!r}")
+        return
+    now = utcnow()
     if field == "message_template_status_update":
-        event = str(value.get("event", "")).upper()
-        values["status"] = "APPROVED" if event in ("REINSTATED", "UNPAUSED") else event
-        if event == "REJECTED":
-            values["rejected_reason"] = str(value.get("reason") or "")[:500]
+        await _status(session, templates, value, now, notes)
     elif field == "message_template_quality_update":
-        values["quality"] = value.get("new_quality_score")
+        _quality(templates, value, notes)
+    elif field == "template_category_update":
+        _category(templates, value, notes)
+    elif field == "message_template_components_update":
+        update = components_update(value, now)
+        for template in templates:
+            template.components_update = update
+        for project_id in {t.project_id for t in templates}:  # the next sync fetches the new components
+            await templates_repo.set_synced_at(session, project_id, None)
     else:
         notes.append(f"field {field} ignored")
         return
-    before, updated = await templates_repo.update_from_meta_event(
-        session, projects, meta_id=str(value.get("message_template_id", "")),
-        name=value.get("message_template_name"), language=value.get("message_template_language"), values=values,
-    )
-    if "status" in values and before:  # customer webhooks: template.status.updated
-        changed = await templates_repo.by_ids(session, before, fresh=True)
-        for template in changed.values():
-            await hooks.template_status(session, template.project_id, template, before.get(template.id))
-    if not updated:
-        notes.append(f"template event for unknown template {value.get('message_template_name')!r}")
-    elif values.get("status") == "APPROVED":
-        # Messages held while the template was paused can go now.
-        for project_id in projects:
-            await templates_repo.release_held_sends(session, project_id, utcnow())
+    for template in templates:
+        template.updated_at = now
+    await session.flush()
+
+
+async def _status(session: AsyncSession, templates: list[Template], value: dict, now: datetime, notes: list[str]) -> None:
+    event = meta_word(value.get("event")) or ""
+    rule = statuses.for_event(event)
+    detail = status_detail(value)
+    category = meta_word(value.get("message_template_category"), CATEGORIES)
+    released: set[uuid.UUID] = set()
+    for template in templates:
+        before = template.status
+        template.status_event = event or None
+        template.status_changed_at = now
+        if rule is None:  # an event wacast does not know: the status stays, the event is noted
+            template.status_detail = meta_text(
+                f"Meta sent event {event or '(none)'}, which wacast does not know; the status stays {before}", DETAIL_MAX)
+            notes.append(f"template event {event or '(none)'!s} not known: status kept")
+            continue
+        template.status = rule.stored
+        template.status_detail = detail
+        if rule.stored == "REJECTED":
+            template.rejected_reason = meta_text(value.get("reason"), REASON_MAX)
+            template.rejection_info = rejection_info(value)
+        else:
+            template.rejected_reason = None
+            template.rejection_info = None
+        if category and category != template.category:
+            template.previous_category, template.category = template.category, category
+        await session.flush()
+        await hooks.template_status(session, template.project_id, template, before)
+        if statuses.can_send(template.status) and not statuses.can_send(before):
+            released.add(template.project_id)
+    # Messages held while the template could not be sent go now.
+    for project_id in released:
+        await templates_repo.release_held_sends(session, project_id, now)
+
+
+def _quality(templates: list[Template], value: dict, notes: list[str]) -> None:
+    new = meta_word(value.get("new_quality_score"), QUALITIES)
+    if new is None:
+        notes.append("template quality event without a known new_quality_score")
+        return
+    previous = meta_word(value.get("previous_quality_score"), QUALITIES)
+    for template in templates:
+        template.previous_quality = previous or template.quality
+        template.quality = new
+
+
+def _category(templates: list[Template], value: dict, notes: list[str]) -> None:
+    new = meta_word(value.get("new_category"), CATEGORIES)
+    correct = meta_word(value.get("correct_category"), CATEGORIES)
+    previous = meta_word(value.get("previous_category"), CATEGORIES)
+    if correct is not None:  # impending: Meta will recategorise it (in 24 hours)
+        at = meta_time(value.get("category_update_timestamp"))
+        notice = {"correct_category": correct, "current_category": new,
+                  "at": at.isoformat().replace("+00:00", "Z") if at else None}
+        for template in templates:
+            template.category_notice = notice
+        return
+    if new is None:
+        notes.append("template category event without a known new_category")
+        return
+    for template in templates:
+        if new != template.category or previous:
+            template.previous_category = previous or template.category
+        template.category = new
+        template.category_notice = None

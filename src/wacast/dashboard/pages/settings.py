@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.dashboard.forms import fields
 
@@ -19,6 +20,7 @@ from wacast.dashboard.web import DashboardRoute, Owner, redirect, render
 from wacast.db.requests import ReadSession, WriteSession
 from wacast.kit.errors import WacastError
 from wacast.projects import service as projects
+from wacast.whatsapp import event_kinds
 
 SettingsForm = fields(
     "default_country", "timezone", "messages_per_second", "opt_out_keywords", "sender_number", "waba_id",
@@ -32,7 +34,19 @@ router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 @router.get("/settings")
 async def settings_page(request: Request, ctx: Owner, session: ReadSession) -> Response:
     view = await broadcasts.policy_view(session, ctx.project.id, await broadcasts.get_policy(session, ctx.project.id))
-    return render(ctx, "settings.html", p=ctx.project, policy=policy_form_values(view), tiers=policies.TIERS)
+    return render(ctx, "settings.html", p=ctx.project, policy=policy_form_values(view), tiers=policies.TIERS,
+                  events=await meta_events_view(session))
+
+
+async def meta_events_view(session: AsyncSession) -> dict[str, Any]:
+    """Meta's webhook fields received (every project's: the counts are the server's), those
+    wacast does not use in words (what each is, why not used, count, last seen), and the used
+    ones in a line."""
+    totals = await event_kinds.totals(session)
+    unused = [{"field": t.field, "what": t.info.what, "why": t.info.how, "count": t.count, "last_seen_at": t.last_seen_at}
+              for t in totals if not t.handled]
+    used = [{"field": t.field, "count": t.count} for t in totals if t.handled]
+    return {"unused": unused, "used": used}
 
 
 def policy_form_values(view: dict[str, Any]) -> dict[str, str]:
@@ -74,7 +88,7 @@ async def send_policy_save(request: Request, ctx: Owner, form: PolicyForm, sessi
         # Shown on the page with what was typed, not a redirect that would clear the form.
         # Nothing was written: the body is checked whole before the policy changes.
         return render(ctx, "settings.html", status_code=400, p=ctx.project, policy=typed, tiers=policies.TIERS,
-                      policy_error=f"{error.message} ({error.code})")
+                      policy_error=f"{error.message} ({error.code})", events=await meta_events_view(session))
     return redirect(ctx, "/settings#send-policy", "Send policy saved. Messages held by quiet hours follow the new window.")
 
 

@@ -42,7 +42,7 @@ MEDIA_HEADERS = ("IMAGE", "VIDEO", "DOCUMENT")
 @router.get("/templates")
 async def templates_page(request: Request, ctx: Agent, session: ReadSession) -> Response:
     items = await templates_service.list_for_project(session, ctx.project.id)
-    rows = [{"t": t, "bubble": views.bubble(t.components, t.parameter_format)} for t in items]
+    rows = [{"t": t, "bubble": views.bubble(t.components, t.parameter_format), "sv": templates_service.status_view(t)} for t in items]
     return render(ctx, "templates.html", rows=rows)
 
 
@@ -258,7 +258,7 @@ async def template_page(request: Request, template_id: str, ctx: Agent, session:
     _, unsupported = form_values(t)
     return render(ctx, "template.html", page="templates", t=t, preview=views.bubble(t.components, t.parameter_format),
                   needs=analyze(t.components, t.parameter_format), uses=uses, editable=t.status in templates_service.EDITABLE,
-                  unsupported=unsupported,
+                  unsupported=unsupported, sv=templates_service.status_view(t),
                   definition=json.dumps({"name": t.name, "language": t.language, "category": t.category,
                                          "parameter_format": t.parameter_format, "components": t.components}, indent=2))
 
