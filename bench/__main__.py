@@ -1,6 +1,6 @@
 """`make bench`: every scenario beside its baseline, in the same run, on this machine.
 
-    python -m bench [--quick] [--seconds N] [--backlog N] [--only embedded,ingest,production,delivery,scaleout,ratecap,webhook]
+    python -m bench [--quick] [--seconds N] [--backlog N] [--only embedded,ingest,production,delivery,scaleout,ratecap,webhook,redirect]
 
 Writes bench/results/latest.md and latest.json (value, baseline, ratio, target, met?) and
 prints the table. Reports, never asserts. Method and the numbers: docs/benchmarks.md.
@@ -28,7 +28,7 @@ import httpx
 import orjson
 
 from bench import setup
-from bench.load import campaign_body, open_loop, wrk, wrk_replay
+from bench.load import campaign_body, open_loop, wrk, wrk_get, wrk_replay
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -573,6 +573,38 @@ def webhooks(backend: str, url: str, seconds: float, memory: dict) -> None:
 # --- report ---------------------------------------------------------------------------
 
 
+# --- tracked links: GET /r/{token} ------------------------------------------------------
+
+
+def redirects(backend: str, url: str, seconds: float, connections: int, memory: dict, links: int = 20_000) -> None:
+    """The redirect of tracked links as a tap reaches it (a phone's browser user agent): one
+    indexed lookup, the click in a grouped commit, then the 302; beside a no-op 302 route."""
+    log(f"redirect on {backend}: fresh database, {links} tracked links")
+    setup.fresh_database(url)
+    seeded = run_async(setup.seed(url))
+    run_async(setup.insert_backlog(url, seeded, links))
+    tokens = run_async(setup.mint_links(url, seeded, links))
+    env = {"WACAST_RUN_DISPATCHER": "1", "WACAST_DISPATCHER_PROCESS": "1"} if backend == "sqlite" else {}
+    server, port = start_server(url, **env)  # on SQLite as `make run` runs it: the dispatcher on, in its own process
+    base = f"http://127.0.0.1:{port}"
+    scenario = f"redirect {backend}"
+    paths = [f"/r/{t}" for t in tokens]
+    try:
+        wrk_get(base + "/", 2, connections, ["/bench/noop-redirect"])  # warm up
+        wrk_get(base + "/", 2, connections, paths[:1000])
+        noop = wrk_get(base + "/", seconds, connections, ["/bench/noop-redirect"])
+        redirected = wrk_get(base + "/", seconds, connections, paths)
+        stored = subprocess.run(["psql", url, "-Atc", "select count(*) from link_clicks"], capture_output=True, text=True).stdout.strip() \
+            if backend == "postgresql" else ""
+        log(f"{scenario}: no-op {noop['rate']:.0f}/s, redirect {redirected['rate']:.0f}/s ({redirected['errors']} errors)")
+        row(scenario, "redirects/s (closed loop)", redirected["rate"], "req/s", baseline=noop["rate"], baseline_name="no-op 302",
+            target=">= 2000/s", met=redirected["rate"] >= 2000,
+            note=f"{redirected['errors']} errors; wrk p99 {redirected['p99_us'] / 1000:.0f} ms" + (f"; {stored} clicks stored" if stored else ""))
+        memory[f"server ({backend}, redirect)"] = server.peak_rss_mb()
+    finally:
+        server.stop()
+
+
 def fmt(v: Any) -> str:
     if v is None:
         return ""
@@ -604,7 +636,7 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, help="delivery backlog (default 100000, quick 20000)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2, help="worker processes for the delivery scenario")
-    parser.add_argument("--only", default="embedded,ingest,production,delivery,scaleout,ratecap,webhook")
+    parser.add_argument("--only", default="embedded,ingest,production,delivery,scaleout,ratecap,webhook,redirect")
     parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
     seconds = args.seconds or (5 if args.quick else 15)
@@ -640,6 +672,11 @@ def main() -> None:
             if backend == "sqlite" and args.skip_sqlite:
                 continue
             webhooks(backend, url, seconds, memory)
+    if "redirect" in only:
+        for backend, url in (("postgresql", PG_URL), ("sqlite", SQLITE_URL)):
+            if backend == "sqlite" and args.skip_sqlite:
+                continue
+            redirects(backend, url, seconds, args.connections, memory)
     if "ratecap" in only:
         for numbers, workers in ((8, 2), (16, 4)):
             ratecap(PG_URL, max(10.0, seconds * 2), numbers, workers, memory)

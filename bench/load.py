@@ -113,6 +113,31 @@ def wrk_replay(url: str, seconds: float, connections: int, requests: list[tuple[
         os.unlink(data_file)
 
 
+WRK_GET_LUA = WRK_SETUP + r"""
+function init(args)
+  PATHS = {}
+  for line in io.lines(args[1]) do table.insert(PATHS, line) end
+  counter = tid * 7919
+end
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", PATHS[(counter % #PATHS) + 1], {["User-Agent"]="Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"})
+end
+""" + WRK_DONE
+
+
+def wrk_get(url: str, seconds: float, connections: int, paths: list[str], threads: int = 2) -> dict:
+    """Closed loop of GETs of the given paths, round robin, as a phone's browser."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write("\n".join(paths) + "\n")
+        data_file = f.name
+    try:
+        data = _run_wrk(WRK_GET_LUA, url, seconds, connections, threads, [data_file])
+    finally:
+        os.unlink(data_file)
+    return data  # wrk counts only statuses >= 400 as errors: each 302 is an answer
+
+
 @dataclass
 class OpenLoopResult:
     rate_target: float

@@ -1,7 +1,8 @@
 """The server under test: wacast's own app, served exactly as `wacast serve` serves it
-(uvicorn, uvloop + httptools, same options), plus one baseline route mounted by the harness:
+(uvicorn, uvloop + httptools, same options), plus two baseline routes mounted by the harness:
 
-    POST /bench/noop   parse the JSON body (the same reader as the campaign API), answer 200.
+    POST /bench/noop           parse the JSON body (the same reader as the campaign API), answer 200.
+    GET /bench/noop-redirect   answer a 302 to a fixed address (the baseline of /r/{token}).
 
 Run: python -m bench.server_app  (settings from WACAST_* as for `wacast serve`).
 """
@@ -12,6 +13,7 @@ import os
 import uuid
 
 from fastapi import Request
+from fastapi.responses import RedirectResponse
 
 from wacast.config import get_settings
 from wacast.kit.http import JSONResponse, read_json
@@ -26,6 +28,10 @@ def create_bench_app():  # noqa: ANN201
     async def noop(request: Request) -> JSONResponse:
         await read_json(request)
         return JSONResponse({"success": "true", "submitted_message_id": str(uuid.uuid4())})
+
+    @app.get("/bench/noop-redirect", include_in_schema=False)
+    async def noop_redirect() -> RedirectResponse:
+        return RedirectResponse("https://shop.example/orders/1", status_code=302)  # the redirect's baseline
 
     return app
 

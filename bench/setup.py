@@ -178,3 +178,27 @@ async def inbound_lag(url: str, since: Any, wait_seconds: float) -> dict[str, fl
     if not lags:
         return {"p50": 0.0, "p99": 0.0, "pending": pending}
     return {"p50": lags[len(lags) // 2], "p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))], "pending": pending}
+
+
+async def mint_links(url: str, seeded: Seeded, count: int, chunk: int = 5000) -> list[str]:
+    """A tracked link for each of `count` queued messages (insert_backlog first), minted by
+    wacast's own service as the send path does; their tokens."""
+    from sqlalchemy import select
+
+    from wacast.links import service as links
+    from wacast.models.messages import Message
+
+    db = Database(url)
+    tokens: list[str] = []
+    try:
+        async with db.read() as session:
+            rows = (await session.execute(select(Message.id, Message.project_id, Message.campaign_id, Message.contact_id).limit(count))).all()
+        for start in range(0, len(rows), chunk):
+            async with db.transaction() as session:
+                for row in rows[start : start + chunk]:
+                    tokens += await links.mint(session, project_id=row.project_id, campaign_id=row.campaign_id, campaign_name="orders",
+                                               campaign_tracking=None, message_id=row.id, contact_id=row.contact_id,
+                                               links=[links.LinkToMint(f"https://shop.example/orders/{row.id}", 0)])
+    finally:
+        await db.dispose()
+    return tokens

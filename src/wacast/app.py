@@ -77,8 +77,9 @@ BODY_LIMITS = BodyLimits(
 def include_routers(app: FastAPI) -> None:
     """Every router, in the order requests are matched (the dashboard's pages come after the API)."""
     for router in (
-        campaign_router, messages_router, webhook_router, segments_router, campaigns_router, contacts_router,
-        templates_router, webhooks_router, broadcasts_router, links_router,
+        # The tracked links' redirect first: every tap of every recipient comes to it.
+        links_router, campaign_router, messages_router, webhook_router, segments_router, campaigns_router, contacts_router,
+        templates_router, webhooks_router, broadcasts_router,
     ):
         app.include_router(router)
     mount_api_docs(app)

@@ -34,13 +34,13 @@ NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Ro
                   responses={302: {"description": "To the destination stored for this token, with the campaign's UTM parameters"},
                              404: {"description": "Unknown or malformed token (never a redirect)"}})
 async def follow(token: str, request: Request) -> Response:
-    async with request.app.state.db.read() as session:
-        link = await service.follow(session, token)
-    if link is None:
+    followed = None
+    if service.well_formed(token):
+        client = classify(request.method, request.headers.get("user-agent", ""), None)
+        followed = await request.app.state.clicks.follow(token, client)  # the click is committed before the 302 goes out
+    if followed is None:
         return HTMLResponse(NOT_FOUND_PAGE, status_code=404, headers=NO_STORE)
-    client = classify(request.method, request.headers.get("user-agent", ""), None)
-    await request.app.state.clicks.record(link, client)  # committed before the 302 goes out
-    return RedirectResponse(link.destination, status_code=302, headers=NO_STORE)
+    return RedirectResponse(followed.destination, status_code=302, headers=NO_STORE)
 
 
 CONVERSION_EXAMPLE = {

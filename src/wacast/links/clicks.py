@@ -1,10 +1,13 @@
 """Clicks, recorded with grouped commits before the redirect answers.
 
 `/r/{token}` is the busiest public path a broadcast creates (every tap of every recipient, and
-the preview fetchers before them). Each request's click joins the batch being written (one
-INSERT of all of them, one commit) and the 302 goes out only after that commit: a click is
-never lost once its redirect was sent. Repeats of a link within seconds are decided here, in
-the batch, against the link's last counted click.
+the preview fetchers before them). Each request joins the batch being written: one lookup of
+all the batch's tokens (by primary key), one INSERT of their clicks, one commit, on one
+connection; the 302 goes out only after that commit, so a click is never lost once its
+redirect was sent. (A lookup of its own per request would hold a pooled connection per
+waiting request: under a burst of taps the pool overflowed and connections were opened and
+closed per request, 185 redirects/s where the batch does several times that.) Repeats of a
+link within seconds are decided here, in the batch, against the link's last counted click.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from wacast.kit.group_commit import GroupCommit
 from wacast.links import repository as repo
 from wacast.links.clients import REPEAT_SECONDS, ClientClass
 from wacast.webhooks import events as hooks
+from wacast.webhooks.outbox import remember_subscribers
 
 
 @dataclass(frozen=True)
@@ -31,28 +35,40 @@ class Request:
     at: datetime
 
 
+@dataclass(frozen=True)
+class Followed:
+    destination: str
+    client_class: str
+
+
 class ClickRecorder:
-    """`await record(link, client)`: the click's class once it is committed."""
+    """`await follow(token, client)`: where the token leads, once its click is committed;
+    None for a token that was never minted (nothing is written for it)."""
 
     def __init__(self, db: Database, max_batch: int = 500) -> None:
         self.db = db
-        self.group: GroupCommit[Request, str] = GroupCommit(self._write, max_batch=max_batch, name="clicks")
+        self.group: GroupCommit[tuple[str, ClientClass], Followed | None] = GroupCommit(self._write, max_batch=max_batch, name="clicks")
 
-    async def record(self, link: Any, client: ClientClass) -> str:
-        return await self.group.submit(Request(link, client, utcnow()))
+    async def follow(self, token: str, client: ClientClass) -> Followed | None:
+        return await self.group.submit((token, client))
 
-    async def _write(self, batch: list[Request]) -> list[str]:
+    async def _write(self, batch: list[tuple[str, ClientClass]]) -> list[Followed | None]:
+        now = utcnow()
         async with self.db.transaction() as session:
-            kinds = await write_clicks(session, batch)
-        for kind in kinds:
-            metrics.link_request(kind)
-        return kinds
+            found = await repo.links(session, list({token for token, _ in batch}))
+            requests = [Request(found[token], client, now) for token, client in batch if token in found]
+            kinds = iter(await write_clicks(session, requests))
+        out = [Followed(found[token].destination, next(kinds)) if token in found else None for token, _ in batch]
+        for item in out:
+            metrics.link_request(item.client_class if item else "unknown")
+        return out
 
 
 async def write_clicks(session: AsyncSession, batch: list[Request]) -> list[str]:
     """Store a batch of link requests; the class of each (a person's request within
     REPEAT_SECONDS of the link's last counted click is a repeat). `message.clicked` fires for
     each message's first counted click."""
+    remember_subscribers(session)  # each project's subscriptions read once per batch
     tokens = list({r.link.token for r in batch if r.client.counted})
     last = await repo.last_counted_clicks(session, tokens)
     clicked_before = await repo.messages_clicked(session, list({r.link.message_id for r in batch if r.client.counted and r.link.message_id}))
@@ -73,21 +89,24 @@ async def write_clicks(session: AsyncSession, batch: list[Request]) -> list[str]
                      "client_class": kind, "counted": counted})
         kinds.append(kind)
     await repo.insert_clicks(session, rows)
-    for request in first_clicks:
-        await _clicked_event(session, request)
+    await _clicked_events(session, first_clicks)
     return kinds
 
 
-async def _clicked_event(session: AsyncSession, request: Request) -> None:
-    link = request.link
-    data = {
-        "submitted_message_id": str(link.message_id),
-        "message": {
-            "messageId": str(link.message_id), "submitted_message_id": str(link.message_id),
-            "contact_id": str(link.contact_id) if link.contact_id else None,
-            "campaign_id": str(link.campaign_id) if link.campaign_id else None,
-            "campaign_name": await repo.campaign_name(session, link.campaign_id),
-            "button_index": link.button_index, "clicked_at": request.at.isoformat().replace("+00:00", "Z"),
-        },
-    }
-    await hooks.emit_if_wanted(session, link.project_id, "message.clicked", data)
+async def _clicked_events(session: AsyncSession, first_clicks: list[Request]) -> None:
+    """`message.clicked` for each message's first click, for the projects that subscribe to it
+    (the subscriptions read once per project, the campaign names once per batch)."""
+    wanted = [r for r in first_clicks if await hooks.wants(session, r.link.project_id, "message.clicked")]
+    names = await repo.campaign_names(session, {r.link.campaign_id for r in wanted if r.link.campaign_id})
+    for request in wanted:
+        link = request.link
+        await hooks.emit_if_wanted(session, link.project_id, "message.clicked", {
+            "submitted_message_id": str(link.message_id),
+            "message": {
+                "messageId": str(link.message_id), "submitted_message_id": str(link.message_id),
+                "contact_id": str(link.contact_id) if link.contact_id else None,
+                "campaign_id": str(link.campaign_id) if link.campaign_id else None,
+                "campaign_name": names.get(link.campaign_id),
+                "button_index": link.button_index, "clicked_at": request.at.isoformat().replace("+00:00", "Z"),
+            },
+        })

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # A second request of the same link within this many seconds is the same tap (a double tap,
 # the app's prefetch after the preview, a reload).
@@ -40,11 +41,20 @@ def classify(method: str, user_agent: str, seconds_since_last: float | None) -> 
     counted click of the same link (None: it has none)."""
     if method.upper() == "HEAD":
         return ClientClass("head", False)
-    agent = user_agent.strip()
-    if _PREVIEW.search(agent):
-        return ClientClass("preview", False)
-    if not agent or _BOT.search(agent):
-        return ClientClass("bot", False)
+    machine = _machine(user_agent[:512])
+    if machine:
+        return ClientClass(machine, False)
     if seconds_since_last is not None and 0 <= seconds_since_last < REPEAT_SECONDS:
         return ClientClass("repeat", False)
     return ClientClass("browser", True)
+
+
+@lru_cache(maxsize=4096)  # a broadcast's taps come from a few hundred distinct user agents
+def _machine(user_agent: str) -> str | None:
+    """"preview" or "bot" for a machine's user agent, None for a person's browser."""
+    agent = user_agent.strip()
+    if _PREVIEW.search(agent):
+        return "preview"
+    if not agent or _BOT.search(agent):
+        return "bot"
+    return None

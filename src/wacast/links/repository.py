@@ -24,9 +24,11 @@ async def insert_links(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
         await session.execute(insert(TrackedLink), rows)
 
 
-async def link(session: AsyncSession, token: str) -> Any | None:
-    """The link of a token: one primary-key lookup (the redirect's only read)."""
-    return (await session.execute(select(*LINK_COLUMNS).where(TrackedLink.token == token))).first()
+async def links(session: AsyncSession, tokens: list[str]) -> dict[str, Any]:
+    """The links of many tokens in one primary-key lookup (a batch of the redirect)."""
+    if not tokens:
+        return {}
+    return {row.token: row for row in (await session.execute(select(*LINK_COLUMNS).where(TrackedLink.token.in_(tokens)))).all()}
 
 
 async def links_of_message(session: AsyncSession, message_id: uuid.UUID) -> Sequence[Any]:
@@ -100,6 +102,12 @@ async def conversion_by_order(session: AsyncSession, project_id: uuid.UUID, orde
 async def add_conversion(session: AsyncSession, conversion: Conversion) -> None:
     session.add(conversion)
     await session.flush()
+
+
+async def campaign_names(session: AsyncSession, campaign_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not campaign_ids:
+        return {}
+    return dict((await session.execute(select(Campaign.id, Campaign.name).where(Campaign.id.in_(campaign_ids)))).all())
 
 
 async def campaign_name(session: AsyncSession, campaign_id: uuid.UUID | None) -> str | None:

@@ -62,11 +62,9 @@ async def mint(session: AsyncSession, *, project_id: uuid.UUID, campaign_id: uui
     return tokens
 
 
-async def follow(session: AsyncSession, token: str) -> Any | None:
-    """The stored link of a token, or None (malformed or unknown: never a guess)."""
-    if not isinstance(token, str) or not TOKEN.match(token):
-        return None
-    return await repo.link(session, token)
+def well_formed(token: str) -> bool:
+    """Whether `token` can be one wacast minted (anything else is not looked up at all)."""
+    return isinstance(token, str) and bool(TOKEN.match(token))
 
 
 # --- conversions ---------------------------------------------------------------------------

@@ -24,6 +24,11 @@ async def _wants(session: AsyncSession, project_id: uuid.UUID, topic: str) -> bo
     return bool(await outbox._subscribers(session, project_id, topic))
 
 
+async def wants(session: AsyncSession, project_id: uuid.UUID, topic: str) -> bool:
+    """Whether any subscription of the project wants the topic (build the event only then)."""
+    return await _wants(session, project_id, topic)
+
+
 async def emit_if_wanted(session: AsyncSession, project_id: uuid.UUID, topic: str, data: dict[str, Any]) -> bool:
     """Record one event of `topic` for the project's subscriptions that want it; False (and
     nothing written) when none does."""
