@@ -2,7 +2,7 @@
 
     python -m bench [--quick] [--seconds N] [--backlog N] [--only embedded,ingest,production,delivery,scaleout,ratecap,webhook,redirect]
 
-Writes bench/results/latest.md and latest.json (value, baseline, ratio, target, met?) and
+Writes bench/results/latest.md and latest.json (a run with --only: only-<scenarios>.md/.json) (value, baseline, ratio, target, met?) and
 prints the table. Reports, never asserts. Method and the numbers: docs/benchmarks.md.
 """
 
@@ -36,6 +36,7 @@ PY = sys.executable
 PG_URL = os.environ.get("WACAST_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test_bench_run")
 SQLITE_URL = "sqlite:////tmp/wacast-bench/bench.db"
 APP_SECRET = "bench-app-secret"
+ALL_SCENARIOS = "embedded,ingest,production,delivery,scaleout,ratecap,webhook,redirect"
 rows: list[dict[str, Any]] = []
 notes: list[str] = []
 
@@ -624,8 +625,10 @@ def write_results(meta: dict) -> str:
     if notes:
         lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
     text = "\n".join(lines) + "\n"
-    (RESULTS / "latest.md").write_text(text)
-    (RESULTS / "latest.json").write_text(json.dumps({"meta": meta, "results": rows, "notes": notes}, indent=2))
+    # A run of some scenarios (--only) keeps the last full run's latest.md beside it.
+    name = "latest" if not meta.get("only") else "only-" + "-".join(meta["only"])
+    (RESULTS / f"{name}.md").write_text(text)
+    (RESULTS / f"{name}.json").write_text(json.dumps({"meta": meta, "results": rows, "notes": notes}, indent=2))
     return text
 
 
@@ -636,7 +639,7 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, help="delivery backlog (default 100000, quick 20000)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2, help="worker processes for the delivery scenario")
-    parser.add_argument("--only", default="embedded,ingest,production,delivery,scaleout,ratecap,webhook,redirect")
+    parser.add_argument("--only", default=ALL_SCENARIOS)
     parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
     seconds = args.seconds or (5 if args.quick else 15)
@@ -684,7 +687,8 @@ def main() -> None:
         row("memory", f"peak RSS, {name}", mb, "MB", target="<= 150 MB", met=mb <= 150)
     meta = {"finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": f"{os.cpu_count()}-core {platform.machine()}, "
             f"{platform.python_implementation()} {platform.python_version()}", "mode": "quick" if args.quick else "full",
-            "seconds_per_scenario": seconds, "backlog": backlog, "wall_seconds": round(time.perf_counter() - started)}
+            "seconds_per_scenario": seconds, "backlog": backlog, "wall_seconds": round(time.perf_counter() - started),
+            "only": sorted(only) if only != set(ALL_SCENARIOS.split(",")) else None}
     print()
     print(write_results(meta))
     missed = [r for r in rows if r["met"] is False]
