@@ -99,3 +99,13 @@ def template_message_validator() -> jsonschema.protocols.Validator:
 def errors_of(body: dict[str, Any]) -> list[str]:
     """Every way `body` breaks Meta's (corrected) schema for POST /{phone-number-id}/messages."""
     return [f"{'/'.join(str(p) for p in e.absolute_path)}: {e.message}" for e in template_message_validator().iter_errors(body)]
+
+
+@functools.cache
+def webhook_examples() -> dict[str, dict[str, Any]]:
+    """Meta's own example bodies of `POST /whatsapp/webhooks` in the spec, by their names
+    ("Text Message", "Reaction Message", "System Message", ...)."""
+    with SPEC.open() as f:
+        spec = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    examples = spec["paths"]["/whatsapp/webhooks"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    return {name: example["value"] for name, example in examples.items()}

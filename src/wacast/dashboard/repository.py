@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.models.campaigns import Campaign
 from wacast.models.contacts import Contact
-from wacast.models.messages import Message, MessageEvent, Reply
+from wacast.models.messages import Message, MessageEvent, MessageReaction, Reply
 from wacast.models.projects import Project
 from wacast.models.templates import Template
 from wacast.models.users import Membership, User
@@ -155,9 +155,13 @@ async def contact_timeline(session: AsyncSession, project_id: uuid.UUID, contact
     for evs in events.values():
         # Providers report whole seconds: within one second, show the ladder's order.
         evs.sort(key=lambda e: (e.occurred_at.replace(microsecond=0), EVENT_ORDER.get(e.kind, 5), e.id))
+    reactions: dict[uuid.UUID, str] = {}
+    if ids:  # the person's standing reaction on each message (a reaction is not a reply)
+        reactions = dict((await session.execute(select(MessageReaction.message_id, MessageReaction.emoji).where(
+            MessageReaction.message_id.in_(ids), MessageReaction.emoji.is_not(None)))).all())
     return [
         {"message": r.Message, "campaign": r.campaign, "events": events[r.Message.id], "components": r.components or [],
-         "parameter_format": r.parameter_format}
+         "parameter_format": r.parameter_format, "reaction": reactions.get(r.Message.id)}
         for r in rows
     ]
 

@@ -285,13 +285,14 @@ async def latest_for_contact(session: AsyncSession, contact_id: uuid.UUID, wamid
 
 async def insert_reply(
     session: AsyncSession, *, project_id: uuid.UUID, contact_id: uuid.UUID, wamid: str, message_id: uuid.UUID | None,
-    kind: str, text: str | None, payload: str | None, at: datetime,
+    kind: str, text: str | None, payload: str | None, at: datetime, content: dict | None = None, media_id: str | None = None,
 ) -> bool:
     """Store an inbound message; False when it was stored before (Meta delivered it twice)."""
     inserted = await session.execute(
         insert_ignore(session, Reply, ["wamid"]).values(
             id=uuid.uuid4(), project_id=project_id, contact_id=contact_id, wamid=wamid, message_id=message_id,
-            type=kind, text=(text or "")[:4096] or None, payload=(payload or "")[:500] or None, received_at=at,
+            type=kind[:30], text=(text or "")[:4096] or None, payload=(payload or "")[:500] or None, received_at=at,
+            content=content or None, media_id=media_id,
         )
     )
     return bool(inserted.rowcount)

@@ -17,6 +17,7 @@ from wacast.models.messages import (
     InboundEvent,
     Message,
     MessageEvent,
+    MessageReaction,
     MessageStatus,
     Reply,
 )
@@ -33,7 +34,7 @@ from wacast.models.webhooks import (
 
 __all__ = [
     "ApiKey", "AttributeDefinition", "Base", "BroadcastRecipient", "Campaign", "CampaignStatus", "Contact", "ContactImport",
-    "ContactTag", "IdempotencyKey", "InboundEvent", "Membership", "Message", "MessageEvent", "MessageStatus", "Project", "Reply",
+    "ContactTag", "IdempotencyKey", "InboundEvent", "Membership", "Message", "MessageEvent", "MessageReaction", "MessageStatus", "Project", "Reply",
     "SenderLease", "Segment", "SendPolicy", "Tag", "Template", "User", "WebhookAttempt", "WebhookDelivery", "WebhookEvent",
     "WebhookSubscription", "Worker",
 ]

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wacast.db.base import Base, IdMixin
@@ -84,7 +84,10 @@ class Reply(IdMixin, Base):
     """An inbound WhatsApp message from a contact, kept on the contact's timeline."""
 
     __tablename__ = "replies"
-    __table_args__ = (Index("ix_replies_contact", "contact_id", "received_at"),)
+    __table_args__ = (
+        Index("ix_replies_contact", "contact_id", "received_at"),
+        Index("ix_replies_media", "project_id", "media_id"),  # a media id is served only to its own project
+    )
 
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
@@ -94,7 +97,26 @@ class Reply(IdMixin, Base):
     type: Mapped[str] = mapped_column(String(30))
     text: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[str | None] = mapped_column(String(500))
+    # The typed content of its kind (meta/inbound.py): a caption, coordinates, cards, items...
+    content: Mapped[dict | None]
+    media_id: Mapped[str | None] = mapped_column(String(200))  # Meta's media id of an image, video, audio, document, sticker
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MessageReaction(IdMixin, Base):
+    """A person's reaction to a message (not a reply): one per person and message, the latest
+    emoji; `emoji` None when they took it back."""
+
+    __tablename__ = "message_reactions"
+    __table_args__ = (UniqueConstraint("contact_id", "reacted_wamid"), Index("ix_message_reactions_message", "message_id"))
+
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    message_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))  # ours, when known
+    reacted_wamid: Mapped[str] = mapped_column(String(200))
+    emoji: Mapped[str | None] = mapped_column(String(32))
+    wamid: Mapped[str] = mapped_column(String(200))  # the reaction's own (the latest)
+    reacted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class InboundEvent(Base):

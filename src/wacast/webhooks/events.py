@@ -100,21 +100,37 @@ async def messages_status_many(session: AsyncSession, message_ids: list[uuid.UUI
 
 async def reply(
     session: AsyncSession, project_id: uuid.UUID, contact_id: uuid.UUID, *, wamid: str, kind: str, text: str | None,
-    payload: str | None, at: datetime, answered: uuid.UUID | None,
+    payload: str | None, at: datetime, answered: uuid.UUID | None, content: dict | None = None, context_wamid: str | None = None,
+    referral: dict | None = None,
 ) -> None:
-    """message.sender.user: a person wrote back (with the submitted_message_id it answers, when known)."""
-    if not await _wants(session, project_id, "message.sender.user"):
+    """message.sender.user (AiSensy's shape, with the typed `content` added) and
+    message.received (wacast's: the typed content first): a person wrote (with the
+    submitted_message_id it answers, when known)."""
+    legacy = await _wants(session, project_id, "message.sender.user")
+    received = await _wants(session, project_id, "message.received")
+    if not (legacy or received):
         return
     contact = await repository.contact(session, contact_id=contact_id)
-    await outbox.emit(session, project_id, "message.sender.user", {
-        "submitted_message_id": str(answered) if answered else None,
-        "message": {
-            "messageId": wamid, "type": kind, "text": text, "payload": payload, "received_at": _iso(at),
-            "phone_number": contact.phone if contact else None, "name": contact.name if contact else None,
-            "context": {"submitted_message_id": str(answered) if answered else None},
-        },
-        "contact": contact_data(contact) if contact else None,
-    })
+    answered_id = str(answered) if answered else None
+    if legacy:
+        await outbox.emit(session, project_id, "message.sender.user", {
+            "submitted_message_id": answered_id,
+            "message": {
+                "messageId": wamid, "type": kind, "text": text, "payload": payload, "received_at": _iso(at),
+                "phone_number": contact.phone if contact else None, "name": contact.name if contact else None,
+                "context": {"submitted_message_id": answered_id}, "content": content or {},
+            },
+            "contact": contact_data(contact) if contact else None,
+        })
+    if received:
+        await outbox.emit(session, project_id, "message.received", {
+            "submitted_message_id": answered_id,
+            "message": {
+                "wamid": wamid, "type": kind, "text": text, "payload": payload, "content": content or {}, "received_at": _iso(at),
+                "context": {"wamid": context_wamid, "submitted_message_id": answered_id}, "referral": referral,
+            },
+            "contact": contact_data(contact) if contact else None,
+        })
 
 
 async def opted_out(session: AsyncSession, project_id: uuid.UUID, *, contact_id: uuid.UUID | None = None, phone: str | None = None, reason: str) -> None:
