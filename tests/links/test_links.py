@@ -183,6 +183,14 @@ async def test_conversions_are_attributed_by_last_touch_with_priority_within_the
     async with db.read() as session:
         assert (await session.execute(select(func.count()).select_from(Conversion))).scalar_one() == 4
 
+    # The campaign's results: who clicked, what converted, the revenue per currency.
+    results = (await client.get("/api/v1/campaigns/order_update/analytics", headers=auth(setup.api_key))).json()
+    assert results["clicks"]["unique"] == 1 and results["clicks"]["total"] == 1 and results["clicks"]["per_button"] == {"0": {"clicks": 1, "unique": 1}}
+    conversions = results["conversions"]
+    assert conversions["total"] == 3 and conversions["revenue"] == {"INR": "1499.00"}
+    assert conversions["other_goals"]["purchase"]["conversions"] == 1 and conversions["other_goals"]["cart"]["conversions"] == 2
+    assert abs(results["median_seconds"]["read_to_click"] - 432 * 3600) < 5  # read 20 days ago (aged above), tapped 2 days ago
+
 
 @pytest.mark.parametrize(("payload", "status", "code"), [
     ({"goal": "purchase"}, 400, "FIELD_REQUIRED"),

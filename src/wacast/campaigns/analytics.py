@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wacast.campaigns import repository as repo
 from wacast.kit.errors import NotFound, WacastError
 from wacast.kit.pagination import Page, decode_cursor, encode_cursor, page_limit
+from wacast.links.results import campaign_results
 from wacast.meta.errors import meaning
 from wacast.models.campaigns import Campaign
 
@@ -45,6 +46,10 @@ class Summary:
     read_rate: float | None
     failed_rate: float | None
     replied_rate: float | None
+    # Tracked links and conversions (links/results.py): clicks, conversions per goal, revenue.
+    clicks: dict[str, Any] | None = None
+    conversions: dict[str, Any] | None = None
+    median_seconds: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,11 +116,13 @@ async def summary(session: AsyncSession, project_id: uuid.UUID, ref: str | uuid.
     sent, delivered, read, replied = await repo.step_counts(session, campaign.id)
     failed = int(by_status.get("failed", 0))
     total = sum(by_status.values())
+    earned = await campaign_results(session, campaign.id, campaign.tracking, delivered)
     return Summary(
         campaign.id, campaign.name, campaign.status, total,
         {s: int(by_status.get(s, 0)) for s in ("queued", "sent", "delivered", "read", "failed")},
         sent, delivered, read, failed, replied,
         _rate(delivered, sent), _rate(read, sent), _rate(failed, total), _rate(replied, sent),
+        earned["clicks"], earned["conversions"], earned["median_seconds"],
     )
 
 

@@ -122,3 +122,45 @@ async def contact_in_project(session: AsyncSession, project_id: uuid.UUID, *, co
     stmt = select(Contact.id).where(Contact.project_id == project_id)
     stmt = stmt.where(Contact.id == contact_id) if contact_id is not None else stmt.where(Contact.phone == phone)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def click_counts(session: AsyncSession, campaign_id: uuid.UUID) -> list[Any]:
+    """Per button of a campaign's tracked links: counted clicks and the messages clicked."""
+    return (await session.execute(
+        select(LinkClick.button_index, func.count(), func.count(func.distinct(LinkClick.message_id)))
+        .where(LinkClick.campaign_id == campaign_id, LinkClick.counted.is_(True)).group_by(LinkClick.button_index)
+    )).all()
+
+
+async def messages_clicked_count(session: AsyncSession, campaign_id: uuid.UUID) -> int:
+    return (await session.execute(
+        select(func.count(func.distinct(LinkClick.message_id))).where(LinkClick.campaign_id == campaign_id, LinkClick.counted.is_(True))
+    )).scalar_one()
+
+
+async def conversion_counts(session: AsyncSession, campaign_id: uuid.UUID) -> list[Any]:
+    """Per goal and currency of a campaign's attributed conversions: their number, the messages
+    that converted, and the revenue."""
+    return (await session.execute(
+        select(Conversion.goal, Conversion.currency, func.count(), func.count(func.distinct(Conversion.message_id)), func.sum(Conversion.value))
+        .where(Conversion.campaign_id == campaign_id).group_by(Conversion.goal, Conversion.currency)
+    )).all()
+
+
+async def messages_converted_count(session: AsyncSession, campaign_id: uuid.UUID) -> int:
+    return (await session.execute(
+        select(func.count(func.distinct(Conversion.message_id))).where(Conversion.campaign_id == campaign_id)
+    )).scalar_one()
+
+
+async def journey_times(session: AsyncSession, campaign_id: uuid.UUID, limit: int = 5000) -> list[Any]:
+    """For the campaign's clicked messages: when each was read, first clicked, first converted."""
+    first_click = (select(LinkClick.message_id, func.min(LinkClick.clicked_at).label("clicked_at"))
+                   .where(LinkClick.campaign_id == campaign_id, LinkClick.counted.is_(True)).group_by(LinkClick.message_id).subquery())
+    first_conversion = (select(Conversion.message_id, func.min(Conversion.occurred_at).label("converted_at"))
+                        .where(Conversion.campaign_id == campaign_id).group_by(Conversion.message_id).subquery())
+    return (await session.execute(
+        select(Message.read_at, first_click.c.clicked_at, first_conversion.c.converted_at)
+        .join(first_click, first_click.c.message_id == Message.id)
+        .outerjoin(first_conversion, first_conversion.c.message_id == Message.id).limit(limit)
+    )).all()
