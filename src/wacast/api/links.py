@@ -29,10 +29,10 @@ NOT_FOUND_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 
 
-@router.api_route("/r/{token}", methods=["GET", "HEAD"], include_in_schema=True, tags=["Links"],
-                  summary="Follow a tracked link: 302 to its stored destination (404 for an unknown token)",
-                  responses={302: {"description": "To the destination stored for this token, with the campaign's UTM parameters"},
-                             404: {"description": "Unknown or malformed token (never a redirect)"}})
+@router.head("/r/{token}", include_in_schema=False)  # recorded (a link checker), never counted as a click
+@router.get("/r/{token}", tags=["Links"], summary="Follow a tracked link: 302 to its stored destination (404 for an unknown token)",
+            responses={302: {"description": "To the destination stored for this token, with the campaign's UTM parameters"},
+                       404: {"description": "Unknown or malformed token (never a redirect)"}})
 async def follow(token: str, request: Request) -> Response:
     followed = None
     if service.well_formed(token):
