@@ -126,7 +126,7 @@ async def test_preview_test_send_schedule_and_quiet_hours(live, browser: Browser
     # {{1}} left unmapped: refused on launch, with everything as typed.
     await page.click("[data-step-link='4']")
     await page.click("#create-broadcast")
-    await expect(page.locator("#broadcast-error")).to_contain_text("params[0]")
+    await expect(page.locator("#broadcast-error")).to_contain_text("Parameter {{1}} has no value yet")
     await expect(page.locator("#broadcast-name")).to_have_value("Diwali now")
     await expect(page.locator("input[name=param_1_text]")).to_have_value("30%")
     await page.click("[data-step-link='2']")

@@ -185,7 +185,8 @@ async def world(client, db, media_server):  # noqa: ANN001
 
 def path_values(world: dict) -> dict[str, str]:
     return {"slug": "t1", "contact": PHONE, "tag": "vip", "attribute": "city", "segment": "all", "campaign": "spring",
-            "template": "order_update", "webhook_id": world["webhook"], "submitted_message_id": world["message"]}
+            "template": "order_update", "webhook_id": world["webhook"], "submitted_message_id": world["message"],
+            "token": "AAAAAAAAAAAAAAAA", "media_id": "1234567890"}
 
 
 def request_bodies(world: dict) -> dict[tuple[str, str], list[Any]]:
@@ -391,7 +392,9 @@ async def webhook_pass(client: httpx.AsyncClient, probe: Pass, db, settings) -> 
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # PostgreSQL cannot store them: nowhere, ever
 BAD_STORED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 # What a person or Meta sent, kept as sent (control characters included; NUL never).
-AS_SENT = {("inbound_events", "body"), ("inbound_events", "note"), ("replies", "text"), ("idempotency_keys", "response_body")}
+# What a person wrote is kept as sent (the reply's text and its typed content) and shown escaped.
+AS_SENT = {("inbound_events", "body"), ("inbound_events", "note"), ("replies", "text"), ("replies", "content"),
+           ("idempotency_keys", "response_body")}
 
 
 def _bad_strings(value: Any, rule: re.Pattern) -> list[str]:
