@@ -32,7 +32,7 @@ RECOMMENDATION = "Separate parameters with descriptive text, for example: Hi {{1
 
 def rejection_example(waba_id: str) -> dict:
     """Meta's example of a rejection with rejection_info (webhooks/reference/
-    message_template_status_update; the shape of /work/shared/reference's "Template status webhook")."""
+    message_template_status_update; the shape of ../shared/reference/whatsapp-cloud-api.md's "Template status webhook")."""
     return {"entry": [{"id": waba_id, "time": 1751247548, "changes": [{"field": "message_template_status_update", "value": {
         "event": "REJECTED", "message_template_id": 1689556908129835, "message_template_name": "abandoned_cart",
         "message_template_language": "en", "reason": "INVALID_FORMAT", "message_template_category": "MARKETING",
