@@ -60,6 +60,15 @@ class Settings(BaseSettings):
     allow_private_media_hosts: bool = False
     media_check_timeout: float = 3.0
     media_cache_seconds: int = 300
+    # Media of received messages (docs/media.md), fetched from Meta through wacast and cached.
+    media_max_bytes: int = Field(
+        default=16 * 1024 * 1024, gt=0, description="the largest media file of a received message that wacast fetches "
+        "from Meta and keeps; a bigger one is refused (MEDIA_TOO_LARGE) and nothing is cached",
+    )
+    media_cache_days: float = Field(
+        default=30, gt=0, description="days a fetched media file stays cached in the database before the purge loop "
+        "removes it (fetched again from Meta on the next view, while Meta still has it)",
+    )
 
     # The dispatcher.
     run_dispatcher: bool = Field(

@@ -20,6 +20,12 @@ What it does, like Meta's Cloud API (reference/whatsapp-cloud-api.md):
   sends arrive within one second is refused with 130429, as Meta does;
 - a log of every send with its arrival time (`sends`, `attempts`) and `max_in_window` to check
   a cap was held;
+- media of received messages (`add_media`): GET /{version}/{media_id}[?phone_number_id=]
+  answers Meta's JSON (url, mime_type, sha256 in hex, file_size as a string, id), 400 code 100
+  for an unknown id or another number's; the URL (/whatsapp_business/attachments/?mid=...,
+  like lookaside.fbsbx.com's) gives the bytes only with the Bearer token (401 otherwise); a
+  media can lie about its sha256, answer a download URL elsewhere, redirect, or stream without
+  a Content-Length; `media_info_requests` and `media_downloads` count what was asked;
 - signed webhooks back to wacast (`post_webhook`, `status_body`, `inbound_body`,
   `template_status_body`), HMAC-SHA256 of the raw body with the app secret; and optionally
   automatic `sent`/`delivered` status webhooks after each accepted send (`webhook_url`).
@@ -49,7 +55,7 @@ import orjson
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
@@ -147,17 +153,24 @@ class FakeMeta:
     edits: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (template id, POSTed body)
     deleted: list[dict[str, str]] = field(default_factory=list)  # DELETE query params that deleted something
     webhooks_posted: list[tuple[int, dict]] = field(default_factory=list)
+    media: dict[str, dict[str, Any]] = field(default_factory=dict)  # media id -> what add_media stored
+    media_info_requests: list[str] = field(default_factory=list)  # media ids asked for with the right token
+    media_downloads: list[str] = field(default_factory=list)  # media ids whose bytes were served
+    media_download_attempts: list[tuple[str, bool]] = field(default_factory=list)  # (mid, with the right token)
 
     def __post_init__(self) -> None:
         self._wamids = itertools.count(1)
         self._template_ids = itertools.count(900_000_000_001)
+        self._media_ids = itertools.count(1_003_383_421_387_256)
         self._windows: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
         self.app = Starlette(routes=[
+            Route("/whatsapp_business/attachments/", self._media_download, methods=["GET"]),
             Route("/{version}/{node}/message_templates", self._templates, methods=["GET", "POST", "DELETE"]),
             Route("/{version}/{node}/messages", self._messages, methods=["POST"]),
             Route("/_control/sends", self._control_sends, methods=["GET"]),
             Route("/{version}/{node}", self._edit_template, methods=["POST"]),
+            Route("/{version}/{node}", self._media_info, methods=["GET"]),  # a media id (the POST above: a template)
         ])
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -230,6 +243,28 @@ class FakeMeta:
     def clear_rules(self) -> None:
         self.rules.clear()
 
+    def add_media(self, content: bytes, mime_type: str, *, phone_number_id: str | None = None, sha256: str | None = None,
+                  url: str | None = None, redirect_to: str | None = None, chunked: bool = False,
+                  file_size: int | None = None) -> str:
+        """A media file a person sent; returns its media id. `phone_number_id`: the number it
+        came to (GET with another number's id is refused); `sha256`: claim this hex digest
+        instead of the true one; `url`: answer this download URL instead of the fake's own;
+        `redirect_to`: the download answers a 302 there; `chunked`: the bytes are streamed
+        without a Content-Length; `file_size`: claim this size in the JSON."""
+        media_id = str(next(self._media_ids))
+        self.media[media_id] = {"content": content, "mime_type": mime_type, "phone_number_id": phone_number_id,
+                                "sha256": sha256 or hashlib.sha256(content).hexdigest(), "url": url,
+                                "redirect_to": redirect_to, "chunked": chunked, "file_size": file_size}
+        return media_id
+
+    def media_sha256_b64(self, media_id: str) -> str:
+        """The sha256 of the media as Meta's webhooks write it (base64 of the digest)."""
+        return base64.b64encode(hashlib.sha256(self.media[media_id]["content"]).digest()).decode()
+
+    def expire_media(self, media_id: str) -> None:
+        """Meta forgets the media (its ids last 30 days)."""
+        self.media.pop(media_id, None)
+
     # --- reading the log ------------------------------------------------------------------
 
     def accepted(self, phone_number_id: str | None = None) -> list[Send]:
@@ -271,6 +306,42 @@ class FakeMeta:
             if template["name"] == name and template["language"] == language:
                 return template
         return None
+
+    async def _media_info(self, request: Request) -> Response:
+        if not self._auth(request):
+            return self._error(190, 401, "Invalid OAuth access token.")
+        media_id = request.path_params["node"]
+        media = self.media.get(media_id)
+        number = request.query_params.get("phone_number_id")
+        if media is None or (number and media["phone_number_id"] and number != media["phone_number_id"]):
+            return self._error(100, 400, f"Unsupported get request. Object with ID '{media_id}' does not exist, cannot be "
+                                         "loaded due to missing permissions, or does not support this operation.")
+        self.media_info_requests.append(media_id)
+        url = media["url"] or (f"{self.base_url}/whatsapp_business/attachments/?mid={media_id}"
+                               f"&ext={int(time.time()) + 300}&hash=ATfake{media_id[-6:]}")
+        size = media["file_size"] if media["file_size"] is not None else len(media["content"])
+        return JSONResponse({"messaging_product": "whatsapp", "url": url, "mime_type": media["mime_type"],
+                             "sha256": media["sha256"], "file_size": str(size), "id": media_id})
+
+    async def _media_download(self, request: Request) -> Response:
+        media_id = request.query_params.get("mid", "")
+        authorized = self._auth(request)
+        self.media_download_attempts.append((media_id, authorized))
+        if not authorized:
+            return self._error(190, 401, "Invalid OAuth access token.")
+        media = self.media.get(media_id)
+        if media is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        if media["redirect_to"]:
+            return Response(status_code=302, headers={"location": media["redirect_to"]})
+        self.media_downloads.append(media_id)
+        content = media["content"]
+        if media["chunked"]:
+            async def chunks():  # noqa: ANN202
+                for start in range(0, len(content), 64 * 1024):
+                    yield content[start:start + 64 * 1024]
+            return StreamingResponse(chunks(), media_type=media["mime_type"])
+        return Response(content, media_type=media["mime_type"])
 
     async def _templates(self, request: Request) -> Response:
         if not self._auth(request):

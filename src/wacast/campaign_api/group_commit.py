@@ -28,6 +28,7 @@ from wacast.contacts import repository as contacts_repo
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
 from wacast.messages import repository as messages_repo
+from wacast.templates import statuses as template_statuses
 from wacast.templates.components import build_components
 from wacast.webhooks import events as hooks
 
@@ -172,7 +173,7 @@ class GroupCommit:
                 "template_id": snapshot.template_id, "destination": item.destination,
                 "payload": {"template": snapshot.template_name, "language": snapshot.template_language,
                             "category": snapshot.template_category, "components": components},
-                "held_reason": None if snapshot.template_status == "APPROVED" else f"template {snapshot.template_status} by Meta",
+                "held_reason": None if template_statuses.can_send(snapshot.template_status) else f"template {snapshot.template_status} by Meta",
             })
             keys_used.add(item.identity.key_id)
             ignored: dict[str, list[str]] = {}

@@ -86,6 +86,10 @@ class CampaignApiService:
                 destination = phones.normalize(request.destination, snapshot.default_country)
             except phones.InvalidNumber:
                 raise WacastError("Invalid Number", "INVALID_NUMBER", {"destination": request.destination}) from None
+            moved_to = (await contacts_repo.cached_former_numbers(session, identity.project_id)).get(destination)
+            if moved_to is not None:  # WhatsApp said this person changed number (whatsapp/inbound_identity.py)
+                raise WacastError(f"This number changed: the contact moved to {moved_to}", "PHONE_NUMBER_CHANGED",
+                                  {"destination": destination, "new_destination": moved_to})
             # The contact is read ahead only when a `$Variable` parameter needs its attributes;
             # opt-out and every contact-dependent check run again on the locked row at write time.
             existing = None
@@ -140,7 +144,7 @@ class CampaignApiService:
             components = build_components(snapshot.needs, request, contact.name, contact.attributes or {})
             tag_ids = await contacts_repo.tag_ids_by_name(session, identity.project_id, request.tags)
             await contacts_repo.add_tags(session, contact.id, tag_ids.values())
-            held = None if snapshot.template_status == "APPROVED" else f"template {snapshot.template_status} by Meta"
+            held = None if statuses.can_send(snapshot.template_status) else f"template {snapshot.template_status} by Meta"
             await messages_repo.insert_queued(
                 session,
                 message_id=message_id,

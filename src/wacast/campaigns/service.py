@@ -12,6 +12,7 @@ from wacast.kit import text
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import Conflict, NotFound, WacastError
 from wacast.messages import repository as messages_repo
+from wacast.messages.senders import account_hold
 from wacast.models.campaigns import Campaign, CampaignStatus
 from wacast.models.projects import Project
 from wacast.models.templates import Template
@@ -47,7 +48,7 @@ async def set_status(session: AsyncSession, project_id: uuid.UUID, name: str, st
         )
     if status == CampaignStatus.live:
         template = await repo.template(session, campaign.template_id)
-        if template is None or template.status != "APPROVED":
+        if template is None or not statuses.can_send(template.status):
             raise WacastError(
                 f"Campaign cannot go live: template {template.name if template else '?'} is {template.status if template else 'missing'}, not APPROVED",
                 "TEMPLATE_NOT_APPROVED",
@@ -87,6 +88,8 @@ async def describe(session: AsyncSession, project: Project, name: str) -> dict[s
     reasons = []
     if project.halted_reason:
         reasons.append(f"sender halted: {project.halted_reason} (clear with `wacast projects update {project.name} --clear-halt`)")
+    if held_by_meta := account_hold(project, utcnow()):
+        reasons.append(f"sending held by Meta's account state: {held_by_meta}; it lifts by itself")
     if template is not None and template.status in statuses.HELD:
         reasons.append(f"template {template.name} is {template.status}")
     if not reasons and held and last_reason:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -33,13 +33,17 @@ class Columns:
     timespec: str
 
 
-CONTACT_COLUMNS = Columns(("phone", "name", "source", "opted_in", "blocked", "tags", "created_at"), "yes", "no", "seconds")
-SEGMENT_COLUMNS = Columns(("phone", "name", "source", "opted_in", "blocked", "created_at", "tags"), "true", "false", "auto")
+# The identity columns (a BSUID, a WhatsApp username, numbers before a number change) come last:
+# an import skips them (csv_import.Columns), and a row without a phone is not imported again.
+IDENTITY_COLUMNS = ("user_id", "whatsapp_username", "former_numbers")
+CONTACT_COLUMNS = Columns(("phone", "name", "source", "opted_in", "blocked", "tags", "created_at", *IDENTITY_COLUMNS), "yes", "no", "seconds")
+SEGMENT_COLUMNS = Columns(("phone", "name", "source", "opted_in", "blocked", "created_at", "tags", "user_id", "whatsapp_username"),
+                          "true", "false", "auto")
 
 
 @dataclass
 class ExportRow:
-    phone: str
+    phone: str | None
     name: str
     source: str | None
     opted_in: bool
@@ -47,6 +51,9 @@ class ExportRow:
     created_at: datetime
     tags: list[str]
     attributes: dict[str, Any]
+    user_id: str | None = None
+    username: str | None = None
+    former_numbers: list[str] = field(default_factory=list)
 
 
 # (session, cursor or None) -> (rows, the next cursor or None when this was the last page)
@@ -55,14 +62,18 @@ Pages = Callable[[AsyncSession, Any], Awaitable[tuple[list[Any], Any]]]
 
 def with_tags(rows: list[Any], tags: dict[uuid.UUID, list[str]]) -> list[ExportRow]:
     return [
-        ExportRow(r.phone, r.name, r.source, bool(r.opted_in), bool(r.blocked), r.created_at, tags.get(r.id, []), r.attributes or {})
+        ExportRow(r.phone, r.name, r.source, bool(r.opted_in), bool(r.blocked), r.created_at, tags.get(r.id, []), r.attributes or {},
+                  getattr(r, "user_id", None), getattr(r, "username", None))
         for r in rows
     ]
 
 
 def _cells(row: Any, columns: Columns, attribute_names: list[str]) -> list[str]:
     fixed = {
-        "phone": row.phone,
+        "phone": row.phone or "",
+        "user_id": row.user_id or "",
+        "whatsapp_username": row.username or "",
+        "former_numbers": ";".join(row.former_numbers or []),
         "name": row.name,
         "source": row.source or "",
         "opted_in": columns.yes if row.opted_in else columns.no,

@@ -95,7 +95,7 @@ class Columns:
         self.source = next((i for i, h in enumerate(lowered) if h == "source"), None)
         self.opted_in = next((i for i, h in enumerate(lowered) if h in ("opted_in", "optin", "opt_in")), None)
         known = {self.phone, self.name, self.tags, self.source, self.opted_in}
-        skip = {"blocked", "created_at", "id"}
+        skip = {"blocked", "created_at", "id", "user_id", "whatsapp_username", "former_numbers"}  # the export's own columns
         # a blank header (only invisible characters) names no attribute: its column is left out
         self.attributes = [(i, h) for i, h in enumerate(self.header) if i not in known and not text.is_blank(h) and lowered[i] not in skip]
 

@@ -10,12 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.db.dialect import insert_ignore
 from wacast.kit.cache import TTLCache
 from wacast.kit.clock import utcnow
-from wacast.models.contacts import AttributeDefinition, Contact, ContactTag, Tag
+from wacast.models.contacts import AttributeDefinition, Contact, ContactTag, FormerNumber, Tag
 from wacast.models.projects import Project
 
 
@@ -28,7 +29,7 @@ class ContactFilter:
     attributes: dict[str, str] = field(default_factory=dict)  # name -> exact value
     opted_in: bool | None = None
     blocked: bool | None = None
-    search: str | None = None  # part of the phone number or of the name
+    search: str | None = None  # part of the phone number, of the name or of the username, or a whole BSUID
 
 
 def _for_update(session: AsyncSession, stmt: Any) -> Any:
@@ -69,7 +70,10 @@ def _filtered(project_id: uuid.UUID, flt: ContactFilter) -> list[Any]:
     if flt.search and flt.search.strip():
         term = flt.search.strip()
         digits = "".join(ch for ch in term if ch.isdigit())
-        conditions = [func.lower(Contact.name).contains(term.lower(), autoescape=True)]
+        conditions = [func.lower(Contact.name).contains(term.lower(), autoescape=True),
+                      # a username ("@asha.v" or "asha"), and a BSUID given whole (case as Meta wrote it)
+                      func.lower(Contact.username).contains(term.lower().lstrip("@"), autoescape=True),
+                      Contact.user_id == term, Contact.parent_user_id == term]
         if digits and not any(ch.isalpha() for ch in term):  # a number: match part of the phone
             conditions.append(Contact.phone.contains(digits, autoescape=True))
         where.append(or_(*conditions))
@@ -105,10 +109,16 @@ async def tag_names_of(session: AsyncSession, contact_ids: list[uuid.UUID]) -> d
 
 
 async def find(
-    session: AsyncSession, project_id: uuid.UUID, *, contact_id: uuid.UUID | None = None, phone: str | None = None, lock: bool = False
+    session: AsyncSession, project_id: uuid.UUID, *, contact_id: uuid.UUID | None = None, phone: str | None = None,
+    user_id: str | None = None, lock: bool = False,
 ) -> Contact | None:
-    """A contact of the project by id or by E.164 number (locked for update when asked)."""
-    where = Contact.id == contact_id if contact_id is not None else Contact.phone == phone
+    """A contact of the project by id, by E.164 number or by BSUID (locked for update when asked)."""
+    if contact_id is not None:
+        where = Contact.id == contact_id
+    elif user_id is not None:
+        where = Contact.user_id == user_id
+    else:
+        where = Contact.phone == phone
     stmt = select(Contact).where(Contact.project_id == project_id, where)
     return (await session.execute(_for_update(session, stmt) if lock else stmt)).scalar_one_or_none()
 
@@ -430,10 +440,13 @@ async def all_attribute_names(session: AsyncSession, project_id: uuid.UUID) -> s
 # of the defined attributes. Changing an attribute definition forgets the names.
 _tag_ids: TTLCache[dict[str, uuid.UUID]] = TTLCache(ttl=2)
 _attribute_names: TTLCache[set[str]] = TTLCache(ttl=2)
+# Former numbers (after a number change) by project: old number -> new number. A send to one is
+# refused; a change made by another process reaches this one within the TTL.
+_former_numbers: TTLCache[dict[str, str]] = TTLCache(ttl=2)
 
 
 def configure_cache(ttl: float) -> None:
-    for cache in (_tag_ids, _attribute_names):
+    for cache in (_tag_ids, _attribute_names, _former_numbers):
         cache.ttl = ttl
         cache.clear()
 
@@ -467,3 +480,161 @@ async def opt_out(session: AsyncSession, contact_id: uuid.UUID, now: datetime) -
         update(Contact).where(Contact.id == contact_id, Contact.opted_in.is_(True)).values(opted_in=False, updated_at=now)
     )
     return bool(result.rowcount)
+
+
+# --- people known by BSUID and username as well as by phone (contacts/senders.py) -------------
+
+
+_IDENTITY = (Contact.id, Contact.phone, Contact.user_id, Contact.parent_user_id, Contact.username, Contact.name)
+
+
+async def holders(session: AsyncSession, project_id: uuid.UUID, *, phone: str | None, user_id: str | None) -> list[Any]:
+    """The contacts holding `phone` or `user_id` (none, one, or two different ones), locked
+    for update on PostgreSQL: (id, phone, user_id, parent_user_id, username, name)."""
+    conditions = [c for c in ((Contact.phone == phone) if phone else None, (Contact.user_id == user_id) if user_id else None) if c is not None]
+    if not conditions:
+        return []
+    stmt = select(*_IDENTITY).where(Contact.project_id == project_id, or_(*conditions)).order_by(Contact.id)
+    return list((await session.execute(_for_update(session, stmt))).all())
+
+
+async def find_by_user_id(session: AsyncSession, project_id: uuid.UUID, user_id: str) -> Contact | None:
+    stmt = select(Contact).where(Contact.project_id == project_id, Contact.user_id == user_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def find_by_username(session: AsyncSession, project_id: uuid.UUID, username: str) -> Contact | None:
+    """The contact last seen with this username (a username may pass from one person to
+    another; the most recently updated holder wins)."""
+    stmt = (select(Contact).where(Contact.project_id == project_id, func.lower(Contact.username) == username.lower().lstrip("@"))
+            .order_by(Contact.updated_at.desc()).limit(1))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def set_identity(session: AsyncSession, contact_id: uuid.UUID, values: dict[str, Any], now: datetime) -> None:
+    """Fill or change phone, user_id, parent_user_id, username or name of one contact."""
+    if values:
+        await session.execute(update(Contact).where(Contact.id == contact_id).values(**values, updated_at=now))
+
+
+async def insert_identity(
+    session: AsyncSession, project_id: uuid.UUID, *, phone: str | None, user_id: str | None, parent_user_id: str | None,
+    username: str | None, name: str, source: str, now: datetime,
+) -> uuid.UUID | None:
+    """A new contact known by phone and/or BSUID; None when another writer took the phone or
+    the user id first (ON CONFLICT DO NOTHING on either unique key: read again)."""
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    contact_id = uuid.uuid4()
+    stmt = dialect.insert(Contact).values(
+        id=contact_id, project_id=project_id, phone=phone, user_id=user_id, parent_user_id=parent_user_id, username=username,
+        name=name, source=source, opted_in=True, blocked=False, attributes={}, created_at=now, updated_at=now,
+    ).on_conflict_do_nothing().returning(Contact.id)
+    return contact_id if (await session.execute(stmt)).first() is not None else None
+
+
+async def without_phone(session: AsyncSession, contact_ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+    """Of these contacts, those with no phone number: id -> their BSUID (None when they have none)."""
+    if not contact_ids:
+        return {}
+    rows = await session.execute(select(Contact.id, Contact.user_id).where(Contact.id.in_(contact_ids), Contact.phone.is_(None)))
+    return dict(rows.all())
+
+
+async def former_numbers_of_many(session: AsyncSession, contact_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """Each contact's former numbers, oldest first (every id given is a key)."""
+    out: dict[uuid.UUID, list[str]] = {c: [] for c in contact_ids}
+    if not contact_ids:
+        return out
+    rows = await session.execute(
+        select(FormerNumber.contact_id, FormerNumber.phone).where(FormerNumber.contact_id.in_(contact_ids)).order_by(FormerNumber.changed_at))
+    for contact_id, phone in rows.all():
+        out[contact_id].append(phone)
+    return out
+
+
+async def moved_numbers(session: AsyncSession, project_id: uuid.UUID, phones: list[str]) -> dict[str, str]:
+    """Of these numbers, the former numbers of the project: old number -> the number it moved to."""
+    phones = [p for p in dict.fromkeys(phones) if p]
+    if not phones:
+        return {}
+    out: dict[str, str] = {}
+    for start in range(0, len(phones), 500):
+        rows = await session.execute(select(FormerNumber.phone, FormerNumber.new_phone).where(
+            FormerNumber.project_id == project_id, FormerNumber.phone.in_(phones[start : start + 500])))
+        out.update(dict(rows.all()))
+    return out
+
+
+# --- former numbers (a number change: whatsapp/inbound_identity.apply_system_message) ----------
+
+
+async def cached_former_numbers(session: AsyncSession, project_id: uuid.UUID) -> dict[str, str]:
+    """The project's former numbers, each with the number its contact moved to (cached: the
+    campaign API reads it on every request)."""
+    moved = _former_numbers.get(project_id)
+    if moved is None:
+        rows = await session.execute(select(FormerNumber.phone, FormerNumber.new_phone).where(FormerNumber.project_id == project_id))
+        moved = dict(rows.all())
+        _former_numbers.put(project_id, moved)
+    return moved
+
+
+async def former_number(session: AsyncSession, project_id: uuid.UUID, phone: str) -> FormerNumber | None:
+    return await session.get(FormerNumber, (project_id, phone))
+
+
+async def record_former_number(session: AsyncSession, project_id: uuid.UUID, contact_id: uuid.UUID, old_phone: str, new_phone: str,
+                               now: datetime) -> None:
+    """`old_phone` is a former number of the contact, now at `new_phone` (which, were it a
+    former number itself, is nobody's any more: a move back)."""
+    await session.execute(delete(FormerNumber).where(FormerNumber.project_id == project_id, FormerNumber.phone.in_([old_phone, new_phone])))
+    session.add(FormerNumber(project_id=project_id, phone=old_phone, contact_id=contact_id, new_phone=new_phone, changed_at=now))
+    await session.flush()
+    _former_numbers.clear()
+
+
+async def release_former_number(session: AsyncSession, project_id: uuid.UUID, phone: str) -> bool:
+    """The number belongs to someone again (a new person wrote from it, or it was added as a
+    contact): it is no former number any more. True when it was one."""
+    result = await session.execute(delete(FormerNumber).where(FormerNumber.project_id == project_id, FormerNumber.phone == phone))
+    if result.rowcount:
+        _former_numbers.clear()
+    return bool(result.rowcount)
+
+
+async def change_number(session: AsyncSession, contact_id: uuid.UUID, phone: str | None, user_id: str | None,
+                        parent_user_id: str | None, now: datetime) -> None:
+    """The contact's number (and its BSUID, which Meta regenerates with a new number, when given)."""
+    values: dict[str, Any] = {"phone": phone, "updated_at": now}
+    if user_id:
+        values["user_id"] = user_id
+    if parent_user_id:
+        values["parent_user_id"] = parent_user_id
+    await session.execute(update(Contact).where(Contact.id == contact_id).values(**values))
+
+
+async def merge_labels(session: AsyncSession, from_id: uuid.UUID, into_id: uuid.UUID, now: datetime) -> None:
+    """Carry a contact's tags, attributes (where the other has none) and opt-out or block to
+    another contact (the person's other record); its history stays where it is."""
+    source = await session.get(Contact, from_id, populate_existing=True)
+    target = await session.get(Contact, into_id, populate_existing=True)
+    if source is None or target is None:
+        return
+    await add_tags(session, into_id, await tag_ids_of(session, from_id))
+    target.attributes = {**(source.attributes or {}), **(target.attributes or {})}
+    target.opted_in = bool(target.opted_in and source.opted_in)
+    target.blocked = bool(target.blocked or source.blocked)
+    if not target.name and source.name:
+        target.name = source.name
+    target.updated_at = now
+    await session.flush()
+
+
+async def clear_user_id(session: AsyncSession, contact_id: uuid.UUID) -> None:
+    """Forget a contact's BSUIDs (Meta regenerates them with a new number)."""
+    await session.execute(update(Contact).where(Contact.id == contact_id).values(user_id=None, parent_user_id=None))
+
+
+async def fresh(session: AsyncSession, contact_id: uuid.UUID) -> Contact | None:
+    """The contact as stored now (statements of this session included)."""
+    return await session.get(Contact, contact_id, populate_existing=True)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wacast.models.contacts import Contact, ContactTag, Tag
+from wacast.models.contacts import Contact, ContactTag, FormerNumber, Tag
 from wacast.models.segments import Segment
 
 
@@ -36,11 +36,28 @@ async def count_members(session: AsyncSession, where: ColumnElement[bool], senda
     return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
 
+async def count_unreachable(session: AsyncSession, where: ColumnElement[bool], sendable: ColumnElement[bool], *,
+                            by_user_id: bool) -> tuple[int, int]:
+    """Of the sendable contacts `where` selects: (those with no number to send to, those whose
+    number is a former number). With `by_user_id`, a contact with a BSUID has one to send to."""
+    no_phone = Contact.phone.is_(None) if not by_user_id else and_(Contact.phone.is_(None), Contact.user_id.is_(None))
+    moved = exists(select(FormerNumber.phone).where(FormerNumber.project_id == Contact.project_id, FormerNumber.phone == Contact.phone))
+    row = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(case((no_phone, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((moved, 1), else_=0)), 0),
+            ).select_from(Contact).where(where, sendable)
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
 async def member_page(session: AsyncSession, where: ColumnElement[bool], *, after: uuid.UUID | None, limit: int) -> list[Any]:
     """One keyset page of the contacts `where` selects, in id order."""
     stmt = select(
         Contact.id, Contact.phone, Contact.name, Contact.source, Contact.opted_in, Contact.blocked,
-        Contact.attributes, Contact.created_at,
+        Contact.attributes, Contact.created_at, Contact.user_id, Contact.username,
     ).where(where)
     if after is not None:
         stmt = stmt.where(Contact.id > after)

@@ -11,7 +11,7 @@ rule (kit/text.py) before anything is read or written.
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -55,7 +55,7 @@ MAX_PHONE = 40  # the campaign API's limit for `destination`
 @dataclass
 class ContactOut:
     id: uuid.UUID
-    phone: str
+    phone: str | None  # None for a person known only by BSUID (a WhatsApp username, no number)
     name: str
     source: str | None
     opted_in: bool
@@ -64,6 +64,15 @@ class ContactOut:
     tags: list[str]
     created_at: datetime
     updated_at: datetime
+    user_id: str | None = None  # Meta's business-scoped user id (BSUID)
+    parent_user_id: str | None = None
+    username: str | None = None  # the WhatsApp username, as last seen
+    former_numbers: list[str] = field(default_factory=list)  # numbers it had before a number change, oldest first
+
+    @property
+    def label(self) -> str:
+        """How the contact is named where a number would be: phone, else @username, else BSUID."""
+        return self.phone or (f"@{self.username}" if self.username else "") or self.user_id or str(self.id)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,8 +83,10 @@ class ContactOut:
 
 async def _out(session: AsyncSession, contacts: list[Contact]) -> list[ContactOut]:
     tags = await repo.tag_names_of(session, [c.id for c in contacts])
+    former = await repo.former_numbers_of_many(session, [c.id for c in contacts])
     return [
-        ContactOut(c.id, c.phone, c.name, c.source, c.opted_in, c.blocked, dict(c.attributes or {}), tags[c.id], c.created_at, c.updated_at)
+        ContactOut(c.id, c.phone, c.name, c.source, c.opted_in, c.blocked, dict(c.attributes or {}), tags[c.id], c.created_at, c.updated_at,
+                   c.user_id, c.parent_user_id, c.username, former[c.id])
         for c in contacts
     ]
 
@@ -106,8 +117,9 @@ async def normalize_phone(session: AsyncSession, project_id: uuid.UUID, raw: str
         raise WacastError(f"{raw!r} is not a valid phone number", "INVALID_PHONE", {"field": "phone"}) from None
 
 
-async def _find(session: AsyncSession, project_id: uuid.UUID, ref: str | uuid.UUID, *, lock: bool = False) -> Contact:
-    """A contact by id or by phone number (any format the campaign API accepts)."""
+async def _find(session: AsyncSession, project_id: uuid.UUID, ref: str | uuid.UUID, *, lock: bool = False, former: bool = False) -> Contact:
+    """A contact by id, by phone number (any format the campaign API accepts; with `former`, a
+    former number finds the contact that moved from it) or by BSUID."""
     not_found = NotFound("Contact not found", "CONTACT_NOT_FOUND", {"contact": str(ref)[:200]})
     contact_id: uuid.UUID | None = ref if isinstance(ref, uuid.UUID) else None
     if contact_id is None:
@@ -117,6 +129,8 @@ async def _find(session: AsyncSession, project_id: uuid.UUID, ref: str | uuid.UU
             contact_id = None
     if contact_id is not None:
         contact = await repo.find(session, project_id, contact_id=contact_id, lock=lock)
+    elif phones.is_bsuid(str(ref)):  # a person known by business-scoped user id
+        contact = await repo.find(session, project_id, user_id=str(ref), lock=lock)
     else:
         if text.problem(str(ref), max_len=MAX_PHONE) is not None:
             raise not_found  # no contact has such a number (and a path is no place for NUL)
@@ -125,14 +139,18 @@ async def _find(session: AsyncSession, project_id: uuid.UUID, ref: str | uuid.UU
         except phones.InvalidNumber:
             raise not_found from None
         contact = await repo.find(session, project_id, phone=phone, lock=lock)
+        if contact is None and former:  # reading: a former number finds the contact that moved away from it
+            moved = await repo.former_number(session, project_id, phone)
+            if moved is not None:
+                contact = await repo.find(session, project_id, contact_id=moved.contact_id, lock=lock)
     if contact is None:
         raise not_found
     return contact
 
 
 async def get(session: AsyncSession, project_id: uuid.UUID, ref: str | uuid.UUID) -> ContactOut:
-    """A contact by its id or its phone number; 404 CONTACT_NOT_FOUND otherwise."""
-    return (await _out(session, [await _find(session, project_id, ref)]))[0]
+    """A contact by its id, its phone number (or a former one) or its BSUID; 404 CONTACT_NOT_FOUND otherwise."""
+    return (await _out(session, [await _find(session, project_id, ref, former=True)]))[0]
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -214,6 +232,8 @@ async def create(
     existing = await repo.id_of_phone(session, project_id, e164)
     if existing:
         raise Conflict(f"{e164} is already a contact", "CONTACT_EXISTS", {"id": str(existing)})
+    # Adding a former number (after a number change) as a contact says it is someone's again.
+    await repo.release_former_number(session, project_id, e164)
     now = utcnow()
     contact = Contact(
         id=uuid.uuid4(), project_id=project_id, phone=e164, name=contact_name, source=contact_source,
@@ -231,6 +251,7 @@ def contact_event(c: ContactOut) -> dict[str, Any]:
         "contact": {
             "id": str(c.id), "phone_number": c.phone, "name": c.name, "source": c.source, "opted_in": c.opted_in,
             "blocked": c.blocked, "attributes": c.attributes, "tags": c.tags, "created_at": c.created_at.isoformat(),
+            "user_id": c.user_id, "username": c.username,
         }
     }
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from markupsafe import Markup, escape
 
 from wacast.meta.errors import meaning
+from wacast.templates import statuses as template_statuses
 from wacast.templates.params import NAMED_RE, POSITIONAL_RE, analyze, render_text
 
 STATUS_COLORS = {
@@ -254,3 +255,4 @@ def install_filters(env: Any) -> None:
     env.globals["pct"] = pct
     env.globals["STATUS_COLORS"] = STATUS_COLORS
     env.globals["failure_words"] = failure_words
+    env.globals["can_send"] = template_statuses.can_send  # APPROVED or FLAGGED: sends go out

@@ -7,7 +7,11 @@ shape of kit/loop.py:
   come back when the lease runs out);
 - paces sends at the number's cap and each recipient's pair rate (messages/pacing.py);
 - records each outcome (sent, retry later, failed, hold, halt: messages/retry_policy.py) in
-  batched transactions.
+  batched transactions;
+- claims nothing for a number that Meta's account state holds (a restriction on
+  business-initiated messaging, a disabled account: projects.account_hold, loaded with the
+  lease refresh and checked against the clock, so it lifts at its expiration); a send claimed
+  before the hold was known is held, not sent, until the hold's end.
 
 The sandbox's reports (sent, delivered, read) are stored as inbound events, which the inbound
 event loop (whatsapp/inbound.py) applies; `notify_inbound` wakes it.
@@ -48,7 +52,8 @@ from wacast.messages.provider import (
     timed_send,
 )
 from wacast.messages.repository_inbound import store_inbound_events
-from wacast.messages.retry_policy import Action, Decision, after_error, before_send
+from wacast.messages.retry_policy import HALT_SENDER_SECONDS, Action, Decision, after_error, before_send
+from wacast.messages.senders import account_hold
 from wacast.projects import repository as projects_repo
 from wacast.templates import repository as templates_repo
 
@@ -269,9 +274,10 @@ class Dispatcher:
         """Claim due messages of each held number, as many as its pace allows soon."""
         claimed_total = 0
         lease = timedelta(seconds=self.settings.message_lease_seconds)
+        now = utcnow()
         for lane in list(self.lanes.values()):
             project = lane.project
-            if project.halted_reason or not lane.held:
+            if project.halted_reason or not lane.held or account_hold(project, now):
                 continue
             room = self.settings.dispatcher_concurrency - sum(l.in_flight for l in self.lanes.values())
             # Never more than we can run at once, nor than the pace sends in about a second.
@@ -323,6 +329,10 @@ class Dispatcher:
                 lane.pacer.not_sent(started)
                 outcome.expired = True
                 return
+            if (held := self._account_hold(lane)) is not None:
+                lane.pacer.not_sent(started)  # claimed before the account's hold was known
+                outcome.before = held
+                return
             provider = self.providers[lane.project.provider]
             message = OutgoingMessage(str(row.id), str(lane.project.id), row.destination, row.payload)
             try:
@@ -337,6 +347,17 @@ class Dispatcher:
         finally:
             lane.in_flight -= 1
             self._finish(outcome)
+
+    def _account_hold(self, lane: Lane) -> Decision | None:
+        """A hold of the send while Meta's account state holds the number: due again when the
+        hold ends (a restriction's expiration), or in a minute when Meta must lift it."""
+        now = utcnow()
+        reason = account_hold(lane.project, now)
+        if reason is None:
+            return None
+        until = lane.project.account_hold_until
+        delay = (until - now).total_seconds() if until is not None else HALT_SENDER_SECONDS
+        return Decision(Action.hold, max(0.0, delay), reason=f"account held by Meta: {reason}"[:500])
 
     def _finish(self, outcome: Outcome) -> None:
         self.outcomes.append(outcome)

@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+from wacast.kit.phone import is_bsuid
+
 
 @dataclass(frozen=True)
 class ProviderError:
@@ -37,22 +39,26 @@ class SendResult:
 class OutgoingMessage:
     message_id: str
     project_id: str
-    destination: str  # E.164
+    destination: str  # E.164, or the BSUID of a person without a phone number
     payload: dict[str, Any]  # {"template", "language", "category", "components"}
 
 
 def build_message_body(message: OutgoingMessage) -> dict[str, Any]:
-    """The JSON body of POST /{phone-number-id}/messages for a template message."""
+    """The JSON body of POST /{phone-number-id}/messages for a template message (`to` a phone
+    number, or `recipient` a BSUID)."""
     template: dict[str, Any] = {
         "name": message.payload["template"],
         "language": {"code": message.payload["language"], "policy": "deterministic"},
     }
     if message.payload.get("components"):
         template["components"] = message.payload["components"]
+    # A person known only by a business-scoped user id is sent to with `recipient` (Meta: `to`
+    # takes precedence when both are given, so never both).
+    address = "recipient" if is_bsuid(message.destination) else "to"
     return {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
-        "to": message.destination,
+        address: message.destination,
         "type": "template",
         "biz_opaque_callback_data": message.message_id,
         "template": template,

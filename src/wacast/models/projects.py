@@ -30,6 +30,12 @@ class Project(IdMixin, Base):
     # Set when Meta refuses the sender itself (token expired, account restricted, ...):
     # nothing is sent for this project until an operator clears it.
     halted_reason: Mapped[str | None] = mapped_column(String(500))
+    # Set when Meta restricted, disabled, deleted or offboarded the project's WhatsApp Business
+    # Account (whatsapp/account_events.py); separate from halted_reason: it lifts by itself, at
+    # `account_hold_until` (NULL: when Meta lifts it). The dispatcher reads both with the lease
+    # refresh and checks the time against the clock (messages/senders.account_hold).
+    account_hold: Mapped[str | None] = mapped_column(String(500))
+    account_hold_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When `wacast templates sync` last fetched the templates from Meta (`wacast doctor` checks it).
     templates_synced_at: Mapped[datetime | None]

@@ -2,7 +2,8 @@
 each with what to do about it.
 
 Checks, in order: configuration, database and schema, the project (and that its access token
-decrypts), a live dispatcher, the sender's halt flag, Meta's access token (a Graph call), the
+decrypts), a live dispatcher, the sender's halt flag, Meta's account state for its WABA
+(account_update: restrictions, bans; docs/account-status.md), Meta's access token (a Graph call), the
 phone number's registration, status, quality, throughput and messaging tier, the WABA's webhook
 subscription, template sync freshness, and that the public webhook URL answers Meta's
 verification handshake from the outside.
@@ -27,7 +28,10 @@ from wacast.kit.clock import utcnow
 from wacast.kit.crypto import SecretKeyError
 from wacast.kit.net import is_public
 from wacast.ops import config_check, repository
+from wacast.messages.senders import account_hold
 from wacast.ops.snapshot import head
+from wacast.whatsapp import account_policy
+from wacast.whatsapp import repository_accounts as accounts_repo
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 PHONE_FIELDS = "id,display_phone_number,verified_name,status,quality_rating,platform_type,throughput,messaging_limit_tier,code_verification_status,name_status"
@@ -63,6 +67,7 @@ async def run(settings: Settings, project_name: str, *, environ: dict[str, str] 
                                 f"fix the cause, then `wacast projects update {project.name} --clear-halt`"))
         else:
             checks.append(Check("sending", OK, "not halted"))
+        await _account(db, project, checks)
         if project.provider != "cloud":
             checks.append(Check("meta", SKIP, "sandbox project (no phone number id or access token): Meta is not called",
                                 f"to send for real: `wacast projects update {project.name} --waba-id ... --phone-number-id ... --access-token ...`"))
@@ -114,6 +119,29 @@ async def _dispatcher(db: Database, settings: Settings, checks: list[Check]) -> 
     else:
         checks.append(Check("dispatcher", FAIL, "no live dispatcher: queued messages are not being sent",
                             "start `wacast worker` (or `wacast serve` with WACAST_RUN_DISPATCHER=1)"))
+
+
+async def _account(db: Database, project: Any, checks: list[Check]) -> None:
+    """What Meta's account_update events said of the project's WABA, and what of it holds sends."""
+    now = utcnow()
+    async with db.read() as session:
+        stored = (await accounts_repo.statuses(session, [project.waba_id])).get(project.waba_id or "")
+    notices = account_policy.notices(account_policy.state_of(stored), now)
+    held = account_hold(project, now)
+    others = "; ".join(f"{n.words} ({n.effect}{f', until {n.until:%Y-%m-%d %H:%M} UTC' if n.until else ''})"
+                       for n in notices if n.severity != account_policy.BLOCKS)
+    if held:
+        checks.append(Check("account", FAIL, f"sends held: {held}" + (f"; also {others}" if others else ""),
+                            "nothing to clear in wacast: the hold lifts by itself at its expiration or when Meta lifts it "
+                            "(see Business Support Home in Meta Business Suite to appeal)"))
+    elif any(n.severity == account_policy.WARNS for n in notices):
+        checks.append(Check("account", WARN, others, "see Business Support Home in Meta Business Suite"))
+    elif notices:
+        checks.append(Check("account", OK, f"sending not affected: {others}"))
+    elif project.waba_id:
+        checks.append(Check("account", OK, "Meta reported no restriction on the WhatsApp Business Account"))
+    else:
+        checks.append(Check("account", SKIP, "no WABA id: Meta's account events cannot be matched to this project"))
 
 
 def _graph_error(response: httpx.Response) -> tuple[int | None, str]:

@@ -50,6 +50,7 @@ def has_token(request: Request, token: str) -> bool:
 # A sender number's problems in general words, for /readyz without the token.
 SENDER_REASONS = {
     "halted": "sending halted (Meta refused the sender)",
+    "account": "sending held by Meta's account state (a restriction or a disabled account; it lifts by itself)",
     "unserved": "messages queued but no live dispatcher holds the number",
     "stuck": f"messages due for more than {STUCK_AFTER_SECONDS} s and not sent",
 }
@@ -60,9 +61,12 @@ def sender_reasons(sender: dict[str, Any]) -> list[str]:
     reasons = []
     if sender["halted_reason"]:
         reasons.append("halted")
+    if (sender.get("account") or {}).get("held"):
+        reasons.append("account")
     if sender["queued"] and sender["dispatcher"] is None:
         reasons.append("unserved")
-    if sender["due"] and not sender["halted_reason"] and (sender["oldest_due_age_seconds"] or 0) > STUCK_AFTER_SECONDS:
+    if (sender["due"] and not sender["halted_reason"] and not (sender.get("account") or {}).get("held")
+            and (sender["oldest_due_age_seconds"] or 0) > STUCK_AFTER_SECONDS):
         reasons.append("stuck")
     return reasons
 

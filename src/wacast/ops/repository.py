@@ -41,7 +41,7 @@ async def senders(session: AsyncSession, now: datetime) -> list[Any]:
     stmt = (
         select(
             Project.id, Project.name, Project.sender_number, Project.phone_number_id, Project.halted_reason,
-            Project.messages_per_second,
+            Project.messages_per_second, Project.waba_id, Project.account_hold, Project.account_hold_until,
             and_(Project.phone_number_id.is_not(None), Project.access_token.is_not(None)).label("cloud"),
             func.coalesce(queued.c.queued, 0).label("queued"), func.coalesce(queued.c.due, 0).label("due"),
             func.coalesce(queued.c.held, 0).label("held"), func.coalesce(queued.c.in_flight, 0).label("in_flight"),

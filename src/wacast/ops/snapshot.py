@@ -19,8 +19,10 @@ from wacast.db.engine import Database
 from wacast.db.migrate import current_revision, head_revision
 from wacast.kit import metrics
 from wacast.kit.clock import utcnow
+from wacast.messages.senders import account_hold
 from wacast.ops import repository
-from wacast.whatsapp import event_kinds
+from wacast.whatsapp import account_policy, event_kinds
+from wacast.whatsapp import repository_accounts as accounts_repo
 
 DB_TIMEOUT = 3.0
 # A message due this long ago and still queued means sending is stuck for that number.
@@ -66,6 +68,7 @@ async def take(db: Database, settings: Settings) -> Snapshot:
         pending, oldest = await repository.inbound_backlog(session, now)
         out_pending, out_oldest, failing, disabled = await repository.outbound_webhooks(session, now)
         webhook_fields = await event_kinds.totals(session)
+        accounts = await accounts_repo.statuses(session, [row.waba_id for row in rows])
     outbound = {"pending": out_pending, "oldest_age_seconds": _age(now, out_oldest),
                 "subscriptions_failing": failing, "subscriptions_disabled": disabled}
     workers = [
@@ -81,11 +84,15 @@ async def take(db: Database, settings: Settings) -> Snapshot:
         problems = []
         if row.halted_reason:
             problems.append(f"sending halted: {row.halted_reason}; fix the cause, then `wacast projects update {row.name} --clear-halt`")
+        account = account_status(row, accounts.get(row.waba_id), now)
+        if account["held"]:
+            problems.append(f"sending held by Meta's account state: {account['held']}; it lifts by itself "
+                            f"(docs/account-status.md), nothing to clear")
         if row.queued and not lease_ok:
             problems.append(f"{row.queued} message(s) queued but no live dispatcher holds this number: start `wacast worker` (or serve with the dispatcher on)")
         oldest_age = _age(now, row.oldest)
         due_age = _age(now, _aware(row.oldest_due))
-        if row.due and not row.halted_reason and (due_age or 0) > STUCK_AFTER_SECONDS:
+        if row.due and not row.halted_reason and not account["held"] and (due_age or 0) > STUCK_AFTER_SECONDS:
             problems.append(f"{row.due} message(s) due and not sent; the oldest has been due for {int(due_age)} s")
         senders.append({
             "project": row.name,
@@ -100,12 +107,29 @@ async def take(db: Database, settings: Settings) -> Snapshot:
             "oldest_due_age_seconds": due_age,
             "held_reason": row.held_reason if row.held else None,
             "halted_reason": row.halted_reason,
+            "account": account,
             "dispatcher": row.holder if lease_ok else None,
             "lease_expires_in_seconds": _age(row.expires_at, now) if lease_ok else None,
             "ok": not problems,
             "problems": problems,
         })
     return Snapshot(now, senders, workers, pending, _age(now, oldest), outbound, webhook_fields)
+
+
+def account_status(row: Any, stored: Any, now: datetime) -> dict[str, Any]:
+    """A sender's account state from Meta (account_update): what holds its sends (as the
+    dispatcher reads it: projects.account_hold) and each restriction, ban or warning in force."""
+    notices = account_policy.notices(account_policy.state_of(stored), now)
+    until = row.account_hold_until
+    held = account_hold(row, now)
+    return {
+        "waba_id": row.waba_id,
+        "held": held,
+        "held_until": until.isoformat() if held and until else None,
+        "notices": [{"kind": n.kind, "severity": n.severity, "what": n.words, "effect": n.effect,
+                     "since": n.since.isoformat() if n.since else None, "until": n.until.isoformat() if n.until else None}
+                    for n in notices],
+    }
 
 
 class SnapshotCache:
@@ -215,6 +239,11 @@ def families(snapshot: Snapshot) -> list[Any]:
     oldest_due = GaugeMetricFamily("wacast_queue_oldest_due_age_seconds", "How long the longest-due message (due now, not held) has waited past its send time.", labels=labels)
     halted = GaugeMetricFamily("wacast_sender_halted", "1 when Meta refused the sender and sending is halted (see /readyz for the reason).", labels=labels)
     served = GaugeMetricFamily("wacast_sender_served", "1 when a live dispatcher holds the sender number's lease.", labels=labels)
+    account_held = GaugeMetricFamily("wacast_account_held", "1 when Meta's account state (a restriction, a disabled account) holds "
+                                     "the sender's sends; it lifts by itself (see /readyz for why and until when).", labels=labels)
+    restricted = GaugeMetricFamily("wacast_account_restricted", "1 per restriction or ban state Meta put on the sender's WhatsApp "
+                                   "Business Account and still in force (the restriction label: Meta's type).",
+                                   labels=[*labels, "restriction"])
     for s in snapshot.senders:
         values = [s["project"], s["sender"]]
         depth.add_metric(values, s["queued"])
@@ -224,10 +253,14 @@ def families(snapshot: Snapshot) -> list[Any]:
         oldest_due.add_metric(values, s["oldest_due_age_seconds"] or 0.0)
         halted.add_metric(values, 1 if s["halted_reason"] else 0)
         served.add_metric(values, 1 if s["dispatcher"] else 0)
+        account_held.add_metric(values, 1 if s["account"]["held"] else 0)
+        for notice in s["account"]["notices"]:
+            if notice["kind"] != "ACCOUNT_VIOLATION":
+                restricted.add_metric([*values, notice["kind"]], 1)
     workers = GaugeMetricFamily("wacast_dispatchers_alive", "Dispatchers with a fresh heartbeat.", value=len(snapshot.live_workers))
     inbound = GaugeMetricFamily("wacast_inbound_events_pending", "Provider events (Meta's webhooks) stored and not processed yet.", value=snapshot.inbound_pending)
     inbound_age = GaugeMetricFamily("wacast_inbound_events_oldest_age_seconds", "Age of the oldest unprocessed provider event.", value=snapshot.inbound_oldest_age or 0.0)
-    out = [depth, due, held, oldest, oldest_due, halted, served, workers, inbound, inbound_age]
+    out = [depth, due, held, oldest, oldest_due, halted, served, account_held, restricted, workers, inbound, inbound_age]
     o = snapshot.outbound
     out += [
         GaugeMetricFamily("wacast_outbound_webhook_backlog", "Customer webhook deliveries pending.", value=o.get("pending", 0)),

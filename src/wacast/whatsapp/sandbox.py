@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.kit.errors import WacastError
+from wacast.kit.phone import is_bsuid
 from wacast.messages.provider import OutgoingMessage, ProviderError, SendResult
 from wacast.templates.params import analyze
 from wacast.whatsapp import repository_sandbox as repo
@@ -35,7 +36,11 @@ def sandbox_phone_number_id(project_id: str) -> str:
 
 
 def status_webhook(phone_number_id: str, wamid: str, status: str, recipient: str, opaque: str, ts: int, *, errors: list | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"id": wamid, "status": status, "timestamp": str(ts), "recipient_id": recipient.lstrip("+"), "biz_opaque_callback_data": opaque}
+    entry: dict[str, Any] = {"id": wamid, "status": status, "timestamp": str(ts), "biz_opaque_callback_data": opaque}
+    if is_bsuid(recipient):  # a send by `recipient` (a person known by BSUID only): as Meta reports it
+        entry["recipient_user_id"] = recipient
+    else:
+        entry["recipient_id"] = recipient.lstrip("+")
     if status in ("sent", "delivered"):
         entry["pricing"] = {"billable": True, "pricing_model": "PMP", "type": "regular", "category": "utility"}
     if errors:

@@ -7,6 +7,10 @@ timelines, one executemany update, one executemany insert of the events, and the
 webhooks in two statements per project. The ladder itself is the pure fold of
 `messages/status_ladder.py`; a message named by several reports of the batch takes them in
 arrival order.
+
+A report names its message by wamid and by `biz_opaque_callback_data` (wacast's message id),
+never by the person: a message sent to a business-scoped user id (a person without a phone
+number) is reported with `recipient_user_id` and no `recipient_id`, and is followed the same.
 """
 
 from __future__ import annotations

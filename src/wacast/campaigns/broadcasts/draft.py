@@ -23,6 +23,7 @@ from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
 from wacast.messages import repository as messages_repo
 from wacast.templates import service as templates
+from wacast.templates import statuses as template_statuses
 from wacast.templates.params import TemplateNeeds, analyze
 
 TEST_SOURCE = "test send"
@@ -53,7 +54,7 @@ async def _template(session: AsyncSession, project_id: uuid.UUID, body: dict[str
     if not isinstance(name, str) or not name.strip():
         raise WacastError("Choose a template", "FIELD_REQUIRED", {"field": "template"})
     template = await templates.find(session, project_id, name.strip(), body.get("language"))
-    if template.status != "APPROVED":
+    if not template_statuses.can_send(template.status):
         raise WacastError(f"Template {template.name} is {template.status}, not APPROVED", "TEMPLATE_NOT_APPROVED", {"field": "template"})
     return template
 

@@ -33,8 +33,10 @@ from wacast.campaigns.broadcasts import repository as repo
 from wacast.campaigns.broadcasts import service
 from wacast.campaigns.broadcasts.plan import Plan, components_for
 from wacast.campaigns.broadcasts.service import BroadcastStatus
+from wacast.contacts import repository as contacts_repo
 from wacast.contacts import segments
 from wacast.kit.clock import utcnow
+from wacast.kit.phone import sends_by_user_id
 from wacast.kit.errors import WacastError
 from wacast.kit.loop import run_loop
 from wacast.messages import repository as messages_repo
@@ -42,12 +44,20 @@ from wacast.models.broadcasts import SendPolicy
 from wacast.models.campaigns import Campaign
 from wacast.models.projects import Project
 from wacast.models.templates import Template
+from wacast.templates import statuses as template_statuses
 from wacast.templates.params import TemplateNeeds, analyze
 
 log = logging.getLogger("wacast.broadcasts")
 
 # API-campaign (transactional) messages have priority 0; lower goes first.
 BROADCAST_PRIORITY = 10
+# What messages.destination holds: a BSUID longer than this cannot be sent to.
+MAX_DESTINATION = 100
+# The skip reasons of people the broadcast cannot reach: a number WhatsApp said changed (the
+# contact moved: a send would reach whoever has the old number now), and a person with no
+# phone number where sending by business-scoped user id is not allowed (kit/phone.sends_by_user_id).
+NUMBER_CHANGED = "number_changed"
+NO_PHONE_NUMBER = "no_phone_number"
 
 
 @dataclass
@@ -191,7 +201,7 @@ class BroadcastEngine:
                 if (campaign.broadcast or {}).get("filter") is not None:
                     # The audience as it is when sending starts (a schedule may be days old).
                     campaign.total_count = (await segments.count(session, campaign.project_id, campaign.broadcast["filter"]))["sendable"]
-            if ctx.template.status != "APPROVED":
+            if not template_statuses.can_send(ctx.template.status):
                 campaign.status_reason = f"waiting: template {ctx.template.name} is {ctx.template.status}"
                 return None
             limit = self.batch_size
@@ -229,6 +239,10 @@ class BroadcastEngine:
         zone = segments.project_zone(ctx.project.timezone)
         until = policies.quiet_until(policy, zone, now)
         held_reason = policies.quiet_reason(until, zone, ctx.project.timezone) if until else None
+        # Whom to send to: the phone number, else the BSUID where the template may go by it.
+        user_ids = await contacts_repo.without_phone(session, [r.id for r in audience.rows if r.phone is None])
+        by_user_id = sends_by_user_id(ctx.template.category)
+        moved = await contacts_repo.moved_numbers(session, campaign.project_id, [r.phone for r in audience.rows if r.phone])
         messages = []
         skips: dict[str, int] = dict(campaign.skip_reasons or {})
         skipped = 0
@@ -240,6 +254,10 @@ class BroadcastEngine:
                 reason = "already in this broadcast"
             elif row.id in capped:
                 reason = "frequency cap"
+            elif row.phone is None and not (by_user_id and user_ids.get(row.id) and len(user_ids[row.id]) <= MAX_DESTINATION):
+                reason = NO_PHONE_NUMBER
+            elif row.phone in moved:
+                reason = NUMBER_CHANGED
             if reason is None:
                 try:
                     components = components_for(ctx.needs, ctx.plan, row, row_values)
@@ -252,7 +270,7 @@ class BroadcastEngine:
             message_id = uuid.uuid4()
             messages.append({
                 "id": message_id, "project_id": campaign.project_id, "campaign_id": campaign.id, "broadcast_id": campaign.id,
-                "contact_id": row.id, "template_id": ctx.template.id, "destination": row.phone,
+                "contact_id": row.id, "template_id": ctx.template.id, "destination": row.phone or user_ids[row.id],
                 "payload": {"template": ctx.template.name, "language": ctx.template.language, "category": ctx.template.category, "components": components},
                 "priority": BROADCAST_PRIORITY, "next_attempt_at": until or now, "held_reason": held_reason,
             })

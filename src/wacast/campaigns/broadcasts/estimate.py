@@ -15,8 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.campaigns.broadcasts import policy as policies
 from wacast.campaigns.broadcasts import repository as repo
+from wacast.campaigns.broadcasts.engine import NO_PHONE_NUMBER, NUMBER_CHANGED
+from wacast.contacts import repository as contacts_repo
 from wacast.contacts import repository_segments as segment_counts
 from wacast.contacts import segments
+from wacast.kit.phone import sends_by_user_id
 from wacast.models.contacts import Contact
 
 CHUNK = 500  # phones per IN list when an uploaded audience is counted (SQLite caps a statement's values)
@@ -53,7 +56,9 @@ async def audience(
         since = now - timedelta(days=policy.frequency_cap_days or 1)
         at_cap = await repo.count_at_frequency_cap(session, members, sendable, since, policy.frequency_cap_count or 0)
         skips["frequency cap"] = at_cap
-    will_send = max(0, counts["sendable"] - at_cap)
+    no_phone, moved = await segment_counts.count_unreachable(session, members, sendable, by_user_id=sends_by_user_id(template_category))
+    skips[NO_PHONE_NUMBER], skips[NUMBER_CHANGED] = no_phone, moved
+    will_send = max(0, counts["sendable"] - at_cap - no_phone - moved)
     room = policies.tier_room(policy, await repo.contacts_messaged_since(session, project_id, now - timedelta(hours=24)))
     waits = max(0, will_send - max(room, 0)) if room is not None else 0
     zone = segments.project_zone(project.timezone)
@@ -84,8 +89,9 @@ async def csv_audience(
             since = now - timedelta(days=policy.frequency_cap_days or 1)
             at_cap += await repo.count_at_frequency_cap(session, members, segments.sendable(), since, policy.frequency_cap_count or 0)
         recent += await repo.count_broadcast_to_since(session, members, segments.sendable(), now - REPEAT_WINDOW)
-    skips = {"invalid row": len(rejected), "opted out": opted_out, "blocked": blocked, "frequency cap": at_cap}
-    will_send = max(0, len(rows) - opted_out - blocked - at_cap)
+    moved = len(await contacts_repo.moved_numbers(session, project_id, phones))
+    skips = {"invalid row": len(rejected), "opted out": opted_out, "blocked": blocked, "frequency cap": at_cap, NUMBER_CHANGED: moved}
+    will_send = max(0, len(rows) - opted_out - blocked - at_cap - moved)
     room = policies.tier_room(policy, await repo.contacts_messaged_since(session, project_id, now - timedelta(hours=24)))
     zone = segments.project_zone(project.timezone)
     until = policies.quiet_until(policy, zone, send_at or now)

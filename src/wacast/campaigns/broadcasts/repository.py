@@ -19,6 +19,7 @@ from wacast.models.contacts import Contact
 from wacast.models.messages import Message, MessageEvent, MessageStatus
 from wacast.models.projects import Project
 from wacast.models.templates import Template
+from wacast.templates import statuses as template_statuses
 
 CHUNK = 1000
 
@@ -58,7 +59,7 @@ async def template(session: AsyncSession, template_id: uuid.UUID | None) -> Temp
 async def approved_templates(session: AsyncSession, project_id: uuid.UUID) -> list[Template]:
     return list(
         (
-            await session.execute(select(Template).where(Template.project_id == project_id, Template.status == "APPROVED").order_by(Template.name))
+            await session.execute(select(Template).where(Template.project_id == project_id, Template.status.in_(template_statuses.SENDABLE)).order_by(Template.name))
         ).scalars()
     )
 

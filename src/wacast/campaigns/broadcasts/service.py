@@ -37,6 +37,7 @@ from wacast.models.campaigns import Campaign
 from wacast.models.projects import Project
 from wacast.models.templates import Template
 from wacast.templates import service as templates
+from wacast.templates import statuses as template_statuses
 from wacast.templates.components import check_param_text
 from wacast.templates.params import BODY_PARAM_MAX, TemplateNeeds, analyze
 from wacast.webhooks import events
@@ -120,7 +121,7 @@ async def prepare(session: AsyncSession, project_id: uuid.UUID, body: Any, *, cs
     if language is not None and not isinstance(language, str):
         raise WacastError("language must be a string", "FIELD_INVALID", {"field": "language"})
     template = await templates.find(session, project_id, template_name.strip(), language)
-    if template.status != "APPROVED":
+    if not template_statuses.can_send(template.status):
         raise WacastError(
             f"Template {template.name} is {template.status}, not APPROVED", "TEMPLATE_NOT_APPROVED",
             {"field": "template", "template_status": template.status},

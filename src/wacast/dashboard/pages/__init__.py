@@ -22,6 +22,7 @@ from wacast.dashboard.pages import (
     contacts,
     home,
     keys,
+    media,
     sandbox,
     segments,
     settings,
@@ -44,7 +45,7 @@ from wacast.dashboard.web import (
 from wacast.kit.http import JSONResponse
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-SCREENS = (signin, home, templates, campaigns, contacts, tags, keys, users, settings, sandbox, segments, webhooks)
+SCREENS = (signin, home, templates, campaigns, contacts, tags, keys, users, settings, sandbox, segments, webhooks, media)
 
 
 def mount_dashboard(app: FastAPI) -> None:

@@ -32,6 +32,7 @@ from wacast.kit.errors import NotFound, WacastError
 from wacast.models.campaigns import CampaignStatus
 from wacast.templates import repository as templates_repo
 from wacast.templates import service as templates_service
+from wacast.templates import statuses as template_statuses
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
@@ -48,7 +49,7 @@ async def campaigns_page(request: Request, ctx: Agent, session: ReadSession) -> 
 
 @router.get("/campaigns/new")
 async def campaign_new(request: Request, ctx: Manager, session: ReadSession, template: str = "") -> Response:
-    approved = await templates_service.list_for_project(session, ctx.project.id, status="APPROVED")
+    approved = [t for t in await templates_service.list_for_project(session, ctx.project.id) if template_statuses.can_send(t.status)]
     return render(ctx, "campaign_new.html", page="campaigns", approved=approved, chosen=template)
 
 
@@ -58,7 +59,7 @@ async def campaign_create(request: Request, ctx: Manager, form: NewCampaignForm,
     template_id = uuid_or_404(form.text("template_id"))
     live = form.checked("live")
     t = await templates_repo.get(session, ctx.project.id, template_id)
-    if t is None or t.status != "APPROVED":
+    if t is None or not template_statuses.can_send(t.status):
         raise WacastError("Choose an approved template", "TEMPLATE_NOT_APPROVED", {"field": "template_id"})
     campaign = await campaigns_service.create(session, ctx.project.id, name, t.name, t.language, live=live)
     note = "It is live: requests are accepted now." if campaign.status == "live" else "Set it Live to accept requests."

@@ -14,6 +14,7 @@ from starlette.background import BackgroundTask
 from wacast.contacts import csv_export, csv_import
 from wacast.contacts import service as contacts
 from wacast.dashboard import repository as repo
+from wacast.dashboard import repository_inbound as inbound_repo
 from wacast.dashboard import views
 from wacast.dashboard.forms import Posted, fields, query_text, uuid_or_404
 from wacast.dashboard.web import (
@@ -78,7 +79,7 @@ async def contact_create(request: Request, ctx: Manager, form: NewContactForm, s
     except WacastError as error:
         # The list again with the form open and as typed (nothing was written).
         return await _contacts_list(request, ctx, session, new_contact=typed, error=f"{error.message} ({error.code})")
-    return redirect(ctx, f"/contacts/{made.id}", f"Contact {made.phone} added.")
+    return redirect(ctx, f"/contacts/{made.id}", f"Contact {made.label} added.")
 
 
 @router.post("/contacts/bulk")
@@ -166,12 +167,20 @@ async def import_progress_page(request: Request, import_id: str, ctx: Manager, s
 async def contact_page(request: Request, contact_id: str, ctx: Agent, session: ReadSession) -> Response:
     contact = await contacts.get(session, ctx.project.id, uuid_or_404(contact_id))
     timeline = await repo.contact_timeline(session, ctx.project.id, contact.id)
-    replies = await repo.contact_replies(session, ctx.project.id, contact.id)
+    replies = await inbound_repo.contact_replies(session, ctx.project.id, contact.id)
+    reactions = await inbound_repo.contact_reactions(session, ctx.project.id, contact.id)
     tags = await contacts.list_tags(session, ctx.project.id)
     attributes = await contacts.list_attributes(session, ctx.project.id)
+    on_message = inbound_repo.reactions_by_message(reactions)
     for item in timeline:
         item["bubble"] = views.bubble(item["components"], item["parameter_format"], item["message"].payload.get("components") or [])
-    return render(ctx, "contact.html", page="contacts", contact=contact, timeline=timeline, replies=replies, tags=tags, attributes=attributes)
+        reaction = on_message.pop(item["message"].id, None)  # a reaction sits on its message (it is not a reply)
+        item["reaction"] = reaction.emoji if reaction else None
+    shown = {item["message"].id for item in timeline}
+    # Reactions to messages the timeline does not show (older, or not sent by wacast).
+    other_reactions = [r for r in reactions if r.message_id is None or r.message_id not in shown]
+    return render(ctx, "contact.html", page="contacts", contact=contact, timeline=timeline, replies=replies, tags=tags,
+                  attributes=attributes, other_reactions=other_reactions)
 
 
 @router.post("/contacts/{contact_id}")
