@@ -39,7 +39,9 @@ from wacast.webhooks.service import purge_old_events
 from wacast.webhooks.tasks import WebhookSender
 from wacast.whatsapp import sandbox_failures
 from wacast.whatsapp.cloud import CloudProvider
+from wacast.whatsapp.event_kinds import purge_stored_events
 from wacast.whatsapp.inbound import InboundEvents
+from wacast.whatsapp.media import purge_cached_media
 from wacast.whatsapp.sandbox import SandboxProvider
 
 log = logging.getLogger("wacast.runtime")
@@ -126,8 +128,9 @@ class Supervisor:
 
 class Purges:
     """A kit/loop.Loop: forgets idempotency keys past their 24 h, customer webhook events
-    (with their delivery log) past 30 days and ended dashboard sessions, every PURGE_EVERY
-    seconds."""
+    (with their delivery log) past 30 days, ended dashboard sessions, received media cached
+    longer than WACAST_MEDIA_CACHE_DAYS and Meta's stored event bodies older than
+    WACAST_INBOUND_EVENT_RETENTION_DAYS, every PURGE_EVERY seconds."""
 
     name = "purges"
 
@@ -145,8 +148,13 @@ class Purges:
             events = await purge_old_events(session)
         async with self.db.transaction() as session:
             sessions = await users_service.purge_ended_sessions(session)
-        if keys or events or sessions:
-            log.info("purged %d idempotency key(s), %d webhook event(s) and %d dashboard session(s)", keys, events, sessions)
+        async with self.db.transaction() as session:
+            media = await purge_cached_media(session, self.settings.media_cache_days)
+        async with self.db.transaction() as session:
+            meta_events = await purge_stored_events(session, self.settings.inbound_event_retention_days)
+        if keys or events or sessions or media or meta_events:
+            log.info("purged %d idempotency key(s), %d webhook event(s), %d dashboard session(s), %d cached media file(s) "
+                     "and %d stored Meta event(s)", keys, events, sessions, media, meta_events)
         return 0  # one round removes everything due; nothing more is due before the next
 
     async def close(self) -> None:

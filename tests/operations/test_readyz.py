@@ -50,7 +50,7 @@ async def test_readyz_without_the_token_gives_counts_and_reasons_only(client, db
         assert response.status_code == 200
         data = assert_no_names(response, name, dispatcher.worker_id)
         assert data["status"] == "degraded" and "senders" not in data
-        assert data["sender_numbers"] == {"total": 1, "ok": 0, "halted": 1, "unserved": 0, "stuck": 0}
+        assert data["sender_numbers"] == {"total": 1, "ok": 0, "halted": 1, "unserved": 0, "stuck": 0, "account": 0}
         assert "1 sender number(s): sending halted (Meta refused the sender)" in data["problems"]
         assert data["checks"]["dispatcher"]["live_workers"] == 1 and "workers" not in data["checks"]["dispatcher"]
 

@@ -18,6 +18,8 @@ from wacast.db.engine import Database
 from wacast.kit.clock import utcnow
 from wacast.kit.loop import run_loop
 from wacast.models.idempotency import IdempotencyKey
+from wacast.models.media import InboundMedia
+from wacast.models.messages import InboundEvent
 from wacast.models.users import DashboardSession
 from wacast.models.webhooks import WebhookEvent
 from wacast.runtime import Purges, Supervisor
@@ -167,7 +169,8 @@ async def test_run_until_a_signal_then_stop() -> None:
 
 
 async def test_purges_forget_idempotency_keys_past_a_day_and_webhook_events_past_a_month(settings) -> None:  # noqa: ANN001
-    """...and dashboard sessions past their idle or absolute end."""
+    """...and dashboard sessions past their idle or absolute end, cached received media and
+    Meta's applied event bodies past their retention."""
     db = Database(settings.database_url)
     try:
         setup = await make_project(db)
@@ -181,12 +184,26 @@ async def test_purges_forget_idempotency_keys_past_a_day_and_webhook_events_past
                 session.add(IdempotencyKey(scope="s" * 64, key=key, request_hash="h" * 64, state="done", created_at=now - age))
             for topic, age in (("contact.created", timedelta(days=31)), ("contact.opted_out", timedelta(days=29))):
                 session.add(WebhookEvent(id=uuid.uuid4(), project_id=setup.project_id, topic=topic, data={}, created_at=now - age))
+            # Received media cached past WACAST_MEDIA_CACHE_DAYS (30) and Meta's event bodies
+            # processed past WACAST_INBOUND_EVENT_RETENTION_DAYS (30): the old ones go.
+            for media_id, age in (("old-media", timedelta(days=31)), ("kept-media", timedelta(days=2))):
+                session.add(InboundMedia(project_id=setup.project_id, media_id=media_id, mime_type="image/jpeg", sha256="0" * 64,
+                                         size=1, content=b"x", fetched_at=now - age))
+            for key, age in (("old-event", timedelta(days=31)), ("kept-event", timedelta(days=9))):
+                session.add(InboundEvent(source="meta", dedupe_key=key, body={}, received_at=now - age, process_after=now - age,
+                                         processed_at=now - age))
+            session.add(InboundEvent(source="meta", dedupe_key="unprocessed", body={}, received_at=now - timedelta(days=40),
+                                     process_after=now - timedelta(days=40), processed_at=None))
         assert await Purges(db, settings).tick() == 0  # nothing more to do until the next round
         async with db.read() as session:
             keys = (await session.execute(select(IdempotencyKey.key))).scalars().all()
             topics = (await session.execute(select(WebhookEvent.topic))).scalars().all()
             sessions = (await session.execute(select(DashboardSession.id))).scalars().all()
+            media = (await session.execute(select(InboundMedia.media_id))).scalars().all()
+            events = (await session.execute(select(InboundEvent.dedupe_key).order_by(InboundEvent.dedupe_key))).scalars().all()
         assert keys == ["kept"] and topics == ["contact.opted_out"]
+        assert media == ["kept-media"]
+        assert events == ["kept-event", "unprocessed"], "an event not yet applied is never forgotten"
         assert sessions == [session_policy.token_id(live)], "only the live dashboard session is left"
     finally:
         await db.dispose()

@@ -5,6 +5,8 @@ pricing, unknown numbers, inbound replies and every way to opt out."""
 from __future__ import annotations
 
 import time
+
+import orjson
 import uuid
 
 import pytest
@@ -287,3 +289,23 @@ async def test_a_batch_of_status_events_gives_what_applying_them_one_by_one_give
     assert batch[1][1:] == [t + 2, t + 6] == one_by_one[1][1:]
     notes = [e.note or "" for e in await stored_events(db)]
     assert sum("unknown message wamid.NOBODY" in n for n in notes) == 2
+
+
+async def test_an_escaped_lone_surrogate_in_a_persons_text_is_kept_not_refused(client, db, settings, dispatcher, fake_meta):
+    """JSON's grammar allows "\\ud83d" alone (half of an emoji, cut); refusing Meta's signed body
+    would have it retried for days with the events beside it. It is stored as U+FFFD; bytes
+    that are not UTF-8 stay refused."""
+    await sent_message(client, db, settings, dispatcher, fake_meta, destination="+917428526290")
+    payload = fake_meta.inbound_body(PHONE_ID, "917428526290", text="half an emoji: @@")
+    raw = orjson.dumps(payload).replace(b"@@", b"\\ud83d")
+    response = await client.post("/webhooks/whatsapp", content=raw,
+                                 headers={"content-type": "application/json", "x-hub-signature-256": fake_meta.sign(raw)})
+    assert response.status_code == 200, response.text
+    await InboundEvents(db, settings).tick()
+    async with db.sessionmaker() as session:
+        texts = (await session.execute(select(Reply.text))).scalars().all()
+    assert texts == ["half an emoji: \ufffd"]
+    broken = orjson.dumps(payload).replace(b"@@", b"\xc0\xaf")
+    refused = await client.post("/webhooks/whatsapp", content=broken,
+                                headers={"content-type": "application/json", "x-hub-signature-256": fake_meta.sign(broken)})
+    assert refused.status_code == 400 and refused.json()["code"] == "INVALID_JSON"

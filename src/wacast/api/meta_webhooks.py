@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from types import SimpleNamespace
 from typing import Annotated, Any
 
@@ -45,16 +46,28 @@ async def webhook_body(request: Request) -> bytes:
     return await read_body(request, MAX_WEBHOOK_BODY)
 
 
+def parse_body(body: bytes) -> Any:
+    """Meta's JSON. orjson refuses an escaped lone surrogate ("\\ud83d" cut from its pair), which
+    JSON's grammar allows and a person's text can carry; refusing a signed body would have Meta
+    retry it for days, and lose the events beside it. The standard parser reads it, and storing
+    turns the surrogate into U+FFFD (kit/text.scrub_tree). Bytes that are not UTF-8 stay refused."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise WacastError("Webhook body is not valid JSON", "INVALID_JSON") from None
+
+
 async def accept(state: Any, signature: str, body: bytes) -> dict[str, bool]:
     """Check the signature, parse, store (whatsapp/intake.py: one commit for the bodies that
     arrive together); answers once committed."""
     secret = state.settings.meta_app_secret
     if not secret or not signature or not hmac.compare_digest(signature.encode(), signature_of(secret, body).encode()):
         raise WacastError("Missing or invalid X-Hub-Signature-256", "WEBHOOK_SIGNATURE_INVALID", status_code=401)
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise WacastError("Webhook body is not valid JSON", "INVALID_JSON") from None
+    payload = parse_body(body)
     stored = await state.intake.store("meta", payload)
     return {"received": True, "duplicate": not stored}
 

@@ -32,6 +32,8 @@ MEANINGS: dict[int, tuple[str, str]] = {
     131047: ("More than 24 hours since the person last replied", "Send an approved template instead of a free-form message."),
     131050: ("The person stopped marketing messages from you", "The contact is marked opted out; do not send marketing to them."),
     131051: ("Unsupported message type", "Check the template and its parameters."),
+    131062: ("Meta does not accept a business-scoped user id (BSUID) as the recipient of this message",
+             "Send it to the contact's phone number: authentication templates need one."),
     131053: ("Meta could not use the media (often a mismatched MIME type)", "Check that the media URL serves the right content type."),
     131008: ("A required parameter is missing", "Check the template parameters the campaign sends."),
     131009: ("A parameter value is invalid", "Check the values sent in templateParams, media and buttons."),

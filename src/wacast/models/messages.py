@@ -38,7 +38,7 @@ class Message(IdMixin, Base):
     campaign_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
     contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     template_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("templates.id", ondelete="SET NULL"))
-    destination: Mapped[str] = mapped_column(String(100))  # E.164, or the BSUID of a person without a phone number
+    destination: Mapped[str] = mapped_column(String(140))  # E.164, or the BSUID of a person without a phone number
     # What goes to Meta: {"template": name, "language": code, "components": [...]}.
     payload: Mapped[dict]
     status: Mapped[str] = mapped_column(String(20), default=MessageStatus.queued)

@@ -39,9 +39,13 @@ async def emit_if_wanted(session: AsyncSession, project_id: uuid.UUID, topic: st
 
 
 def contact_data(row: Any) -> dict[str, Any]:
+    """A contact as every customer webhook carries it. `user_id` (Meta's BSUID) and `username`
+    identify a contact who writes without a phone number (docs/contacts-without-phone.md);
+    a row read without those columns gives null."""
     return {
         "id": str(row.id), "phone_number": row.phone, "name": row.name, "source": row.source,
         "opted_in": row.opted_in, "blocked": row.blocked, "attributes": row.attributes or {},
+        "user_id": getattr(row, "user_id", None), "username": getattr(row, "username", None),
     }
 
 

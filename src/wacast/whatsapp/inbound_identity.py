@@ -126,7 +126,7 @@ async def apply_system_message(session: AsyncSession, project: Project, sender: 
     notes.append(f"{old_phone or sender.contact_id} changed number to {new_phone}")
     contact = await contacts_repo.fresh(session, live)
     await hooks.emit_if_wanted(session, project.id, "contact.number_changed", {
-        "contact": {**hooks.contact_data(contact), "user_id": contact.user_id, "username": contact.username} if contact else None,
+        "contact": hooks.contact_data(contact) if contact else None,
         "contact_id": str(live),
         "previous_contact_id": str(sender.contact_id) if live != sender.contact_id else None,
         "old_phone_number": old_phone,
