@@ -42,6 +42,7 @@ from wacast.kit.body_limit import BodyLimitMiddleware, BodyLimits
 from wacast.kit.errors import WacastError
 from wacast.kit.http import MAX_BODY, JSONResponse
 from wacast.kit.request_text import RequestTextGuard
+from wacast.links import repository as links_repo
 from wacast.links.clicks import ClickRecorder
 from wacast.ops import endpoints as operations
 from wacast.runtime import (
@@ -114,12 +115,13 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         campaigns_repo.configure_cache(settings.cache_seconds)
         contacts_repo.configure_cache(settings.cache_seconds)
         api_key_service.configure_cache(settings.cache_seconds)
+        links_repo.configure_cache(settings.cache_seconds)
 
         ratelimit.limiter.configure(settings.api_rate_limit, settings.api_rate_burst)
         app.state.settings = settings
         app.state.db = db
         app.state.media = media
-        app.state.campaign_api = CampaignApiService(db, media)
+        app.state.campaign_api = CampaignApiService(db, media, settings.public_url)
         operations.start(app.state)
         app.state.dispatcher = None
         app.state.wake_dispatcher = lambda: None

@@ -49,7 +49,7 @@ def test_utm_parameters_are_added_once_and_existing_ones_are_kept():
 
 
 def test_tracking_settings_are_checked_and_default():
-    assert tracking.parse(None).as_dict() == {"utm": {}, "goals": [], "attribution_window_days": 7}
+    assert tracking.parse(None).as_dict() == {"utm": {}, "goals": [], "attribution_window_days": 7, "track_body_urls": False}
     found = tracking.parse({"utm": {"utm_medium": "broadcast"}, "goals": ["Purchase", "cart", "purchase"], "attribution_window_days": 3})
     assert found.goals == ("purchase", "cart") and found.window == timedelta(days=3)
     assert found.utm_for("sale")["utm_medium"] == "broadcast" and found.utm_for("sale")["utm_campaign"] == "sale"

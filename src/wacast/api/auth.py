@@ -12,7 +12,8 @@ from wacast.kit.errors import Forbidden, Unauthorized
 ApiIdentity = KeyIdentity
 
 
-async def require_key(request: Request) -> KeyIdentity:
+async def _identity(request: Request) -> KeyIdentity:
+    """Any valid key (each route then says which scopes it takes)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -27,12 +28,26 @@ async def require_key(request: Request) -> KeyIdentity:
     return identity
 
 
+async def require_key(request: Request) -> KeyIdentity:
+    """A key that may send and read messages: `send` or `full` (a `conversions` key may only
+    record conversions)."""
+    identity = await _identity(request)
+    if not service.can_send(identity.scope):
+        raise Forbidden(
+            f"This API key has scope `{identity.scope}`: it can only record conversions; this needs a `send` or `full` key",
+            "KEY_SCOPE", {"scope": identity.scope, "required": "send"},
+        )
+    return identity
+
+
 async def require_full(request: Request) -> KeyIdentity:
     """A key of scope `full`: a `send` key may only send and read its project's messages."""
-    identity = await require_key(request)
+    identity = await _identity(request)
     if identity.scope != "full":
         raise Forbidden(
-            "This API key has scope `send`: it can send (campaign API) and read messages; this needs a `full` key",
+            f"This API key has scope `{identity.scope}`: "
+            + ("it can send (campaign API) and read messages" if identity.scope == "send" else "it can only record conversions")
+            + "; this needs a `full` key",
             "KEY_SCOPE", {"scope": identity.scope, "required": "full"},
         )
     return identity
@@ -41,7 +56,7 @@ async def require_full(request: Request) -> KeyIdentity:
 async def require_conversions(request: Request) -> KeyIdentity:
     """A key of scope `full` or `conversions` (a key a shop's backend holds to report orders,
     which can do nothing else)."""
-    identity = await require_key(request)
+    identity = await _identity(request)
     if identity.scope not in ("full", "conversions"):
         raise Forbidden(
             f"This API key has scope `{identity.scope}`; recording conversions needs a `conversions` or `full` key",

@@ -2,7 +2,7 @@
 
 /api/v1/campaigns: list; live of API campaigns, pause of API campaigns and broadcasts alike
 (the one pause route); analytics, per-day figures, failures by error code and the audience by
-outcome. Creating campaigns (`type` api or broadcast), getting one, and the other broadcast
+outcome; the click and conversion settings (`tracking`, links/tracking.py). Creating campaigns (`type` api or broadcast), getting one, and the other broadcast
 controls (resume, cancel, retry-failed) live in api/broadcasts.py.
 """
 
@@ -15,11 +15,13 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 
 from wacast.api import broadcasts as broadcast_routes
 from wacast.api.auth import ApiIdentity, require_full
-from wacast.api.common import NoBody, answer, doc, page
+from wacast.api.common import NoBody, allow_fields, answer, body_object, doc, page
 from wacast.campaigns import analytics
 from wacast.campaigns import service as campaigns
 from wacast.db.requests import ReadSession, WriteSession
 from wacast.kit.errors import WacastError
+from wacast.links import service as links
+from wacast.links import tracking as link_tracking
 from wacast.models.campaigns import Campaign, CampaignStatus
 from wacast.models.templates import Template
 
@@ -123,3 +125,30 @@ async def audience(
     cursor: str | None = Query(None), limit: int = Query(50, description="1 to 200"),
 ) -> Any:
     return page(await analytics.audience(session, identity.project_id, campaign, outcome, cursor=cursor, limit=limit))
+
+
+TRACKING = {"utm": {"utm_medium": "broadcast", "utm_content": "shop_now"}, "goals": ["purchase", "cart"],
+            "attribution_window_days": 7, "track_body_urls": False}
+
+
+def _tracking_out(campaign: Campaign, settings: link_tracking.Tracking) -> dict[str, Any]:
+    return {"campaign_id": str(campaign.id), "campaign": campaign.name, "tracking": settings.as_dict()}
+
+
+@router.get("/campaigns/{campaign}/tracking", summary="A campaign's click and conversion settings: UTM parameters, body URLs, goals, attribution window",
+            **doc({"campaign_id": CAMPAIGN["id"], "campaign": "diwali_sale", "tracking": TRACKING}, 403, 404))
+async def get_tracking(campaign: str, session: ReadSession, identity: ApiIdentity = Depends(require_full)) -> Any:
+    found = await analytics.find_campaign(session, identity.project_id, campaign)
+    return answer(_tracking_out(found, link_tracking.parse(found.tracking)))
+
+
+@router.put("/campaigns/{campaign}/tracking",
+            summary="Set a campaign's click and conversion settings (replaces them; a field left out is its default)",
+            **doc({"campaign_id": CAMPAIGN["id"], "campaign": "diwali_sale", "tracking": TRACKING}, 400, 403, 404, 422,
+                  request_example=TRACKING, fields=link_tracking.FIELDS, write=True))
+async def put_tracking(campaign: str, request: Request, session: WriteSession, identity: ApiIdentity = Depends(require_full)) -> Any:
+    data = await body_object(request)
+    allow_fields(data, link_tracking.FIELDS)
+    found = await analytics.find_campaign(session, identity.project_id, campaign)
+    settings = await links.set_tracking(session, found, data, request.app.state.settings.public_url)
+    return answer(_tracking_out(found, settings))

@@ -29,10 +29,13 @@ TEMPLATE = {
     "sends": "send", "sends_words": "sent", "status_words": "approved by Meta", "warning": None,
     "status_event": "APPROVED", "status_detail": None, "status_changed_at": "2026-11-01T09:30:00Z",
     "rejection": None, "previous_category": None, "category_notice": None, "previous_quality": None, "components_update": None,
+    "tracked_buttons": {},
 }
 # What a create request may carry (Meta's template fields wacast submits); any other field is
 # refused (422 naming it), never dropped on the way to Meta.
-TEMPLATE_FIELDS = ("name", "language", "category", "components", "parameter_format", "message_send_ttl_seconds")
+# `tracked_buttons` ({"<button index>": "<destination pattern>"}) is wacast's own: those URL
+# buttons are pointed at <WACAST_PUBLIC_URL>/r/{{1}} and each send carries a token (docs/links.md).
+TEMPLATE_FIELDS = ("name", "language", "category", "components", "parameter_format", "message_send_ttl_seconds", "tracked_buttons")
 CREATE_EXAMPLE = {
     "name": "order_update", "language": "en", "category": "UTILITY",
     "components": [{"type": "BODY", "text": "Hi {{1}}, your order {{2}} has shipped.", "example": {"body_text": [["Asha", "ORD-1"]]}}],
@@ -56,6 +59,7 @@ def template_out(t: Template) -> dict[str, Any]:
         "id": str(t.id), "name": t.name, "language": t.language, "category": t.category, "status": t.status, "quality": t.quality,
         "rejected_reason": t.rejected_reason, "parameter_format": t.parameter_format, "total_parameters": total,
         "components": t.components, "meta_id": t.meta_id, "created_at": t.created_at, "updated_at": t.updated_at,
+        "tracked_buttons": t.tracked_buttons or {},
         **service.status_view(t),
     }
 
@@ -86,7 +90,7 @@ async def get_template(template: str, session: ReadSession, identity: ApiIdentit
 
 
 async def _create(request: Request, session: Any, identity: ApiIdentity, data: Any) -> Any:
-    definition = service.validate_submission(data)
+    definition = service.validate_submission(data, request.app.state.settings.public_url)
     if await service.find_optional(session, identity.project_id, definition["name"], definition["language"]) is not None:
         raise Conflict(f"Template {definition['name']} ({definition['language']}) already exists", "TEMPLATE_EXISTS")
     project = await projects.get(session, identity.project_id)
@@ -114,7 +118,7 @@ async def edit_template(template: str, request: Request, session: ReadSession, i
     data = await body_object(request)
     allow_fields(data, EDIT_FIELDS)
     found = await _find(session, identity.project_id, template, language)
-    definition = service.prepare_edit(found, data)
+    definition = service.prepare_edit(found, data, request.app.state.settings.public_url)
     project = await projects.get(session, identity.project_id)
     # Meta's POST /{template-id} sits between the checks and the write, as for a creation.
     status = await sync.submit_edit(project, found, definition, request.app.state.settings)

@@ -18,8 +18,16 @@ from wacast.kit.errors import WacastError
 from wacast.models.api_keys import ApiKey
 
 KEY_PREFIX = "wac_"
-SCOPES = ("send", "full")
+# send: the campaign API and reading messages; full: everything; conversions: recording
+# conversions only (POST /api/v1/conversions), the key a shop's backend holds.
+SCOPES = ("send", "full", "conversions")
+SENDING_SCOPES = ("send", "full")
 MAX_NAME = 100
+
+
+def can_send(scope: str) -> bool:
+    """Whether a key of this scope may send (campaign API) and read messages."""
+    return scope in SENDING_SCOPES
 
 
 def hash_key(key: str) -> str:

@@ -27,6 +27,8 @@ from wacast.api_keys import service as api_keys
 from wacast.contacts import repository as contacts_repo
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
+from wacast.links import send_links
+from wacast.links import service as links
 from wacast.messages import repository as messages_repo
 from wacast.templates import statuses as template_statuses
 from wacast.templates.components import build_components
@@ -55,6 +57,7 @@ class Pending:
     attributes: dict[str, str]
     ignored_attrs: list[str]
     future: asyncio.Future = field(repr=False)
+    tracking: Any = None  # links/send_links.SendLinks: the campaign's tracked links, or None
 
 
 class _Retry(Exception):
@@ -71,9 +74,9 @@ class GroupCommit:
         self.batches = 0
         self.written = 0
 
-    async def submit(self, identity, snapshot, request, destination, attributes, ignored_attrs):  # noqa: ANN001, ANN201
+    async def submit(self, identity, snapshot, request, destination, attributes, ignored_attrs, tracking=None):  # noqa: ANN001, ANN201
         future = asyncio.get_running_loop().create_future()
-        self.pending.append(Pending(identity, snapshot, request, destination, attributes, ignored_attrs, future))
+        self.pending.append(Pending(identity, snapshot, request, destination, attributes, ignored_attrs, future, tracking))
         if self.task is None or self.task.done():
             # A task of its own, so that a cancelled request never strands the others.
             self.task = asyncio.create_task(self._drain())
@@ -105,7 +108,7 @@ class GroupCommit:
                     continue
                 try:
                     item.future.set_result(await self.service._write_one(
-                        item.identity, item.snapshot, item.request, item.destination, item.attributes, item.ignored_attrs))
+                        item.identity, item.snapshot, item.request, item.destination, item.attributes, item.ignored_attrs, item.tracking))
                 except Exception as single_error:  # noqa: BLE001 - handed to the request
                     item.future.set_exception(single_error)
             return
@@ -134,6 +137,7 @@ class GroupCommit:
         outcomes: list[tuple[Pending, Any]] = []
         messages: list[dict[str, Any]] = []
         contact_tags: list[dict[str, Any]] = []
+        link_rows: list[dict[str, Any]] = []
         keys_used: set[uuid.UUID] = set()
         for item in batch:
             project_id = item.identity.project_id
@@ -149,6 +153,8 @@ class GroupCommit:
             name = request.user_name or (contact["name"] if contact else "")
             try:
                 components = build_components(item.snapshot.needs, request, name, merged)
+                if item.tracking is not None:
+                    send_links.plan(components, item.tracking)  # checked before anything of this request is written
             except WacastError as error:
                 outcomes.append((item, error))
                 continue
@@ -168,6 +174,10 @@ class GroupCommit:
             contact_tags.extend({"contact_id": contact["id"], "tag_id": tag_id} for tag_id in tag_ids.values())
             snapshot = item.snapshot
             message_id = uuid.uuid4()
+            # A token per tracked link, minted in this transaction (links/send_links.py).
+            components, rows = links.with_links(item.tracking, project_id=project_id, message_id=message_id,
+                                                contact_id=contact["id"], components=components)
+            link_rows.extend(rows)
             messages.append({
                 "id": message_id, "project_id": project_id, "campaign_id": snapshot.campaign_id, "contact_id": contact["id"],
                 "template_id": snapshot.template_id, "destination": item.destination,
@@ -199,6 +209,7 @@ class GroupCommit:
         ])
         await contacts_repo.add_tags_many(session, contact_tags)
         await messages_repo.insert_queued_many(session, messages, now)
+        await links.insert_links(session, link_rows)
         for key_id in keys_used:
             await api_keys.touch(session, key_id, now)
         return outcomes

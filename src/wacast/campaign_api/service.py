@@ -8,6 +8,7 @@ locked row, so a concurrent change cannot slip through.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from typing import Any
 
@@ -23,7 +24,9 @@ from wacast.db.engine import Database
 from wacast.kit import metrics, ratelimit, text
 from wacast.kit import phone as phones
 from wacast.kit.clock import utcnow
-from wacast.kit.errors import Unauthorized, WacastError
+from wacast.kit.errors import Forbidden, Unauthorized, WacastError
+from wacast.links import send_links
+from wacast.links import service as links
 from wacast.messages import repository as messages_repo
 from wacast.templates import statuses
 from wacast.templates.components import VARIABLE_RE, build_components, media_to_check
@@ -54,10 +57,22 @@ def check_live(snapshot: CampaignSnapshot) -> None:
 
 
 
+def with_static_buttons(request: Any, tracking: send_links.SendLinks | None) -> Any:
+    """A tracked button whose destination has no `{{1}}` needs no value in the request: its
+    pattern is the destination (links/send_links.py turns it into the token)."""
+    if tracking is None:
+        return request
+    given = {str(b.get("index")).strip() for b in request.buttons if isinstance(b, dict)}
+    extra = [{"index": i, "parameters": [{"type": "text", "text": pattern}]}
+             for i, pattern in send_links.static_buttons(tracking).items() if str(i) not in given]
+    return dataclasses.replace(request, buttons=[*request.buttons, *extra]) if extra else request
+
+
 class CampaignApiService:
-    def __init__(self, db: Database, media: MediaChecker) -> None:
+    def __init__(self, db: Database, media: MediaChecker, public_url: str = "") -> None:
         self.db = db
         self.media = media
+        self.public_url = public_url  # WACAST_PUBLIC_URL: where a body URL's tracked link points
 
         # Accepted requests are written together, one transaction per batch (group_commit.py).
         self.group = GroupCommit(self)
@@ -69,6 +84,9 @@ class CampaignApiService:
         identity = await api_keys.authenticate(session, key)
         if identity is None:
             raise Unauthorized({"reason": "unknown or revoked apiKey"})
+        if not api_keys.can_send(identity.scope):
+            raise Forbidden(f"This API key has scope `{identity.scope}`: it cannot send; the campaign API needs a `send` or `full` key",
+                            "KEY_SCOPE", {"scope": identity.scope, "required": "send"})
 
         ratelimit.check(identity)  # 429 with Retry-After, per key, in memory
         return identity
@@ -82,6 +100,8 @@ class CampaignApiService:
             request = parse(body)
             snapshot = await load_campaign(session, identity.project_id, request.campaign_name)
             check_live(snapshot)
+            tracking = await links.send_links(session, snapshot.campaign_id, self.public_url)  # None: nothing tracked
+            request = with_static_buttons(request, tracking)
             try:
                 destination = phones.normalize(request.destination, snapshot.default_country)
             except phones.InvalidNumber:
@@ -100,10 +120,12 @@ class CampaignApiService:
         attributes = {**((existing.attributes or {}) if existing else {}), **defined_attrs}
         contact_name = request.user_name or (existing.name if existing else "")
         components = build_components(snapshot.needs, request, contact_name, attributes)
+        if tracking is not None:
+            send_links.plan(components, tracking)  # a tracked button's destination is checked before any write
         checks = media_to_check(snapshot.needs, components)
         if checks:
             await asyncio.gather(*(self.media.check(url, kind, where) for url, kind, where in checks))
-        return await self._write(identity, snapshot, request, destination, defined_attrs, ignored_attrs)
+        return await self._write(identity, snapshot, request, destination, defined_attrs, ignored_attrs, tracking)
 
     @staticmethod
     def _check_contact(contact: Any) -> None:
@@ -120,12 +142,12 @@ class CampaignApiService:
             defined = await contacts_repo.cached_attribute_names(session, project_id)
         return {k: v for k, v in given.items() if k in defined}, [k for k in given if k not in defined]
 
-    async def _write(self, identity, snapshot, request, destination, attributes, ignored_attrs) -> Accepted:  # noqa: ANN001
-        accepted = await self.group.submit(identity, snapshot, request, destination, attributes, ignored_attrs)
+    async def _write(self, identity, snapshot, request, destination, attributes, ignored_attrs, tracking=None) -> Accepted:  # noqa: ANN001
+        accepted = await self.group.submit(identity, snapshot, request, destination, attributes, ignored_attrs, tracking)
         await metrics.message_accepted(identity.project_id)
         return accepted
 
-    async def _write_one(self, identity, snapshot, request, destination, attributes, ignored_attrs) -> Accepted:  # noqa: ANN001
+    async def _write_one(self, identity, snapshot, request, destination, attributes, ignored_attrs, tracking=None) -> Accepted:  # noqa: ANN001
         """One request in its own transaction (the group commit's fallback, so it opens its
         own session like the group commit does)."""
         now = utcnow()
@@ -142,6 +164,9 @@ class CampaignApiService:
                 }], via="campaign_api")
             # Built again on the locked row: attributes may have changed since the first read.
             components = build_components(snapshot.needs, request, contact.name, contact.attributes or {})
+            # A token per tracked link, minted in this transaction (links/send_links.py).
+            components, link_rows = links.with_links(tracking, project_id=identity.project_id, message_id=message_id,
+                                                     contact_id=contact.id, components=components)
             tag_ids = await contacts_repo.tag_ids_by_name(session, identity.project_id, request.tags)
             await contacts_repo.add_tags(session, contact.id, tag_ids.values())
             held = None if statuses.can_send(snapshot.template_status) else f"template {snapshot.template_status} by Meta"
@@ -162,6 +187,7 @@ class CampaignApiService:
                 held_reason=held,
                 now=now,
             )
+            await links.insert_links(session, link_rows)
 
             await api_keys.touch(session, identity.key_id, now)
         ignored: dict[str, list[str]] = {}

@@ -10,13 +10,48 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wacast.kit.cache import TTLCache
 from wacast.models.campaigns import Campaign
 from wacast.models.contacts import Contact
 from wacast.models.links import Conversion, LinkClick, TrackedLink
 from wacast.models.messages import Message
+from wacast.models.templates import Template
 
 LINK_COLUMNS = (TrackedLink.token, TrackedLink.project_id, TrackedLink.campaign_id, TrackedLink.message_id,
                 TrackedLink.contact_id, TrackedLink.button_index, TrackedLink.destination)
+
+
+# campaign id -> (its name, its tracking settings, its template's tracked buttons): read by every
+# send of the campaign API; a change here forgets it, another process's is seen within the TTL.
+_send_settings: TTLCache[tuple[str, Any, Any] | None] = TTLCache(ttl=2)
+
+
+def configure_cache(ttl: float) -> None:
+    _send_settings.ttl = ttl
+    _send_settings.clear()
+
+
+def forget_send_settings() -> None:
+    _send_settings.clear()
+
+
+async def send_settings(session: AsyncSession, campaign_id: uuid.UUID) -> tuple[str, Any, Any] | None:
+    """A campaign's name, tracking settings and its template's tracked buttons (cached)."""
+    found = _send_settings.get(campaign_id)
+    if found is None:
+        row = (await session.execute(
+            select(Campaign.name, Campaign.tracking, Template.tracked_buttons)
+            .join(Template, Template.id == Campaign.template_id).where(Campaign.id == campaign_id)
+        )).first()
+        found = (row.name, row.tracking, row.tracked_buttons) if row else None
+        _send_settings.put(campaign_id, found)
+    return found
+
+
+async def set_tracking(session: AsyncSession, campaign: Campaign, tracking: dict[str, Any] | None) -> None:
+    campaign.tracking = tracking
+    await session.flush()
+    forget_send_settings()
 
 
 async def insert_links(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

@@ -21,8 +21,12 @@ from wacast.kit.phone import InvalidNumber, normalize
 from wacast.links import repository as repo
 from wacast.links import tracking
 from wacast.links.attribution import Touch, attribute
+from wacast.links.send_links import Planned, SendLinks, with_tokens
+from wacast.links.send_links import plan as plan_links
 from wacast.links.utm import with_utm
 from wacast.models.links import Conversion
+from wacast.templates import tracked
+from wacast.templates.tracked import public_url_required
 
 # 16 characters of URL-safe base64: 96 random bits, unguessable and short enough for a button.
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16}$")
@@ -45,21 +49,75 @@ class LinkToMint:
     button_index: int | None  # a URL button's position; None for a URL in the body
 
 
-async def mint(session: AsyncSession, *, project_id: uuid.UUID, campaign_id: uuid.UUID | None, campaign_name: str,
-               campaign_tracking: Any, message_id: uuid.UUID, contact_id: uuid.UUID, links: list[LinkToMint]) -> list[str]:
-    """One token per link of a message about to be queued (in the same transaction): each
-    stands for its destination with the campaign's UTM parameters."""
-    settings = tracking.parse(campaign_tracking)
+def link_rows(*, project_id: uuid.UUID, campaign_id: uuid.UUID | None, campaign_name: str, settings: tracking.Tracking,
+              message_id: uuid.UUID, contact_id: uuid.UUID, links: list[LinkToMint] | list[Planned]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The tracked_links rows of one message's links (a new token each, its destination with the
+    campaign's UTM parameters), and the tokens in the links' order; nothing is written."""
     rows, tokens = [], []
+    now = utcnow()
     for item in links:
         token = new_token()
         content = f"button_{item.button_index}" if item.button_index is not None else "body"
         rows.append({"token": token, "project_id": project_id, "campaign_id": campaign_id, "message_id": message_id,
-                     "contact_id": contact_id, "button_index": item.button_index, "created_at": utcnow(),
+                     "contact_id": contact_id, "button_index": item.button_index, "created_at": now,
                      "destination": with_utm(item.destination, settings.utm_for(campaign_name, content))})
         tokens.append(token)
+    return rows, tokens
+
+
+async def mint(session: AsyncSession, *, project_id: uuid.UUID, campaign_id: uuid.UUID | None, campaign_name: str,
+               campaign_tracking: Any, message_id: uuid.UUID, contact_id: uuid.UUID, links: list[LinkToMint]) -> list[str]:
+    """One token per link of a message about to be queued (in the same transaction): each
+    stands for its destination with the campaign's UTM parameters."""
+    rows, tokens = link_rows(project_id=project_id, campaign_id=campaign_id, campaign_name=campaign_name,
+                             settings=tracking.parse(campaign_tracking), message_id=message_id, contact_id=contact_id, links=links)
     await repo.insert_links(session, rows)
     return tokens
+
+
+# --- the send path: a campaign's tracked links -------------------------------------------------
+
+
+async def send_links(session: AsyncSession, campaign_id: uuid.UUID, public_url: str) -> SendLinks | None:
+    """What a campaign's messages track (links/send_links.py), or None when nothing is."""
+    found = await repo.send_settings(session, campaign_id)
+    if found is None:
+        return None
+    name, stored_tracking, stored_buttons = found
+    try:
+        settings = tracking.parse(stored_tracking)
+    except WacastError:  # stored before a rule changed: sends go on with the defaults
+        settings = tracking.Tracking()
+    send = SendLinks(campaign_id, name, settings, tracked.patterns(stored_buttons), public_url or "")
+    return send if send.active else None
+
+
+def with_links(send: SendLinks | None, *, project_id: uuid.UUID, message_id: uuid.UUID, contact_id: uuid.UUID,
+               components: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A message's components with a token per tracked link, and the tracked_links rows to
+    insert in the message's transaction (links/repository.insert_links)."""
+    if send is None:
+        return components, []
+    planned = plan_links(components, send)
+    if not planned:
+        return components, []
+    rows, tokens = link_rows(project_id=project_id, campaign_id=send.campaign_id, campaign_name=send.campaign_name,
+                             settings=send.tracking, message_id=message_id, contact_id=contact_id, links=planned)
+    return with_tokens(components, planned, tokens, send.public_url), rows
+
+
+async def insert_links(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    await repo.insert_links(session, rows)
+
+
+async def set_tracking(session: AsyncSession, campaign: Any, raw: Any, public_url: str) -> tracking.Tracking:
+    """A campaign's click and conversion settings (REST, dashboard): checked by the one parser
+    (links/tracking.py); tracking body URLs needs WACAST_PUBLIC_URL. Replaces what was set."""
+    settings = tracking.parse(raw)
+    if settings.track_body_urls:
+        public_url_required(public_url)
+    await repo.set_tracking(session, campaign, settings.as_dict() if raw is not None else None)
+    return settings
 
 
 def well_formed(token: str) -> bool:

@@ -2,7 +2,8 @@
 
     {"utm": {"utm_medium": "broadcast", "utm_content": "shop_now"},   # added to tracked links
      "goals": ["purchase", "cart"],                                     # named conversion goals
-     "attribution_window_days": 7}                                      # 1-90, default 7
+     "attribution_window_days": 7,                                      # 1-90, default 7
+     "track_body_urls": false}                                          # URLs in body parameters
 
 Every key is optional; NULL means the defaults. UTM values are overrides of
 links/utm.default_utm (utm_source=whatsapp, utm_medium=message, utm_campaign=<campaign name>);
@@ -24,7 +25,7 @@ from wacast.links.utm import UTM_KEYS, default_utm
 MAX_GOALS = 5
 MAX_WINDOW_DAYS = 90
 GOAL = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
-FIELDS = ("utm", "goals", "attribution_window_days")
+FIELDS = ("utm", "goals", "attribution_window_days", "track_body_urls")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Tracking:
     utm: dict[str, str] = field(default_factory=dict)  # overrides of the default UTM parameters
     goals: tuple[str, ...] = ()
     window_days: int = DEFAULT_WINDOW_DAYS
+    track_body_urls: bool = False  # each http(s) URL in a body parameter becomes a tracked link
 
     @property
     def window(self) -> timedelta:
@@ -41,7 +43,8 @@ class Tracking:
         return {**default_utm(campaign_name, content), **self.utm}
 
     def as_dict(self) -> dict[str, Any]:
-        return {"utm": dict(self.utm), "goals": list(self.goals), "attribution_window_days": self.window_days}
+        return {"utm": dict(self.utm), "goals": list(self.goals), "attribution_window_days": self.window_days,
+                "track_body_urls": self.track_body_urls}
 
 
 def goal_name(value: Any, path: str = "goal") -> str:
@@ -57,7 +60,7 @@ def parse(value: Any, path: str = "tracking") -> Tracking:
     if value is None:
         return Tracking()
     if not isinstance(value, dict):
-        raise WacastError(f"{path} must be an object {{utm, goals, attribution_window_days}}", "FIELD_INVALID", {"field": path})
+        raise WacastError(f"{path} must be an object {{utm, goals, attribution_window_days, track_body_urls}}", "FIELD_INVALID", {"field": path})
     unknown = sorted(set(value) - set(FIELDS), key=str)
     if unknown:
         raise WacastError(f"Unknown field(s): {', '.join(f'{path}.{u}' for u in unknown)}", "VALIDATION_ERROR",
@@ -80,4 +83,7 @@ def parse(value: Any, path: str = "tracking") -> Tracking:
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_WINDOW_DAYS:
         raise WacastError(f"{path}.attribution_window_days must be a whole number of days from 1 to {MAX_WINDOW_DAYS}",
                           "FIELD_INVALID", {"field": f"{path}.attribution_window_days"})
-    return Tracking(utm, names, days)
+    body_urls = value.get("track_body_urls", False)
+    if not isinstance(body_urls, bool):
+        raise WacastError(f"{path}.track_body_urls must be true or false", "FIELD_INVALID", {"field": f"{path}.track_body_urls"})
+    return Tracking(utm, names, days, body_urls)

@@ -19,7 +19,7 @@ class ApiKey(IdMixin, Base):
     prefix: Mapped[str] = mapped_column(String(16))
     # SHA-256 of the whole key: keys are long random strings, so a fast hash is enough.
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    scope: Mapped[str] = mapped_column(String(10), default="full")
+    scope: Mapped[str] = mapped_column(String(20), default="full")  # send | full | conversions
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]

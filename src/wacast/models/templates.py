@@ -44,5 +44,9 @@ class Template(IdMixin, Base):
     # Meta's time-to-live: a message not sent (and delivered) within it is dropped. None means
     # the category's default (authentication 10 min, utility and marketing 30 days).
     message_send_ttl_seconds: Mapped[int | None]
+    # Tracked URL buttons (issue 16): {"<button index>": "<real destination pattern>"}. Such a
+    # button's URL at Meta is <WACAST_PUBLIC_URL>/r/{{1}}; each message fills {{1}} with a token
+    # that stands for the destination (templates/tracked.py, links/send_links.py). None: none.
+    tracked_buttons: Mapped[dict | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -13,7 +13,7 @@ from wacast.kit.clock import utcnow
 from wacast.kit.errors import Conflict, NotFound, WacastError
 from wacast.models.projects import Project
 from wacast.models.templates import Template
-from wacast.templates import repository, rules, statuses
+from wacast.templates import repository, rules, statuses, tracked
 
 NAME_RE = re.compile(r"^[a-z0-9_]{1,512}$")
 CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
@@ -101,12 +101,14 @@ def status_view(t: Template) -> dict[str, Any]:
     }
 
 
-def validate_submission(data: Any) -> dict[str, Any]:
+def validate_submission(data: Any, public_url: str = "") -> dict[str, Any]:
     """A template to submit for review (created, edited or duplicated): Meta's format
-    (validate_definition) and Meta's rules (templates/rules.py: placeholders, samples,
-    lengths, buttons). Meta's own listing and `wacast templates add` take validate_definition
-    alone: what Meta already holds is stored as it is."""
+    (validate_definition), its tracked buttons pointed at wacast (`tracked_buttons`,
+    templates/tracked.py: needs WACAST_PUBLIC_URL) and Meta's rules (templates/rules.py:
+    placeholders, samples, lengths, buttons). Meta's own listing and `wacast templates add`
+    take validate_definition alone: what Meta already holds is stored as it is."""
     definition = validate_definition(data)
+    definition["tracked_buttons"] = tracked.apply(definition, data.get("tracked_buttons"), public_url)
     rules.check(definition)
     return definition
 
@@ -135,6 +137,8 @@ async def upsert(session: AsyncSession, project: Project, definition: dict[str, 
         template.rejection_info = None  # Meta's words on a rejection stay while it is rejected
     if definition.get("message_send_ttl_seconds") is not None:
         template.message_send_ttl_seconds = definition["message_send_ttl_seconds"]
+    if "tracked_buttons" in definition:  # a submission says; Meta's listing knows nothing of it
+        template.tracked_buttons = definition["tracked_buttons"]
     template.updated_at = utcnow()
     await session.flush()
     return template
@@ -213,10 +217,10 @@ async def remove(session: AsyncSession, template: Template) -> None:
 
 # Meta edits only templates in these states (an approved template goes back to review).
 EDITABLE = ("APPROVED", "REJECTED", "PAUSED")
-EDIT_FIELDS = ("name", "language", "category", "components", "parameter_format", "message_send_ttl_seconds")
+EDIT_FIELDS = ("name", "language", "category", "components", "parameter_format", "message_send_ttl_seconds", "tracked_buttons")
 
 
-def prepare_edit(template: Template, data: Any) -> dict[str, Any]:
+def prepare_edit(template: Template, data: Any, public_url: str = "") -> dict[str, Any]:
     """The edited definition of `template`: new components (and category, time-to-live), with
     Meta's rules. Name and language never change (duplicate the template for another one),
     nor does the parameter format; Meta edits only APPROVED, REJECTED and PAUSED templates,
@@ -244,7 +248,10 @@ def prepare_edit(template: Template, data: Any) -> dict[str, Any]:
         "name": template.name, "language": template.language, "category": data.get("category", template.category),
         "components": data.get("components"), "parameter_format": fmt,
         "message_send_ttl_seconds": data.get("message_send_ttl_seconds", template.message_send_ttl_seconds),
-    })
+        **({"tracked_buttons": data["tracked_buttons"]} if "tracked_buttons" in data else {}),
+    }, public_url)
+    if "tracked_buttons" not in data:  # not named: those still pointing at wacast stay tracked
+        definition["tracked_buttons"] = tracked.kept_on_edit(template.tracked_buttons, definition["components"])
     if template.status == "APPROVED" and definition["category"] != template.category:
         raise WacastError(
             f"The category of an approved template cannot be changed (it is {template.category})",
@@ -258,6 +265,7 @@ async def apply_edit(session: AsyncSession, template: Template, definition: dict
     template.category = definition["category"]
     template.components = definition["components"]
     template.message_send_ttl_seconds = definition.get("message_send_ttl_seconds")
+    template.tracked_buttons = definition.get("tracked_buttons")
     template.status = status
     template.rejected_reason = None
     template.rejection_info = None
@@ -275,6 +283,8 @@ def duplicate_definition(template: Template, name: str, language: str | None = N
     }
     if template.message_send_ttl_seconds is not None:
         data["message_send_ttl_seconds"] = template.message_send_ttl_seconds
+    if template.tracked_buttons:
+        data["tracked_buttons"] = dict(template.tracked_buttons)
     return data
 
 

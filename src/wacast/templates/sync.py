@@ -156,7 +156,7 @@ async def create_template(
     to Meta and stores it PENDING (Meta's verdict comes by the message_template_status_update
     webhook or the next sync); a sandbox project approves it at once once it passes Meta's
     rules (service.validate_submission: a template Meta would refuse is refused here)."""
-    definition = service.validate_submission(data)
+    definition = service.validate_submission(data, settings.public_url)
     await check_creatable(session, project, definition)
     status = await submit(project, definition, settings, client)
     return await service.upsert(session, project, definition, status=status)
@@ -230,7 +230,7 @@ async def edit_template(session: AsyncSession, project: Project, template: Templ
     """`wacast templates edit` and the dashboard's Edit: new components (Meta's rules checked
     first), submitted to Meta; an approved template goes back to review (PENDING: its sends
     wait until Meta approves the edit). A sandbox project approves the edit at once."""
-    definition = service.prepare_edit(template, data)
+    definition = service.prepare_edit(template, data, settings.public_url)
     status = await submit_edit(project, template, definition, settings, client)
     return await service.apply_edit(session, template, definition, status)
 

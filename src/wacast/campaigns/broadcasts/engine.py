@@ -39,6 +39,8 @@ from wacast.kit.clock import utcnow
 from wacast.kit.phone import sends_by_user_id
 from wacast.kit.errors import WacastError
 from wacast.kit.loop import run_loop
+from wacast.links import send_links
+from wacast.links import service as links
 from wacast.messages import repository as messages_repo
 from wacast.models.broadcasts import SendPolicy
 from wacast.models.campaigns import Campaign
@@ -243,6 +245,10 @@ class BroadcastEngine:
         user_ids = await contacts_repo.without_phone(session, [r.id for r in audience.rows if r.phone is None])
         by_user_id = sends_by_user_id(ctx.template.category)
         moved = await contacts_repo.moved_numbers(session, campaign.project_id, [r.phone for r in audience.rows if r.phone])
+        # The broadcast's tracked links (its template's tracked buttons, body URLs): a token per
+        # link and message, minted in this batch's transaction.
+        tracking = await links.send_links(session, campaign.id, self.settings.public_url)
+        link_rows: list[dict[str, Any]] = []
         messages = []
         skips: dict[str, int] = dict(campaign.skip_reasons or {})
         skipped = 0
@@ -261,6 +267,8 @@ class BroadcastEngine:
             if reason is None:
                 try:
                     components = components_for(ctx.needs, ctx.plan, row, row_values)
+                    if tracking is not None:
+                        send_links.plan(components, tracking)  # a destination that is no URL skips the contact, counted
                 except WacastError as error:
                     reason = f"{error.code}: {error.message}"[:200]
             if reason is not None:
@@ -268,6 +276,9 @@ class BroadcastEngine:
                 skipped += 1
                 continue
             message_id = uuid.uuid4()
+            components, rows = links.with_links(tracking, project_id=campaign.project_id, message_id=message_id,
+                                                contact_id=row.id, components=components)
+            link_rows.extend(rows)
             messages.append({
                 "id": message_id, "project_id": campaign.project_id, "campaign_id": campaign.id, "broadcast_id": campaign.id,
                 "contact_id": row.id, "template_id": ctx.template.id, "destination": row.phone or user_ids[row.id],
@@ -275,6 +286,7 @@ class BroadcastEngine:
                 "priority": BROADCAST_PRIORITY, "next_attempt_at": until or now, "held_reason": held_reason,
             })
         await messages_repo.insert_queued_many(session, messages, now)
+        await links.insert_links(session, link_rows)
         campaign.queued_count = (campaign.queued_count or 0) + len(messages)
         campaign.skipped_count = (campaign.skipped_count or 0) + skipped
         campaign.skip_reasons = skips

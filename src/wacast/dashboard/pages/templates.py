@@ -21,7 +21,7 @@ from wacast.models.templates import Template
 from wacast.projects import service as projects_service
 from wacast.templates import repository as templates_repo
 from wacast.templates import service as templates_service
-from wacast.templates import sync
+from wacast.templates import sync, tracked
 from wacast.templates.params import NAMED_RE, POSITIONAL_RE, analyze
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -29,7 +29,7 @@ router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 # The fields each form posts (template_new.html, template.html, templates.html): any other is refused.
 FORM_FIELDS = (
     "name", "category", "language", "parameter_format", "header_type", "header_text", "header_sample", "header_example",
-    "body", "body_samples", "footer", "quick_replies", "url_text", "url", "url_sample",
+    "body", "body_samples", "footer", "quick_replies", "url_text", "url", "url_sample", "url_track",
 )
 MULTILINE = ("body", "body_samples", "quick_replies")
 TemplateForm = fields(*FORM_FIELDS)
@@ -118,20 +118,29 @@ def template_definition(v: dict[str, str]) -> dict[str, Any]:
     url_text, url, url_sample = v.get("url_text", ""), v.get("url", ""), v.get("url_sample", "")
     if bool(url_text) != bool(url):
         raise WacastError("A URL button needs both its text and its URL", "TEMPLATE_INVALID", {"field": "url_text" if url else "url"})
+    track = bool(v.get("url_track"))
+    if track and not url:
+        raise WacastError("Track clicks is for a URL button: write its text and its URL", "TEMPLATE_INVALID", {"field": "url"})
+    tracked_buttons = None
     if url_text and url:
         button: dict[str, Any] = {"type": "URL", "text": url_text, "url": url}
         if url_sample and "{{" in url:  # a sample only for the URL's variable
             button["example"] = [url_sample]
+        if track:  # the URL typed is the real destination; Meta gets <public url>/r/{{1}} (templates/tracked.py)
+            tracked_buttons = {str(len(buttons)): url}
         buttons.append(button)
     if buttons:
         components.append({"type": "BUTTONS", "buttons": buttons})
-    return {
+    definition: dict[str, Any] = {
         "name": v.get("name", ""),
         "language": v.get("language") or "en",
         "category": (v.get("category") or "UTILITY").upper(),
         "parameter_format": fmt,
         "components": components,
     }
+    if tracked_buttons:
+        definition["tracked_buttons"] = tracked_buttons
+    return definition
 
 
 # What each component may carry for the form to show all of it (anything else: REST or CLI).
@@ -192,11 +201,14 @@ def form_values(template: Template) -> tuple[dict[str, str], str | None]:
                 if set(button) - _BUTTON_KEYS[button_kind]:
                     return v, f"the {', '.join(sorted(set(button) - _BUTTON_KEYS[button_kind]))} of a {button_kind} button"
             v["quick_replies"] = "\n".join(b.get("text", "") for b, k in zip(buttons, kinds, strict=True) if k == "QUICK_REPLY")
-            for button, button_kind in zip(buttons, kinds, strict=True):
+            destinations = tracked.patterns(template.tracked_buttons)
+            for index, (button, button_kind) in enumerate(zip(buttons, kinds, strict=True)):
                 if button_kind == "URL":
                     example = button.get("example")
                     v.update(url_text=button.get("text", ""), url=button.get("url", ""),
                              url_sample=str((example[0] if isinstance(example, list) and example else example) or ""))
+                    if index in destinations:  # tracked: the form shows the real destination
+                        v.update(url=destinations[index], url_sample="", url_track="on")
     return v, None
 
 
@@ -205,7 +217,9 @@ def _form(ctx: Ctx, v: dict[str, str], *, mode: str = "new", status_code: int = 
     words = None
     if error is not None:
         words = f"{error.message} ({error.code})"
+    public_url = ctx.request.app.state.settings.public_url
     return render(ctx, "template_new.html", status_code=status_code, page="templates", v=v, mode=mode, error=words,
+                  tracked_url=tracked.tracked_url(public_url) if public_url else None,
                   error_field=(error.details or {}).get("field") if error is not None else None,
                   t=template, source=source, unsupported=unsupported)
 
