@@ -299,7 +299,7 @@ async def update_contact(
     marketing consent (recorded with its evidence; opting out withdraws it)."""
     new_name = _name(name) if name is not UNSET else UNSET  # checked before the row is locked
     now = utcnow()
-    given = consent_policy.parse(marketing_consent, "marketing_consent", now) if marketing_consent is not UNSET else None
+    consent_given = consent_policy.parse(marketing_consent, "marketing_consent", now) if marketing_consent is not UNSET else None
     contact = await _find(session, project_id, ref, lock=True)
     was_opted_in = contact.opted_in
     if new_name is not UNSET:
@@ -319,8 +319,8 @@ async def update_contact(
                 raise WacastError(f"{label} must be true or false", "INVALID_FIELD", {"field": label})
             setattr(contact, label, value)
     contact.updated_at = now
-    if given is not None:
-        await consent_repo.record_one(session, contact, consent_row(project_id, contact.id, given, consent_method, now))
+    if consent_given is not None:
+        await consent_repo.record_one(session, contact, consent_row(project_id, contact.id, consent_given, consent_method, now))
     if was_opted_in and not contact.opted_in and contact.marketing_consent:
         await consent_repo.record_one(session, contact, consent_row(
             project_id, contact.id, consent_policy.ConsentGiven(False, "opted_in set to false"), "opt_out", now))
