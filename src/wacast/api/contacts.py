@@ -17,7 +17,7 @@ from wacast.api.common import (
     page,
     parse_bool,
 )
-from wacast.contacts import service
+from wacast.contacts import consent, privacy, service
 from wacast.db.requests import ReadSession, WriteSession
 from wacast.kit import text
 from wacast.kit.errors import WacastError
@@ -30,8 +30,10 @@ Full = Annotated[ApiIdentity, Depends(require_full)]
 JsonObject = Annotated[dict[str, Any], Depends(body_object)]
 
 # The fields each body may have: any other is refused (422 naming it), never ignored.
-CONTACT_FIELDS = ("phone", "name", "source", "attributes", "tags", "opted_in", "blocked")
-CONTACT_CHANGES = ("name", "attributes", "opted_in", "blocked")
+CONTACT_FIELDS = ("phone", "name", "source", "attributes", "tags", "opted_in", "blocked", "marketing_consent")
+CONTACT_CHANGES = ("name", "attributes", "opted_in", "blocked", "marketing_consent")
+CONSENT_FIELDS = ("granted", "source", "evidence", "at")
+CONSENT_SETTINGS_FIELDS = consent.SETTINGS_FIELDS
 TAGS_FIELDS = ("tags",)
 NAME_FIELDS = ("name",)
 
@@ -101,6 +103,7 @@ async def create_contact(identity: Full, data: JsonObject, session: WriteSession
     out = await service.create(
         session, identity.project_id, data.get("phone"), name=data.get("name"), source=data.get("source"),
         attributes=data.get("attributes"), tags=data.get("tags"), opted_in=data.get("opted_in", True), blocked=data.get("blocked", False),
+        marketing_consent=data.get("marketing_consent"),
     )
     return answer(out, 201)
 
@@ -118,6 +121,58 @@ async def update_contact(contact: str, identity: Full, data: JsonObject, session
 async def delete_contact(contact: str, identity: Full, _: NoBody, session: WriteSession) -> Response:
     await service.delete_contact(session, identity.project_id, contact)
     return Response(status_code=204)
+
+
+# --- marketing consent, export and erasure (docs/consent.md) ---------------------------------
+
+
+CONSENT_ENTRY = {"granted": True, "method": "rest", "source": "checkout form", "evidence": "ticked 'send me offers' on order 1042",
+                 "given_at": "2026-11-27T09:58:00Z", "recorded_at": "2026-11-27T10:00:00Z"}
+
+
+@router.get("/contacts/{contact}/consent", tags=["Contacts"], summary="A contact's marketing consent and its history (evidence)",
+            **doc({"marketing_consent": True, "consent_at": "2026-11-27T09:58:00Z", "history": [CONSENT_ENTRY]}, 403, 404))
+async def get_consent(contact: str, identity: Full, session: ReadSession) -> Any:
+    found = await service.get(session, identity.project_id, contact)
+    history = await consent.history(session, identity.project_id, found.id)
+    return answer({"marketing_consent": found.marketing_consent, "consent_at": found.consent_at, "history": history})
+
+
+@router.post("/contacts/{contact}/consent", tags=["Contacts"], summary="Record a grant or withdrawal of marketing consent, with its evidence",
+             **doc(CONTACT, 400, 403, 404, 422, request_example={"granted": True, "source": "checkout form",
+                                                                 "evidence": "ticked 'send me offers' on order 1042", "at": "2026-11-27T09:58:00Z"},
+                   fields=CONSENT_FIELDS))
+async def post_consent(contact: str, identity: Full, data: JsonObject, session: WriteSession) -> Any:
+    allow_fields(data, CONSENT_FIELDS)
+    return answer(await consent.set_consent(session, identity.project_id, contact, data, method="rest"))
+
+
+@router.get("/contacts/{contact}/export", tags=["Contacts"], summary="Everything wacast holds about a contact (JSON)",
+            **doc({"exported_at": "2026-11-27T10:00:00Z", "contact": CONTACT, "consent_history": [CONSENT_ENTRY], "messages": [],
+                   "replies": [], "reactions": [], "media": [], "links": [], "clicks": [], "conversions": [], "webhooks": []}, 403, 404))
+async def export_contact(contact: str, identity: Full, session: ReadSession) -> Any:
+    return answer(await privacy.export_person(session, identity.project_id, contact))
+
+
+@router.post("/contacts/{contact}/erase", tags=["Contacts"],
+             summary="Erase a contact's personal data everywhere; its messages stay as anonymous counts",
+             **doc({"id": "0b8f9a36-6a43-4f7e-9a0e-2f3c1b0d5e11", "erased_at": "2026-11-27T10:00:00Z", "messages_kept": 3}, 403, 404, write=True))
+async def erase_contact(contact: str, identity: Full, _: NoBody, session: WriteSession) -> Any:
+    return answer(await privacy.erase_person(session, identity.project_id, contact))
+
+
+@router.get("/consent-settings", tags=["Contacts"], summary="Whether MARKETING sends need consent, and the double opt-in payloads",
+            **doc({"require_marketing_consent": True, "consent_payloads": ["YES_OFFERS"]}, 403))
+async def get_consent_settings(identity: Full, session: ReadSession) -> Any:
+    return answer(await consent.get_settings(session, identity.project_id))
+
+
+@router.put("/consent-settings", tags=["Contacts"], summary="Set require_marketing_consent and/or consent_payloads (fields given are changed)",
+            **doc({"require_marketing_consent": True, "consent_payloads": ["YES_OFFERS"]}, 400, 403, 422,
+                  request_example={"require_marketing_consent": True, "consent_payloads": ["YES_OFFERS"]}, fields=CONSENT_SETTINGS_FIELDS))
+async def put_consent_settings(identity: Full, data: JsonObject, session: WriteSession) -> Any:
+    allow_fields(data, CONSENT_SETTINGS_FIELDS)
+    return answer(await consent.update_settings(session, identity.project_id, data))
 
 
 def _tag_names(data: dict[str, Any]) -> list[str]:

@@ -24,7 +24,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from wacast.api_keys import service as api_keys
+from wacast.contacts import consent_policy
 from wacast.contacts import repository as contacts_repo
+from wacast.contacts import repository_consent as consent_repo
+from wacast.contacts.service import consent_row
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
 from wacast.links import send_links
@@ -130,7 +133,7 @@ class GroupCommit:
         found = await contacts_repo.lock_many(session, [(p.identity.project_id, p.destination) for p in batch])
         contacts: dict[tuple[uuid.UUID, str], dict[str, Any]] = {
             key: {"id": row.id, "name": row.name, "source": row.source, "opted_in": row.opted_in, "blocked": row.blocked,
-                  "attributes": dict(row.attributes or {}), "new": False, "touched": False}
+                  "attributes": dict(row.attributes or {}), "new": False, "touched": False, "consent": bool(row.marketing_consent)}
             for key, row in found.items()
         }
         tags_by_project: dict[uuid.UUID, dict[str, uuid.UUID]] = {}
@@ -139,6 +142,8 @@ class GroupCommit:
         contact_tags: list[dict[str, Any]] = []
         link_rows: list[dict[str, Any]] = []
         keys_used: set[uuid.UUID] = set()
+        consents: list[dict[str, Any]] = []  # marketing_consent given with the requests (contacts/consent.py)
+        consent_required: dict[uuid.UUID, bool] = {}
         for item in batch:
             project_id = item.identity.project_id
             request = item.request
@@ -148,6 +153,12 @@ class GroupCommit:
                 outcomes.append((item, WacastError(
                     "Contact has opted out" if not contact["opted_in"] else "Contact is blocked",
                     "CONTACT_OPTED_OUT" if not contact["opted_in"] else "CONTACT_BLOCKED")))
+                continue
+            if project_id not in consent_required:
+                consent_required[project_id] = await consent_repo.cached_required(session, project_id)
+            if consent_policy.refused(consent_required[project_id], item.snapshot.template_category,
+                                      bool(contact and contact["consent"]), request.consent):
+                outcomes.append((item, consent_policy.consent_required_error(item.destination)))
                 continue
             merged = {**(contact["attributes"] if contact else {}), **item.attributes}
             name = request.user_name or (contact["name"] if contact else "")
@@ -160,7 +171,7 @@ class GroupCommit:
                 continue
             if contact is None:
                 contact = {"id": uuid.uuid4(), "name": request.user_name, "source": request.source, "opted_in": True,
-                           "blocked": False, "attributes": dict(item.attributes), "new": True, "touched": True}
+                           "blocked": False, "attributes": dict(item.attributes), "new": True, "touched": True, "consent": False}
                 contacts[key] = contact
             else:
                 contact["name"] = name
@@ -168,6 +179,9 @@ class GroupCommit:
                     contact["source"] = request.source
                 contact["attributes"] = merged
                 contact["touched"] = True
+            if request.consent is not None:
+                consents.append(consent_row(project_id, contact["id"], request.consent, "campaign_api", now))
+                contact["consent"] = request.consent.granted
             if project_id not in tags_by_project:
                 tags_by_project[project_id] = await self._tags(session, project_id)
             tag_ids = {t: tags_by_project[project_id][t] for t in dict.fromkeys(request.tags) if t in tags_by_project[project_id]}
@@ -208,6 +222,7 @@ class GroupCommit:
             for c in contacts.values() if c["touched"] and not c["new"]
         ])
         await contacts_repo.add_tags_many(session, contact_tags)
+        await consent_repo.record_many(session, consents)
         await messages_repo.insert_queued_many(session, messages, now)
         await links.insert_links(session, link_rows)
         for key_id in keys_used:

@@ -19,7 +19,10 @@ from wacast.campaign_api.group_commit import Accepted, GroupCommit
 from wacast.campaign_api.media import MediaChecker
 from wacast.campaigns import repository as campaigns_repo
 from wacast.campaigns.repository import CampaignSnapshot
+from wacast.contacts import consent_policy
 from wacast.contacts import repository as contacts_repo
+from wacast.contacts import repository_consent as consent_repo
+from wacast.contacts.service import consent_row
 from wacast.db.engine import Database
 from wacast.kit import metrics, ratelimit, text
 from wacast.kit import phone as phones
@@ -98,6 +101,7 @@ class CampaignApiService:
         async with self.db.read() as session:
             identity = await self.authenticate(session, body)
             request = parse(body)
+            request.consent = consent_policy.parse(request.marketing_consent, "marketing_consent", utcnow())
             snapshot = await load_campaign(session, identity.project_id, request.campaign_name)
             check_live(snapshot)
             tracking = await links.send_links(session, snapshot.campaign_id, self.public_url)  # None: nothing tracked
@@ -158,6 +162,11 @@ class CampaignApiService:
                 name=request.user_name, source=request.source, attributes=attributes, now=now,
             )
             self._check_contact(contact)
+            if consent_policy.refused(await consent_repo.cached_required(session, identity.project_id), snapshot.template_category,
+                                      contact.marketing_consent, request.consent):
+                raise consent_policy.consent_required_error(destination)
+            if request.consent is not None:
+                await consent_repo.record_many(session, [consent_row(identity.project_id, contact.id, request.consent, "campaign_api", now)])
             if contact.created:  # customer webhooks: contact.created, in this transaction
                 await hooks.contacts_created(session, identity.project_id, [{
                     "id": contact.id, "phone": destination, "name": contact.name, "source": request.source, "attributes": contact.attributes,

@@ -15,7 +15,7 @@ from wacast.cli import server
 from wacast.cli.broadcasts import broadcasts_app, segments_app
 from wacast.cli.campaigns import campaigns_app, messages_app
 from wacast.cli.common import err_console, project_by_name, run
-from wacast.cli.contacts import attributes_app, tags_app
+from wacast.cli.contacts import attributes_app, contacts_app, tags_app
 from wacast.cli.projects import projects_app
 from wacast.cli.sandbox import sandbox_app
 from wacast.cli.templates import templates_app
@@ -26,7 +26,7 @@ for command in (server.migrate, server.serve, server.worker, server.demo, server
     app.command()(command)
 for sub, name in (
     (projects_app, "projects"), (apikeys_app, "apikeys"), (templates_app, "templates"), (tags_app, "tags"),
-    (attributes_app, "attributes"), (campaigns_app, "campaigns"), (users_app, "users"), (messages_app, "messages"),
+    (attributes_app, "attributes"), (contacts_app, "contacts"), (campaigns_app, "campaigns"), (users_app, "users"), (messages_app, "messages"),
     (server.secrets_app, "secrets"), (segments_app, "segments"), (broadcasts_app, "broadcasts"), (sandbox_app, "sandbox"),
 ):
     app.add_typer(sub, name=name)

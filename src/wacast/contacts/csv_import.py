@@ -8,7 +8,9 @@ Import columns (header row required, names matched case-insensitively):
 - `name`, `source`: optional.
 - `tags`: tag names separated by `;` or `|` (missing tags are created).
 - `opted_in`: `no`/`false`/`0` marks the contact opted out; an import never opts a contact
-  back in (a person who sent STOP stays out).
+  back in (a person who sent STOP stays out); an opt-out withdraws a marketing consent.
+- `marketing_consent` (also `consent`): `yes`/`no` grants or withdraws the marketing consent,
+  recorded with the row as its evidence (contacts/consent.py); empty leaves it as it is.
 - every other column is a contact attribute (missing attribute definitions are created);
   an empty cell leaves the attribute as it is.
 
@@ -37,7 +39,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wacast.contacts import consent_policy
 from wacast.contacts import repository as contacts_repo
+from wacast.contacts import repository_consent as consent_repo
 from wacast.contacts import repository_imports as imports_repo
 from wacast.contacts import service as contacts
 from wacast.db.engine import Database
@@ -58,6 +62,7 @@ MAX_STORED_ERRORS = 2000
 LEASE = timedelta(seconds=30)
 PHONE_COLUMNS = ("phone", "phone_number", "phonenumber", "mobile", "number", "whatsapp", "whatsapp_number", "destination")
 NAME_COLUMNS = ("name", "full_name", "username", "user_name")
+CONSENT_COLUMNS = ("marketing_consent", "consent")  # yes/no: the marketing consent (contacts/consent.py); empty: unchanged
 FALSE_WORDS = {"no", "false", "0", "n", "opted_out", "out"}
 TRUE_WORDS = {"yes", "true", "1", "y", "opted_in", "in", ""}
 MAX_ATTRIBUTE_VALUE = contacts.MAX_ATTRIBUTE_VALUE
@@ -94,7 +99,8 @@ class Columns:
         self.tags = next((i for i, h in enumerate(lowered) if h == "tags"), None)
         self.source = next((i for i, h in enumerate(lowered) if h == "source"), None)
         self.opted_in = next((i for i, h in enumerate(lowered) if h in ("opted_in", "optin", "opt_in")), None)
-        known = {self.phone, self.name, self.tags, self.source, self.opted_in}
+        self.consent = next((i for i, h in enumerate(lowered) if h in CONSENT_COLUMNS), None)
+        known = {self.phone, self.name, self.tags, self.source, self.opted_in, self.consent}
         skip = {"blocked", "created_at", "id", "user_id", "whatsapp_username", "former_numbers"}  # the export's own columns
         # a blank header (only invisible characters) names no attribute: its column is left out
         self.attributes = [(i, h) for i, h in enumerate(self.header) if i not in known and not text.is_blank(h) and lowered[i] not in skip]
@@ -315,7 +321,10 @@ def _parse_row(project: Project, columns: Columns, record: Record) -> dict[str, 
             if len(value) > MAX_ATTRIBUTE_VALUE:
                 raise WacastError(f"{header} is longer than {MAX_ATTRIBUTE_VALUE} characters", "CSV_ROW_INVALID")
             attributes[header[:MAX_LABEL]] = _checked(header, value, MAX_ATTRIBUTE_VALUE, multiline=True)
-    return {"phone": phone, "name": name, "source": source, "opt_out": opted in FALSE_WORDS, "attributes": attributes, "tags": tags}
+    consent_cell = _cell(row, columns.consent)
+    consent = consent_policy.parse_word(_checked("marketing_consent", consent_cell, 40), "marketing_consent") if consent_cell else None
+    return {"phone": phone, "name": name, "source": source, "opt_out": opted in FALSE_WORDS, "attributes": attributes, "tags": tags,
+            "consent": consent, "consent_cell": consent_cell, "line": record.line}
 
 
 async def _write_chunk(session: AsyncSession, project: Project, rows: list[dict[str, Any]]) -> tuple[int, int]:
@@ -335,6 +344,8 @@ async def _write_chunk(session: AsyncSession, project: Project, rows: list[dict[
         m["attributes"].update(r["attributes"])
         m["tags"] += r["tags"]
         m["opt_out"] = m["opt_out"] or r["opt_out"]
+        if r["consent"] is not None:
+            m["consent"], m["consent_cell"], m["line"] = r["consent"], r["consent_cell"], r["line"]
     now = utcnow()
     existing = await contacts_repo.lock_many(session, [(project.id, phone) for phone in merged])
     fresh = {
@@ -358,9 +369,16 @@ async def _write_chunk(session: AsyncSession, project: Project, rows: list[dict[
     await contacts_repo.add_tags_many(session, [
         {"contact_id": ids[phone], "tag_id": tag_ids[t]} for phone, m in merged.items() for t in dict.fromkeys(m["tags"]) if t in tag_ids
     ])
+    consents = [
+        contacts.consent_row(project.id, ids[phone], consent_policy.ConsentGiven(
+            m["consent"], "csv import", f"CSV row {m['line']}, column marketing_consent = {m['consent_cell'][:40]!r}"), "csv", now)
+        for phone, m in merged.items() if m["consent"] is not None and not (m["consent"] and m["opt_out"])
+    ]
+    await consent_repo.record_many(session, consents)
     for phone, m in merged.items():
         if m["opt_out"]:
             await contacts_repo.set_opted_in(session, project.id, phone, False)
+            await contacts.withdraw_consent(session, project.id, ids[phone], source="csv import", evidence=f"CSV row {m['line']}, opted_in = no", now=now)
     created_phones = {phone for phone, row in fresh.items() if row["id"] in inserted}
     created, seen = 0, set()
     for r in rows:

@@ -13,6 +13,7 @@ from sqlalchemy import and_, bindparam, delete, func, or_, select, tuple_, updat
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wacast.contacts import repository_consent
 from wacast.db.dialect import insert_ignore
 from wacast.kit.cache import TTLCache
 from wacast.kit.clock import utcnow
@@ -54,7 +55,7 @@ async def default_country(session: AsyncSession, project_id: uuid.UUID) -> str:
 
 def _filtered(project_id: uuid.UUID, flt: ContactFilter) -> list[Any]:
     """The WHERE conditions of a contact list filter (the list and its count share them)."""
-    where: list[Any] = [Contact.project_id == project_id]
+    where: list[Any] = [Contact.project_id == project_id, Contact.erased_at.is_(None)]  # an erased person is no contact
     if flt.tag:
         where.append(
             Contact.id.in_(select(ContactTag.contact_id).join(Tag, Tag.id == ContactTag.tag_id).where(Tag.project_id == project_id, Tag.name == flt.tag))
@@ -244,7 +245,7 @@ async def delete_attribute(session: AsyncSession, attribute_id: uuid.UUID) -> No
 
 async def find_by_phone(session: AsyncSession, project_id: uuid.UUID, phone: str, *, lock: bool = False) -> Any:
     stmt = select(
-        Contact.id, Contact.name, Contact.source, Contact.opted_in, Contact.blocked, Contact.attributes
+        Contact.id, Contact.name, Contact.source, Contact.opted_in, Contact.blocked, Contact.attributes, Contact.marketing_consent
     ).where(Contact.project_id == project_id, Contact.phone == phone)
     return (await session.execute(_for_update(session, stmt) if lock else stmt)).first()
 
@@ -295,7 +296,8 @@ async def upsert_for_send(
             if merged != (existing.attributes or {}):
                 values["attributes"] = merged
             await session.execute(update(Contact).where(Contact.id == existing.id).values(**values))
-            return _Row(existing.id, values.get("name", existing.name), existing.opted_in, existing.blocked, merged, False)
+            return _Row(existing.id, values.get("name", existing.name), existing.opted_in, existing.blocked, merged, False,
+                        existing.marketing_consent)
         contact_id = uuid.uuid4()
         stmt = insert_ignore(session, Contact, ["project_id", "phone"]).values(
             id=contact_id, project_id=project_id, phone=phone, name=name, source=source, opted_in=True,
@@ -308,11 +310,11 @@ async def upsert_for_send(
 
 
 class _Row:
-    __slots__ = ("id", "name", "opted_in", "blocked", "attributes", "created")
+    __slots__ = ("id", "name", "opted_in", "blocked", "attributes", "created", "marketing_consent")
 
-    def __init__(self, id, name, opted_in, blocked, attributes, created) -> None:  # noqa: A002, ANN001
-        self.id, self.name, self.opted_in, self.blocked, self.attributes, self.created = (
-            id, name, opted_in, blocked, attributes, created,
+    def __init__(self, id, name, opted_in, blocked, attributes, created, marketing_consent=False) -> None:  # noqa: A002, ANN001
+        self.id, self.name, self.opted_in, self.blocked, self.attributes, self.created, self.marketing_consent = (
+            id, name, opted_in, blocked, attributes, created, bool(marketing_consent),
         )
 
 
@@ -389,7 +391,8 @@ async def lock_many(session: AsyncSession, keys: Iterable[tuple[uuid.UUID, str]]
     if not keys:
         return {}
     stmt = select(
-        Contact.id, Contact.project_id, Contact.phone, Contact.name, Contact.source, Contact.opted_in, Contact.blocked, Contact.attributes
+        Contact.id, Contact.project_id, Contact.phone, Contact.name, Contact.source, Contact.opted_in, Contact.blocked, Contact.attributes,
+        Contact.marketing_consent,
     ).where(tuple_(Contact.project_id, Contact.phone).in_(keys))
     if session.bind.dialect.name == "postgresql":
         stmt = stmt.order_by(Contact.id).with_for_update()
@@ -446,7 +449,7 @@ _former_numbers: TTLCache[dict[str, str]] = TTLCache(ttl=2)
 
 
 def configure_cache(ttl: float) -> None:
-    for cache in (_tag_ids, _attribute_names, _former_numbers):
+    for cache in (_tag_ids, _attribute_names, _former_numbers, repository_consent._required):
         cache.ttl = ttl
         cache.clear()
 

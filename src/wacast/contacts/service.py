@@ -17,7 +17,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wacast.contacts import consent_policy
 from wacast.contacts import repository as repo
+from wacast.contacts import repository_consent as consent_repo
 from wacast.contacts.labels import (
     MAX_LABEL,
     AttributeOut,
@@ -68,6 +70,8 @@ class ContactOut:
     parent_user_id: str | None = None
     username: str | None = None  # the WhatsApp username, as last seen
     former_numbers: list[str] = field(default_factory=list)  # numbers it had before a number change, oldest first
+    marketing_consent: bool = False  # a marketing opt-in is recorded (its evidence: GET /api/v1/contacts/{id}/consent)
+    consent_at: datetime | None = None  # when the current consent state was given or withdrawn
 
     @property
     def label(self) -> str:
@@ -86,7 +90,7 @@ async def _out(session: AsyncSession, contacts: list[Contact]) -> list[ContactOu
     former = await repo.former_numbers_of_many(session, [c.id for c in contacts])
     return [
         ContactOut(c.id, c.phone, c.name, c.source, c.opted_in, c.blocked, dict(c.attributes or {}), tags[c.id], c.created_at, c.updated_at,
-                   c.user_id, c.parent_user_id, c.username, former[c.id])
+                   c.user_id, c.parent_user_id, c.username, former[c.id], bool(c.marketing_consent), c.consent_at)
         for c in contacts
     ]
 
@@ -143,7 +147,7 @@ async def _find(session: AsyncSession, project_id: uuid.UUID, ref: str | uuid.UU
             moved = await repo.former_number(session, project_id, phone)
             if moved is not None:
                 contact = await repo.find(session, project_id, contact_id=moved.contact_id, lock=lock)
-    if contact is None:
+    if contact is None or contact.erased_at is not None:
         raise not_found
     return contact
 
@@ -221,11 +225,15 @@ async def create(
     tags: list[str] | None = None,
     opted_in: bool = True,
     blocked: bool = False,
+    marketing_consent: Any = None,
+    consent_method: str = "rest",
 ) -> ContactOut:
-    """Create a contact; 409 CONTACT_EXISTS when the number is already a contact."""
+    """Create a contact; 409 CONTACT_EXISTS when the number is already a contact. A
+    `marketing_consent` value (consent_policy.parse) is recorded with its evidence."""
     if not isinstance(phone, str):
         raise WacastError("phone is required", "FIELD_REQUIRED", {"field": "phone"})
     contact_name, contact_source = _name(name), _source(source)
+    given = consent_policy.parse(marketing_consent, "marketing_consent", utcnow())
     e164 = await normalize_phone(session, project_id, phone)
     attrs = await _check_attributes(session, project_id, attributes)
     tag_ids = await _tag_ids(session, project_id, tags or [])
@@ -240,9 +248,28 @@ async def create(
         opted_in=bool(opted_in), blocked=bool(blocked), attributes=attrs, created_at=now, updated_at=now,
     )
     await repo.insert(session, contact, tag_ids.values())
+    if given is not None:
+        await consent_repo.record_one(session, contact, consent_row(project_id, contact.id, given, consent_method, now))
     out = (await _out(session, [contact]))[0]
     await outbox.emit(session, project_id, "contact.created", contact_event(out))
     return out
+
+
+def consent_row(project_id: uuid.UUID, contact_id: uuid.UUID, given: consent_policy.ConsentGiven, method: str,
+                now: datetime) -> dict[str, Any]:
+    """A contact_consents row of what was given, recorded now."""
+    return {"project_id": project_id, "contact_id": contact_id, "granted": given.granted, "method": method, "source": given.source,
+            "evidence": given.evidence, "given_at": given.at or now, "recorded_at": now}
+
+
+async def withdraw_consent(session: AsyncSession, project_id: uuid.UUID, contact_id: uuid.UUID, *, source: str, evidence: str | None = None,
+                           now: datetime | None = None) -> bool:
+    """An opt-out withdraws a recorded consent (history: method opt_out); True when there was one."""
+    if not await consent_repo.consent_of(session, contact_id):
+        return False
+    now = now or utcnow()
+    await consent_repo.record_many(session, [consent_row(project_id, contact_id, consent_policy.ConsentGiven(False, source, evidence), "opt_out", now)])
+    return True
 
 
 def contact_event(c: ContactOut) -> dict[str, Any]:
@@ -265,9 +292,14 @@ async def update_contact(
     attributes: Any = UNSET,
     opted_in: Any = UNSET,
     blocked: Any = UNSET,
+    marketing_consent: Any = UNSET,
+    consent_method: str = "rest",
 ) -> ContactOut:
-    """Change name, attributes (merged; a null value removes one), opted_in or blocked."""
+    """Change name, attributes (merged; a null value removes one), opted_in, blocked or the
+    marketing consent (recorded with its evidence; opting out withdraws it)."""
     new_name = _name(name) if name is not UNSET else UNSET  # checked before the row is locked
+    now = utcnow()
+    consent_given = consent_policy.parse(marketing_consent, "marketing_consent", now) if marketing_consent is not UNSET else None
     contact = await _find(session, project_id, ref, lock=True)
     was_opted_in = contact.opted_in
     if new_name is not UNSET:
@@ -286,7 +318,12 @@ async def update_contact(
             if not isinstance(value, bool):
                 raise WacastError(f"{label} must be true or false", "INVALID_FIELD", {"field": label})
             setattr(contact, label, value)
-    contact.updated_at = utcnow()
+    contact.updated_at = now
+    if consent_given is not None:
+        await consent_repo.record_one(session, contact, consent_row(project_id, contact.id, consent_given, consent_method, now))
+    if was_opted_in and not contact.opted_in and contact.marketing_consent:
+        await consent_repo.record_one(session, contact, consent_row(
+            project_id, contact.id, consent_policy.ConsentGiven(False, "opted_in set to false"), "opt_out", now))
     await session.flush()
     out = (await _out(session, [contact]))[0]
     if was_opted_in and not contact.opted_in:

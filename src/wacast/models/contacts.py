@@ -37,6 +37,13 @@ class Contact(IdMixin, Base):
     attributes: Mapped[dict] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Marketing consent (contacts/consent.py): the current state; its evidence is the history
+    # in contact_consents. Separate from opted_in (an opt-out also withdraws consent).
+    marketing_consent: Mapped[bool] = mapped_column(default=False)
+    consent_at: Mapped[datetime | None]  # when the current state was given or withdrawn
+    # Set when the person was erased (contacts/privacy.py): the row stays, with no personal
+    # data, so that its messages still count in campaign totals and analytics.
+    erased_at: Mapped[datetime | None]
 
 
 class Tag(IdMixin, Base):

@@ -27,6 +27,10 @@ class Project(IdMixin, Base):
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Kolkata")
     opt_out_keywords: Mapped[list] = mapped_column(default=lambda: list(DEFAULT_OPT_OUT_KEYWORDS))
     opt_out_payloads: Mapped[list] = mapped_column(default=list)
+    # Marketing consent (contacts/consent.py): MARKETING sends need a recorded consent when on;
+    # a quick reply whose payload (or button text) is in consent_payloads grants it (double opt-in).
+    require_marketing_consent: Mapped[bool] = mapped_column(default=False)
+    consent_payloads: Mapped[list] = mapped_column(default=list)
     # Set when Meta refuses the sender itself (token expired, account restricted, ...):
     # nothing is sent for this project until an operator clears it.
     halted_reason: Mapped[str | None] = mapped_column(String(500))

@@ -80,3 +80,15 @@ async def update(session: AsyncSession, name: str, **options) -> Project:
     _apply(project, **options)
     await session.flush()
     return project
+
+
+async def set_consent_settings(session: AsyncSession, project_id: uuid.UUID, *, require_marketing_consent: bool | None = None,
+                               consent_payloads: list[str] | None = None) -> Project:
+    """The marketing-consent settings (checked by contacts/consent.parse_settings)."""
+    project = await get(session, project_id)
+    if require_marketing_consent is not None:
+        project.require_marketing_consent = bool(require_marketing_consent)
+    if consent_payloads is not None:
+        project.consent_payloads = [text.check("consent_payloads", p, max_len=256) for p in consent_payloads]
+    await session.flush()
+    return project

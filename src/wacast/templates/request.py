@@ -126,6 +126,18 @@ class CampaignRequest:
     buttons: list[dict] = field(default_factory=list)
     carousel_cards: list[dict] = field(default_factory=list)
     params_fallback: dict[str, str] = field(default_factory=dict)
+    # wacast's extension (docs/consent.md): `marketing_consent`, true, false or {granted, source,
+    # evidence, at}, as given; campaign_api/service.py reads it into `consent` (contacts/consent_policy.py).
+    marketing_consent: Any = None
+    consent: Any = None
+
+
+def parse_consent(body: dict) -> Any:
+    """`marketing_consent` (a wacast extension): true, false or an object; null: not given."""
+    value = body.get("marketing_consent")
+    if value is not None and not isinstance(value, (bool, dict)):
+        raise field_error("marketing_consent", "true, false or an object {granted, source, evidence, at}")
+    return value
 
 
 def parse_media(value: dict | None, name: str = "media") -> Media | None:
@@ -223,4 +235,5 @@ def parse(body: Any) -> CampaignRequest:
         buttons=buttons,
         carousel_cards=cards,
         params_fallback=_string_map(body, "paramsFallbackValue") or {},
+        marketing_consent=parse_consent(body),
     )

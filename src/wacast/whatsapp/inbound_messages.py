@@ -24,7 +24,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wacast.contacts import consent as consents
 from wacast.contacts import repository as contacts_repo
+from wacast.contacts import service as contacts_service
 from wacast.messages import repository as messages_repo
 from wacast.messages import repository_replies as replies_repo
 from wacast.meta.inbound import Inbound, parse_message
@@ -82,8 +84,25 @@ async def apply_inbound_message(session: AsyncSession, project: Project, message
                       referral=inbound.referral.content() if inbound.referral else None)
     if _opts_out(project, inbound):
         await contacts_repo.set_opted_in_by_id(session, project.id, sender.contact_id, False)
+        await contacts_service.withdraw_consent(session, project.id, sender.contact_id, source="whatsapp opt-out",
+                                                evidence=f"opt-out reply {(inbound.payload or inbound.text or '')[:200]!r}, message {wamid}")
         await hooks.opted_out(session, project.id, contact_id=sender.contact_id, reason="keyword")
         notes.append(f"{sender.phone or sender.contact_id} opted out")
+    elif _opts_in(project, inbound):  # the double opt-in: the project's consent button
+        if await consents.double_opt_in(session, project.id, sender.contact_id, payload=(inbound.payload or inbound.text or "")[:256],
+                                        wamid=wamid, at=at):
+            notes.append(f"{sender.phone or sender.contact_id} gave marketing consent")
+
+
+def _opts_in(project: Project, inbound: Inbound) -> bool:
+    """A quick reply (a template button's payload, a reply button's or list row's id, or the
+    tapped button's text) among the project's consent payloads."""
+    payloads = [p for p in project.consent_payloads or [] if isinstance(p, str) and p]
+    if not payloads:
+        return False
+    if inbound.payload and inbound.payload in payloads:
+        return True
+    return inbound.kind in ("button", "interactive") and bool(inbound.text) and inbound.text.strip() in payloads
 
 
 def _opts_out(project: Project, inbound: Inbound) -> bool:
@@ -136,4 +155,6 @@ async def apply_preference(session: AsyncSession, project: Project, preference: 
     if contact_id is None:
         notes.append(f"marketing preference for unknown contact {phone}")
     elif value == "stop":
+        await contacts_service.withdraw_consent(session, project.id, contact_id, source="whatsapp marketing preference",
+                                                evidence="user_preferences: marketing_messages stop")
         await hooks.opted_out(session, project.id, contact_id=contact_id, reason="marketing_preference")

@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wacast.campaigns.broadcasts import policy as policies
 from wacast.campaigns.broadcasts import repository as repo
 from wacast.campaigns.broadcasts.engine import NO_PHONE_NUMBER, NUMBER_CHANGED
+from wacast.contacts import consent_policy
 from wacast.contacts import repository as contacts_repo
+from wacast.contacts import repository_consent as consent_repo
 from wacast.contacts import repository_segments as segment_counts
 from wacast.contacts import segments
 from wacast.kit.phone import sends_by_user_id
@@ -58,7 +60,11 @@ async def audience(
         skips["frequency cap"] = at_cap
     no_phone, moved = await segment_counts.count_unreachable(session, members, sendable, by_user_id=sends_by_user_id(template_category))
     skips[NO_PHONE_NUMBER], skips[NUMBER_CHANGED] = no_phone, moved
-    will_send = max(0, counts["sendable"] - at_cap - no_phone - moved)
+    no_consent = 0
+    if consent_policy.required(project.require_marketing_consent, template_category):  # the engine skips them: no_consent
+        no_consent = await consent_repo.count_without_consent(session, members, sendable)
+        skips[consent_policy.NO_CONSENT] = no_consent
+    will_send = max(0, counts["sendable"] - at_cap - no_phone - moved - no_consent)
     room = policies.tier_room(policy, await repo.contacts_messaged_since(session, project_id, now - timedelta(hours=24)))
     waits = max(0, will_send - max(room, 0)) if room is not None else 0
     zone = segments.project_zone(project.timezone)
@@ -79,19 +85,25 @@ async def csv_audience(
     phones = [phone for phone, _, _ in rows]
     policy = await repo.send_policy(session, project_id)
     project = await repo.project(session, project_id)
-    opted_out = blocked = at_cap = recent = 0
+    opted_out = blocked = at_cap = recent = consented = 0
     capped = policies.frequency_cap_applies(policy, template_category)
+    consent_needed = consent_policy.required(project.require_marketing_consent, template_category)
     for start in range(0, len(phones), CHUNK):
         members = and_(Contact.project_id == project_id, Contact.phone.in_(phones[start : start + CHUNK]))
-        _, _, out_here, blocked_here = await segment_counts.count_members(session, members, segments.sendable())
+        _, sendable_here, out_here, blocked_here = await segment_counts.count_members(session, members, segments.sendable())
         opted_out, blocked = opted_out + out_here, blocked + blocked_here
+        if consent_needed:
+            consented += sendable_here - await consent_repo.count_without_consent(session, members, segments.sendable())
         if capped:
             since = now - timedelta(days=policy.frequency_cap_days or 1)
             at_cap += await repo.count_at_frequency_cap(session, members, segments.sendable(), since, policy.frequency_cap_count or 0)
         recent += await repo.count_broadcast_to_since(session, members, segments.sendable(), now - REPEAT_WINDOW)
     moved = len(await contacts_repo.moved_numbers(session, project_id, phones))
-    skips = {"invalid row": len(rejected), "opted out": opted_out, "blocked": blocked, "frequency cap": at_cap, NUMBER_CHANGED: moved}
-    will_send = max(0, len(rows) - opted_out - blocked - at_cap - moved)
+    # A number that is no contact yet has no consent either.
+    no_consent = max(0, len(rows) - opted_out - blocked - consented) if consent_needed else 0
+    skips = {"invalid row": len(rejected), "opted out": opted_out, "blocked": blocked, "frequency cap": at_cap, NUMBER_CHANGED: moved,
+             consent_policy.NO_CONSENT: no_consent}
+    will_send = max(0, len(rows) - opted_out - blocked - at_cap - moved - no_consent)
     room = policies.tier_room(policy, await repo.contacts_messaged_since(session, project_id, now - timedelta(hours=24)))
     zone = segments.project_zone(project.timezone)
     until = policies.quiet_until(policy, zone, send_at or now)

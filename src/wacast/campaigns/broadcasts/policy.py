@@ -5,7 +5,10 @@ decisions (no I/O); the engine and the service gather the counts they need.
   its end. API (transactional) messages are never held by it.
 - Frequency cap: at most N marketing messages per contact in D days.
 - Messaging tier: Meta's limit of unique contacts per 24 h (250, 2,000, 10,000, 100,000).
+- Marketing consent: with the project's `require_marketing_consent`, MARKETING sends skip the
+  contacts without a recorded consent (`no_consent`; contacts/consent_policy.py).
 """
+
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from datetime import datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from wacast.contacts.consent_policy import NO_CONSENT, required as consent_required  # noqa: F401  (the engine's no_consent skip)
 from wacast.kit.errors import WacastError
 
 TIERS = (250, 2_000, 10_000, 100_000)
@@ -120,3 +124,12 @@ def tier_reason(policy: PolicyLike) -> str:
 def failing_too_much(total: int, failed: int, window: int, threshold: float) -> bool:
     """Auto-pause: `failed` of the last `total` finished sends, judged once a window is full."""
     return total >= window and failed / total >= threshold
+
+
+def skips_for_consent(require_marketing_consent: bool, template_category: str, contact_ids: Iterable[Any],
+                      consented: set[Any]) -> set[Any]:
+    """The contacts a broadcast skips with the reason `no_consent`: consent is required for
+    this template and they have none recorded."""
+    if not consent_required(require_marketing_consent, template_category):
+        return set()
+    return {c for c in contact_ids if c not in consented}

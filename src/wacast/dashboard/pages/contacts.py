@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
-from wacast.contacts import csv_export, csv_import
+from wacast.contacts import consent, csv_export, csv_import, privacy
 from wacast.contacts import service as contacts
 from wacast.dashboard import repository as repo
 from wacast.dashboard import repository_inbound as inbound_repo
@@ -22,6 +22,7 @@ from wacast.dashboard.web import (
     DashboardRoute,
     back_url,
     Manager,
+    Owner,
     finish,
     redirect,
     render,
@@ -179,8 +180,9 @@ async def contact_page(request: Request, contact_id: str, ctx: Agent, session: R
     shown = {item["message"].id for item in timeline}
     # Reactions to messages the timeline does not show (older, or not sent by wacast).
     other_reactions = [r for r in reactions if r.message_id is None or r.message_id not in shown]
+    consent_history = await consent.history(session, ctx.project.id, contact.id)
     return render(ctx, "contact.html", page="contacts", contact=contact, timeline=timeline, replies=replies, tags=tags,
-                  attributes=attributes, other_reactions=other_reactions)
+                  attributes=attributes, other_reactions=other_reactions, consent_history=consent_history)
 
 
 @router.post("/contacts/{contact_id}")
@@ -209,3 +211,44 @@ async def contact_tags(request: Request, contact_id: str, ctx: Manager, form: Po
 async def contact_delete(request: Request, contact_id: str, ctx: Manager, session: WriteSession) -> Response:
     await contacts.delete_contact(session, ctx.project.id, uuid_or_404(contact_id))
     return redirect(ctx, "/contacts", "Contact deleted.")
+
+
+# --- marketing consent, export and erasure (docs/consent.md) -------------------------------
+
+
+ConsentForm = fields("granted", "source", "evidence")
+EraseForm = fields("confirm")
+ConsentSettingsForm = fields("require_marketing_consent", "consent_payloads")
+
+
+@router.post("/contacts/{contact_id}/consent")
+async def contact_consent(request: Request, contact_id: str, ctx: Manager, form: ConsentForm, session: WriteSession) -> Response:
+    granted = form.text("granted")
+    if granted not in ("yes", "no"):
+        raise WacastError("Choose whether consent is granted or withdrawn", "FIELD_INVALID", {"field": "granted"})
+    evidence = form.text("evidence", multiline=True, max_len=2000) or f"recorded in the dashboard by {ctx.user.email}"
+    await consent.set_consent(session, ctx.project.id, uuid_or_404(contact_id), {
+        "granted": granted == "yes", "source": form.text("source", max_len=200) or "dashboard", "evidence": evidence}, method="dashboard")
+    return redirect(ctx, f"/contacts/{contact_id}", "Marketing consent recorded." if granted == "yes" else "Marketing consent withdrawn.")
+
+
+@router.get("/contacts/{contact_id}/export.json")
+async def contact_export(request: Request, contact_id: str, ctx: Manager, session: ReadSession) -> Response:
+    data = await privacy.export_person(session, ctx.project.id, uuid_or_404(contact_id))
+    return JSONResponse(data, headers={"Content-Disposition": f'attachment; filename="contact-{contact_id}.json"'})
+
+
+@router.post("/contacts/{contact_id}/erase")
+async def contact_erase(request: Request, contact_id: str, ctx: Manager, form: EraseForm, session: WriteSession) -> Response:
+    if form.text("confirm") != "ERASE":
+        raise WacastError("Type ERASE to confirm: the person's data cannot be brought back", "FIELD_REQUIRED", {"field": "confirm"})
+    done = await privacy.erase_person(session, ctx.project.id, uuid_or_404(contact_id))
+    return redirect(ctx, "/contacts", f"Contact erased: {done['messages_kept']} message(s) kept as anonymous counts.")
+
+
+@router.post("/settings/consent")
+async def consent_settings_save(request: Request, ctx: Owner, form: ConsentSettingsForm, session: WriteSession) -> Response:
+    payloads = [p.strip() for p in form.text("consent_payloads", max_len=6000).split(",") if p.strip()]
+    await consent.update_settings(session, ctx.project.id, {
+        "require_marketing_consent": form.checked("require_marketing_consent"), "consent_payloads": payloads})
+    return redirect(ctx, "/settings#consent", "Consent settings saved.")
