@@ -47,7 +47,9 @@ def _day(value: str, field: str) -> date:
 
 
 def effective_time(value: Any, now: datetime) -> datetime:
-    """When a new version takes effect: a date's start (00:00 UTC), or now (empty, or today)."""
+    """When a new version takes effect: a date's start (00:00 UTC), or now (empty, or today),
+    to the whole second: Meta's status times are whole seconds."""
+    now = now.replace(microsecond=0)
     if value is None or value == "":
         return now
     if isinstance(value, datetime):
@@ -97,7 +99,7 @@ async def import_rate_card(
     `effective_from` (a date: its 00:00 UTC; empty or today: now) and never before now, so no
     message already sent changes price; only a project's first card may be dated back (it
     prices the messages before it, which had no price)."""
-    now = now or utcnow()
+    now = (now or utcnow()).replace(microsecond=0)
     currency = check_currency(currency)
     starts = effective_time(effective_from, now)
     note_text = (text.clean("note", note, max_len=200) or None) if note is not None else None
