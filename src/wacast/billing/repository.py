@@ -250,3 +250,10 @@ async def campaign_by_ref(session: AsyncSession, project_id: uuid.UUID, ref: str
     if broadcast_only:
         stmt = stmt.where(Campaign.type == "broadcast")
     return (await session.execute(stmt.limit(1))).scalar_one_or_none()
+
+
+async def broadcasts(session: AsyncSession, project_id: uuid.UUID, limit: int = 200) -> list[Any]:
+    """The project's broadcasts, newest first (a budget's choices)."""
+    stmt = (select(Campaign.id, Campaign.name, Campaign.status).where(Campaign.project_id == project_id, Campaign.type == "broadcast")
+            .order_by(Campaign.created_at.desc()).limit(limit))
+    return list((await session.execute(stmt)).all())

@@ -280,14 +280,14 @@ async def ledger(
     }
 
 
-LEDGER_COLUMNS = ("month", "day", "campaign", "campaign_id", "broadcast", "broadcast_id", "category", "country", "currency",
-                  "messages", "billable", "free", "cost", "unpriced")
+GROUP_COLUMNS = {"month": ("month",), "day": ("day",), "campaign": ("campaign", "campaign_id"), "broadcast": ("broadcast", "broadcast_id")}
+LEDGER_COLUMNS = ("category", "country", "currency", "messages", "billable", "free", "cost", "unpriced")
 
 
 def ledger_csv(report: dict[str, Any]) -> str:
-    """The ledger's rows as CSV (kit/csv: every cell formula-guarded), the columns of its grouping."""
-    columns = [c for c in LEDGER_COLUMNS if any(c in row for row in report["rows"]) or c in ("category", "country", "currency", "messages",
-                                                                                               "billable", "free", "cost", "unpriced")]
+    """The ledger's rows as CSV (kit/csv: every cell formula-guarded): its grouping's columns, then the sums."""
+    columns = [c for g in ("month", "day", "campaign", "broadcast") if g in report["group_by"] for c in GROUP_COLUMNS[g]]
+    columns += LEDGER_COLUMNS
     return kit_csv.rows_to_text([columns, *([row.get(c) if row.get(c) is not None else "" for c in columns] for row in report["rows"])])
 
 
@@ -319,3 +319,8 @@ async def broadcast_cost(session: AsyncSession, project_id: uuid.UUID, ref: Any)
         "actual": {"currencies": {cur or "": money(v) for cur, v in actual.items() if cur},
                    "messages": sum(int(r.messages) for r in mine), "billable": sum(int(r.billable or 0) for r in mine)},
     }
+
+
+async def broadcast_choices(session: AsyncSession, project_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The project's broadcasts a budget may be set on (newest first)."""
+    return [{"id": str(r.id), "name": r.name, "status": r.status} for r in await repo.broadcasts(session, project_id)]
