@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from wacast.api.billing import router as billing_router
 from wacast.api.broadcasts import router as broadcasts_router
 from wacast.api.campaign_api import router as campaign_router
 from wacast.api.campaigns import router as campaigns_router
@@ -81,7 +82,7 @@ def include_routers(app: FastAPI) -> None:
     for router in (
         # The tracked links' redirect first: every tap of every recipient comes to it.
         links_router, campaign_router, messages_router, webhook_router, segments_router, campaigns_router, contacts_router,
-        templates_router, webhooks_router, broadcasts_router, media_router,
+        templates_router, webhooks_router, broadcasts_router, media_router, billing_router,
     ):
         app.include_router(router)
     mount_api_docs(app)

@@ -12,6 +12,7 @@ import sys
 import typer
 
 from wacast.cli import server
+from wacast.cli.billing import billing_app
 from wacast.cli.broadcasts import broadcasts_app, segments_app
 from wacast.cli.campaigns import campaigns_app, messages_app
 from wacast.cli.common import err_console, project_by_name, run
@@ -28,6 +29,7 @@ for sub, name in (
     (projects_app, "projects"), (apikeys_app, "apikeys"), (templates_app, "templates"), (tags_app, "tags"),
     (attributes_app, "attributes"), (contacts_app, "contacts"), (campaigns_app, "campaigns"), (users_app, "users"), (messages_app, "messages"),
     (server.secrets_app, "secrets"), (segments_app, "segments"), (broadcasts_app, "broadcasts"), (sandbox_app, "sandbox"),
+    (billing_app, "billing"),
 ):
     app.add_typer(sub, name=name)
 

@@ -29,6 +29,8 @@ TOPICS = (
     "template.status.updated",
     "campaign.status.updated",
     "account.status.updated",
+    "budget.warning",
+    "budget.exceeded",
 )
 
 

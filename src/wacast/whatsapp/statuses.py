@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wacast.billing import service as billing
 from wacast.contacts import repository as contacts_repo
 from wacast.kit import metrics
 from wacast.kit.clock import utcnow
@@ -78,6 +79,7 @@ async def apply_statuses(session: AsyncSession, reports: list[StatusReport]) -> 
     by_id = {row.id: row for row in rows}
     by_wamid = {row.wamid: row for row in rows if row.wamid}
     per_message: dict[uuid.UUID, list[tuple[StatusReport, ladder.Report]]] = {}
+    priced: list[tuple[uuid.UUID, Any, datetime]] = []  # Meta's pricing of each message, kept by billing/
     for report, wamid, message_id in named:
         kind = report.body.get("status")
         row = by_id.get(message_id) if message_id else None
@@ -95,6 +97,8 @@ async def apply_statuses(session: AsyncSession, reports: list[StatusReport]) -> 
             await hooks.opted_out(session, report.project.id, contact_id=row.contact_id, reason="meta_error_131050")
         pricing = report.body.get("pricing")
         category = pricing.get("category") if isinstance(pricing, dict) else None
+        if category is not None:
+            priced.append((row.id, pricing, timestamp(report.body.get("timestamp"))))
         per_message.setdefault(row.id, []).append((report, ladder.Report(
             kind, timestamp(report.body.get("timestamp")), wamid if isinstance(wamid, str) and wamid else None, error,
             category if isinstance(category, str) else None)))
@@ -111,6 +115,7 @@ async def apply_statuses(session: AsyncSession, reports: list[StatusReport]) -> 
             if step.changed:
                 announced.append((report.project.id, message_id, step.report.kind, step.report.at, step.report.error))
     await messages_repo.write_folded(session, changes)
+    await billing.record_pricing(session, priced)
     await hooks.message_statuses(session, announced)  # customer webhooks, in this transaction
     for message_id, items in per_message.items():  # counted once written
         for (report, applied), step in zip(items, dict(changes)[message_id].steps, strict=True):

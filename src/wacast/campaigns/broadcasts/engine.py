@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wacast.billing import budgets
 from wacast.campaigns.broadcasts import policy as policies
 from wacast.campaigns.broadcasts import repository as repo
 from wacast.campaigns.broadcasts import service
@@ -219,6 +220,10 @@ class BroadcastEngine:
                 # Scan at most `room` contacts: no more than `room` new ones can be queued.
                 limit = min(limit, room)
             audience = await self._audience(session, campaign, limit)
+            over_budget = await budgets.check_broadcast_batch(session, campaign, ctx.template.category, [r.phone for r in audience.rows], now)
+            if over_budget is not None:  # billing/budgets.py: the batch would pass a budget; the checkpoint stays
+                await service.pause(session, campaign, over_budget)
+                return None
             queued = await self._queue(session, campaign, ctx, policy, audience, now)
             campaign.checkpoint = audience.checkpoint
             if campaign.status_reason and campaign.status_reason.startswith("waiting"):

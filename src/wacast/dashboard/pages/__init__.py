@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from wacast.dashboard.pages import (
+    billing,
     campaigns,
     contacts,
     home,
@@ -45,7 +46,7 @@ from wacast.dashboard.web import (
 from wacast.kit.http import JSONResponse
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-SCREENS = (signin, home, templates, campaigns, contacts, tags, keys, users, settings, sandbox, segments, webhooks, media)
+SCREENS = (signin, home, templates, campaigns, contacts, tags, keys, users, settings, sandbox, segments, webhooks, media, billing)
 
 
 def mount_dashboard(app: FastAPI) -> None:
