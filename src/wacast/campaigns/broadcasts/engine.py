@@ -44,6 +44,7 @@ from wacast.models.broadcasts import SendPolicy
 from wacast.models.campaigns import Campaign
 from wacast.models.projects import Project
 from wacast.models.templates import Template
+from wacast.projects import guardrails
 from wacast.templates import statuses as template_statuses
 from wacast.templates.params import TemplateNeeds, analyze
 
@@ -204,6 +205,13 @@ class BroadcastEngine:
             if not template_statuses.can_send(ctx.template.status):
                 campaign.status_reason = f"waiting: template {ctx.template.name} is {ctx.template.status}"
                 return None
+            if hold := guardrails.category_hold(ctx.template):  # Meta's recategorisation, not accepted yet
+                campaign.status_reason = f"waiting: {hold}"[:500]
+                return None
+            rating, choice = ctx.project.number_quality, ctx.project.on_quality_drop
+            if guardrails.pauses_broadcast(rating, choice, ctx.template.category):  # the number protects itself
+                await service.pause(session, campaign, guardrails.quality_reason(rating, "pause") or "paused: number quality")
+                return None
             limit = self.batch_size
             room = None
             if policy is not None and policy.messaging_tier:
@@ -219,8 +227,10 @@ class BroadcastEngine:
             audience = await self._audience(session, campaign, limit)
             queued = await self._queue(session, campaign, ctx, policy, audience, now)
             campaign.checkpoint = audience.checkpoint
-            if campaign.status_reason and campaign.status_reason.startswith("waiting"):
+            if campaign.status_reason and campaign.status_reason.startswith(("waiting", guardrails.SLOWED_PREFIX)):
                 campaign.status_reason = None
+            if guardrails.slot_cost(rating, choice, ctx.template.category) > 1:
+                campaign.status_reason = guardrails.quality_reason(rating, "slow")
             if audience.exhausted:
                 campaign.fanout_done_at = now
             campaign.updated_at = now
