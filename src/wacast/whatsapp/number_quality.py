@@ -118,3 +118,19 @@ async def number_view(session: AsyncSession, project: Project, history: int = 30
                                  "limit": e.portfolio_limit or e.current_limit, "action": e.action} for e in events]})
     return {"numbers": out, "portfolio": ({"tier": limit.tier, "daily_limit": limit.daily_limit, "updated_at": limit.updated_at}
                                           if limit else None)}
+
+
+async def guardrails_banner(session: AsyncSession, project: Project) -> dict | None:
+    """The overview's banner: templates whose sends a category change holds, and the number's
+    quality when it is down (with what it does to marketing); None when nothing to say."""
+    held = [{"id": t.id, "name": t.name, "language": t.language, "reason": t.category_hold}
+            for t in await repo.category_held_templates(session, project.id)]
+    rating = project.number_quality
+    action = guardrails.quality_action(rating, project.on_quality_drop)
+    quality = None
+    if action is not None and rating:
+        quality = {"rating": rating, "words": guardrails.RATING_WORDS.get(rating, rating), "action": action,
+                   "action_words": guardrails.QUALITY_WORDS[action]}
+    if not held and quality is None:
+        return None
+    return {"held_templates": held, "quality": quality}
