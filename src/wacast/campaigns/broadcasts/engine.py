@@ -312,6 +312,9 @@ class BroadcastEngine:
                 settings = campaign.broadcast or {}
                 window = int(settings.get("failure_window") or self.settings.broadcast_failure_window)
                 threshold = float(settings.get("failure_threshold") or self.settings.broadcast_failure_threshold)
+                if await self._quality_pauses(session, campaign):
+                    work += 1
+                    continue
                 total, failed = await repo.recent_outcomes(session, campaign.id, window)
                 if policies.failing_too_much(total, failed, window, threshold):
                     await service.pause(session, campaign, f"auto-paused: {failed} of the last {total} sends failed (threshold {threshold:.0%})")
@@ -322,3 +325,17 @@ class BroadcastEngine:
                     await service.complete(session, campaign, now)
                     work += 1
         return work
+
+    async def _quality_pauses(self, session: AsyncSession, campaign: Campaign) -> bool:
+        """A marketing broadcast running (resumed, or fanned out) on a number whose quality is
+        down under `on_quality_drop = pause` is paused again, with the reason."""
+        project = await repo.project(session, campaign.project_id)
+        rating, choice = project.number_quality, project.on_quality_drop
+        if guardrails.quality_action(rating, choice) != "pause":
+            return False
+        template = await repo.template(session, campaign.template_id)
+        if not guardrails.pauses_broadcast(rating, choice, template.category):
+            return False
+        await service.pause(session, campaign, guardrails.quality_reason(rating, "pause") or "paused: number quality")
+        log.warning("broadcast %s paused: the number's quality is %s", campaign.name, rating)
+        return True
