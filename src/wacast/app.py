@@ -18,6 +18,7 @@ from wacast.api.campaigns import router as campaigns_router
 from wacast.api.contacts import router as contacts_router
 from wacast.api.docs import mount_api_docs
 from wacast.api.links import router as links_router
+from wacast.api.guardrails import router as guardrails_router
 from wacast.api.media import router as media_router
 from wacast.api.messages import router as messages_router
 from wacast.api.meta_webhooks import MAX_WEBHOOK_BODY, WebhookFastPath
@@ -82,7 +83,7 @@ def include_routers(app: FastAPI) -> None:
     for router in (
         # The tracked links' redirect first: every tap of every recipient comes to it.
         links_router, campaign_router, messages_router, webhook_router, segments_router, campaigns_router, contacts_router,
-        templates_router, webhooks_router, broadcasts_router, media_router, billing_router,
+        templates_router, webhooks_router, broadcasts_router, media_router, billing_router, guardrails_router,
     ):
         app.include_router(router)
     mount_api_docs(app)

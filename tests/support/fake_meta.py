@@ -561,6 +561,39 @@ class FakeMeta:
                  "message_template_name": name, "message_template_language": language}
         return self._envelope("message_template_quality_update", value)
 
+    def template_category_body(self, name: str, new: str, *, previous: str | None = None, correct: str | None = None,
+                               at: int | None = None, language: str = "en") -> dict[str, Any]:
+        """template_category_update: done (`previous` and `new`), or impending (`correct` is the
+        category Meta will move it to at `at`; `new` is then its category now), as Meta sends it."""
+        template = self._template(name, language)
+        value: dict[str, Any] = {"message_template_id": int(template["id"]) if template else 1,
+                                 "message_template_name": name, "message_template_language": language, "new_category": new}
+        if correct is not None:
+            value.update(correct_category=correct, category_update_timestamp=at or int(time.time()) + 86400)
+        elif previous is not None:
+            value["previous_category"] = previous
+        return self._envelope("template_category_update", value)
+
+    def number_quality_body(self, event: str, *, current_limit: str | None = None, old_limit: str | None = None,
+                            portfolio_limit: str | None = None, quality_rating: str | None = None,
+                            display_phone_number: str | None = None, waba_id: str | None = None) -> dict[str, Any]:
+        """phone_number_quality_update as Meta sends it (webhooks/reference/phone_number_quality_update):
+        the display number, the event (FLAGGED, UNFLAGGED, DOWNGRADE, UPGRADE, ONBOARDING,
+        THROUGHPUT_UPGRADE), the number's limits (old_limit only on a limit change), the portfolio's
+        (max_daily_conversations_per_business), and a quality_rating as the phone number's field."""
+        value: dict[str, Any] = {"display_phone_number": display_phone_number or self.display_phone_number, "event": event}
+        if old_limit is not None:
+            value["old_limit"] = old_limit
+        if current_limit is not None:
+            value["current_limit"] = current_limit
+        if portfolio_limit is not None:
+            value["max_daily_conversations_per_business"] = portfolio_limit
+        if quality_rating is not None:
+            value["quality_rating"] = quality_rating
+        body = self._envelope("phone_number_quality_update", value, entry_id=waba_id)
+        body["entry"][0]["time"] = int(time.time())
+        return body
+
     def signed(self, body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
         raw = orjson.dumps(body)
         return raw, {"content-type": "application/json", "x-hub-signature-256": self.sign(raw)}

@@ -32,7 +32,7 @@ def test_every_field_meta_documents_is_in_the_catalogue_with_words():
 
 def test_applied_means_the_inbound_loop_routes_it():
     # whatsapp/inbound.py process_body: messages and user_preferences, the template fields, account_update.
-    assert event_kinds.APPLIED == {"messages", "user_preferences", "account_update", *TEMPLATE_FIELDS}
+    assert event_kinds.APPLIED == {"messages", "user_preferences", "account_update", "phone_number_quality_update", *TEMPLATE_FIELDS}
 
 
 def test_the_docs_list_the_same_fields():

@@ -11,7 +11,11 @@ shape of kit/loop.py:
 - claims nothing for a number that Meta's account state holds (a restriction on
   business-initiated messaging, a disabled account: projects.account_hold, loaded with the
   lease refresh and checked against the clock, so it lifts at its expiration); a send claimed
-  before the hold was known is held, not sent, until the hold's end.
+  before the hold was known is held, not sent, until the hold's end;
+- holds the sends of a template whose category change a manager has not accepted yet
+  (templates.category_hold), and, on a number whose quality is down under `on_quality_drop =
+  slow`, gives each marketing message two of the number's send slots: marketing at half the
+  pace, utility and authentication at the full pace (projects/guardrails.py).
 
 The sandbox's reports (sent, delivered, read) are stored as inbound events, which the inbound
 event loop (whatsapp/inbound.py) applies; `notify_inbound` wakes it.
@@ -52,8 +56,9 @@ from wacast.messages.provider import (
     timed_send,
 )
 from wacast.messages.repository_inbound import store_inbound_events
-from wacast.messages.retry_policy import HALT_SENDER_SECONDS, Action, Decision, after_error, before_send
+from wacast.messages.retry_policy import HALT_SENDER_SECONDS, HELD_TEMPLATE_SECONDS, Action, Decision, after_error, before_send
 from wacast.messages.senders import account_hold
+from wacast.projects import guardrails
 from wacast.projects import repository as projects_repo
 from wacast.templates import repository as templates_repo
 
@@ -298,6 +303,8 @@ class Dispatcher:
         lease = self.settings.message_lease_seconds
         outcome.send_by = time.monotonic() + lease - max(1.0, lease * 0.2)
         outcome.before = before_send(template, row.created_at, utcnow())
+        if outcome.before is None and (hold := guardrails.category_hold(template)):
+            outcome.before = Decision(Action.hold, HELD_TEMPLATE_SECONDS, reason=hold)  # a category change not accepted yet
         if outcome.before is not None:
             self._finish(outcome)
             return
@@ -309,6 +316,10 @@ class Dispatcher:
             return
         lane.in_flight += 1
         slot = lane.pacer.reserve()
+        project = lane.project
+        for _ in range(guardrails.slot_cost(getattr(project, "number_quality", None), getattr(project, "on_quality_drop", None),
+                                            getattr(template, "category", None)) - 1):
+            lane.pacer.reserve()  # the number's quality is down: marketing takes more of its slots
         task = asyncio.create_task(self._send(lane, row, template, outcome, slot))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)

@@ -40,6 +40,15 @@ class Project(IdMixin, Base):
     # refresh and checks the time against the clock (messages/senders.account_hold).
     account_hold: Mapped[str | None] = mapped_column(String(500))
     account_hold_until: Mapped[datetime | None]
+    # The guardrails' choices (projects/guardrails.py): a template Meta moves from UTILITY to
+    # MARKETING holds its sends (`hold`) or not (`continue`); a number whose quality falls slows
+    # (`slow`: half the pace), pauses (`pause`) or keeps (`continue`) its marketing broadcasts.
+    on_category_change: Mapped[str] = mapped_column(String(10), default="hold")
+    on_quality_drop: Mapped[str] = mapped_column(String(10), default="slow")
+    # The rating of the project's number as Meta last reported it (GREEN, YELLOW, RED, FLAGGED:
+    # whatsapp/number_quality.py writes it); the dispatcher and the broadcast engine read it with
+    # the project and apply on_quality_drop to it (projects/guardrails.quality_action).
+    number_quality: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When `wacast templates sync` last fetched the templates from Meta (`wacast doctor` checks it).
     templates_synced_at: Mapped[datetime | None]

@@ -39,6 +39,11 @@ class Template(IdMixin, Base):
     previous_category: Mapped[str | None] = mapped_column(String(30))
     category_notice: Mapped[dict | None]  # an impending recategorisation: {"correct_category", "at"}
     previous_quality: Mapped[str | None] = mapped_column(String(20))
+    # A recategorisation that holds the template's sends (UTILITY to MARKETING, the project's
+    # on_category_change = hold): why, in words, and since when; cleared when a manager accepts
+    # the new category (whatsapp/template_events.release_category_hold).
+    category_hold: Mapped[str | None] = mapped_column(String(500))
+    category_hold_at: Mapped[datetime | None]
     # message_template_components_update: what Meta reported (body, header, footer, buttons), at.
     components_update: Mapped[dict | None]
     # Meta's time-to-live: a message not sent (and delivered) within it is dropped. None means

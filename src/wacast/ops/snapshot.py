@@ -7,6 +7,7 @@ the queue aggregated per sender number, the dispatchers' heartbeats, the inbound
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ from wacast.kit import metrics
 from wacast.kit.clock import utcnow
 from wacast.messages.senders import account_hold
 from wacast.ops import repository
+from wacast.projects import guardrails
+from wacast.projects import repository_guardrails as guard_repo
 from wacast.whatsapp import account_policy, event_kinds
 from wacast.whatsapp import repository_accounts as accounts_repo
 
@@ -38,6 +41,10 @@ class Snapshot:
     inbound_oldest_age: float | None
     outbound: dict[str, Any] = field(default_factory=dict)
     webhook_fields: list[event_kinds.FieldTotal] = field(default_factory=list)  # Meta's webhook fields received
+    # The guardrails (projects/guardrails.py): each number's rating and its portfolio's limit,
+    # and the templates a category change holds per project.
+    numbers: list[dict[str, Any]] = field(default_factory=list)
+    category_held: dict[str, int] = field(default_factory=dict)
 
     @property
     def live_workers(self) -> list[dict[str, Any]]:
@@ -69,6 +76,17 @@ async def take(db: Database, settings: Settings) -> Snapshot:
         out_pending, out_oldest, failing, disabled = await repository.outbound_webhooks(session, now)
         webhook_fields = await event_kinds.totals(session)
         accounts = await accounts_repo.statuses(session, [row.waba_id for row in rows])
+        number_rows = await guard_repo.all_numbers(session)
+        limits = {limit.waba_id: limit for limit in await guard_repo.all_portfolio_limits(session)}
+        held_counts = await guard_repo.category_held_counts(session)
+    names = {row.id: row.name for row in rows}
+    numbers = []
+    for n in number_rows:
+        limit = limits.get(n.waba_id)
+        tier = limit.tier if limit else n.current_limit
+        numbers.append({"number": n.display_phone_number, "waba_id": n.waba_id, "rating": guardrails.rating_of(n.quality, n.flagged),
+                        "tier": tier, "daily_limit": guardrails.limit_of(tier)})
+    category_held = {names.get(project_id, str(project_id)): count for project_id, count in held_counts.items()}
     outbound = {"pending": out_pending, "oldest_age_seconds": _age(now, out_oldest),
                 "subscriptions_failing": failing, "subscriptions_disabled": disabled}
     workers = [
@@ -113,7 +131,7 @@ async def take(db: Database, settings: Settings) -> Snapshot:
             "ok": not problems,
             "problems": problems,
         })
-    return Snapshot(now, senders, workers, pending, _age(now, oldest), outbound, webhook_fields)
+    return Snapshot(now, senders, workers, pending, _age(now, oldest), outbound, webhook_fields, numbers, category_held)
 
 
 def account_status(row: Any, stored: Any, now: datetime) -> dict[str, Any]:
@@ -272,4 +290,23 @@ def families(snapshot: Snapshot) -> list[Any]:
                           value=o.get("subscriptions_disabled", 0)),
     ]
     out.append(event_kinds.metric_family(snapshot.webhook_fields))  # wacast_webhook_events_total{field,handled}
+    out += guardrail_families(snapshot)
     return out
+
+
+def guardrail_families(snapshot: Snapshot) -> list[Any]:
+    """The guardrails' gauges: each number's quality and messaging limit (Meta's
+    phone_number_quality_update), and the templates held by a category change."""
+    quality = GaugeMetricFamily("wacast_number_quality", "A business number's quality as Meta last reported it: 3 GREEN, 2 YELLOW, "
+                                "1 RED, 0 FLAGGED, -1 not rated (the rating label says it in words).", labels=["number", "waba_id", "rating"])
+    limit = GaugeMetricFamily("wacast_messaging_limit", "The messaging limit of the number's business portfolio: unique users per "
+                              "24 hours, shared by its numbers (+Inf: unlimited or not set).", labels=["number", "waba_id", "tier"])
+    for n in snapshot.numbers:
+        quality.add_metric([n["number"], n["waba_id"], n["rating"]], guardrails.RATING_VALUES.get(n["rating"], -1))
+        if n["tier"]:
+            limit.add_metric([n["number"], n["waba_id"], n["tier"]], float(n["daily_limit"]) if n["daily_limit"] is not None else math.inf)
+    held = GaugeMetricFamily("wacast_templates_category_held", "Templates whose sends wait because Meta recategorised them from "
+                             "UTILITY to MARKETING and no manager has accepted it yet.", labels=["project"])
+    for project, count in sorted(snapshot.category_held.items()):
+        held.add_metric([project], count)
+    return [quality, limit, held]

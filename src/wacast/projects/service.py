@@ -10,7 +10,7 @@ from wacast.kit import text
 from wacast.kit.errors import Conflict, NotFound, WacastError
 from wacast.kit.phone import is_valid_region
 from wacast.models.projects import Project
-from wacast.projects import repository
+from wacast.projects import guardrails, repository
 
 MAX_MESSAGES_PER_SECOND = 1000
 NAME_MAX = 100  # the column's length
@@ -39,7 +39,7 @@ async def list_all(session: AsyncSession) -> list[Project]:
 
 def _apply(project: Project, *, default_country=None, waba_id=None, phone_number_id=None, access_token=None,
            messages_per_second=None, sender_number=None, timezone=None, opt_out_keywords=None,
-           opt_out_payloads=None) -> None:
+           opt_out_payloads=None, on_category_change=None, on_quality_drop=None) -> None:
     if default_country is not None:
         if not is_valid_region(default_country):
             raise WacastError(f"Unknown country code {default_country!r} (use ISO codes like IN, US, GB)", "INVALID_COUNTRY")
@@ -52,6 +52,18 @@ def _apply(project: Project, *, default_country=None, waba_id=None, phone_number
         project.opt_out_keywords = [text.check("opt_out_keywords", k, max_len=100).upper() for k in opt_out_keywords]
     if opt_out_payloads is not None:
         project.opt_out_payloads = [text.check("opt_out_payloads", p, max_len=256) for p in opt_out_payloads]
+    if on_category_change is not None:
+        choice = guardrails.category_choice(on_category_change)
+        if choice is None:
+            raise WacastError(f"on_category_change must be one of: {', '.join(guardrails.CATEGORY_CHOICES)}", "FIELD_INVALID",
+                              {"field": "on_category_change", "allowed": list(guardrails.CATEGORY_CHOICES)})
+        project.on_category_change = choice
+    if on_quality_drop is not None:
+        choice = guardrails.quality_choice(on_quality_drop)
+        if choice is None:
+            raise WacastError(f"on_quality_drop must be one of: {', '.join(guardrails.QUALITY_CHOICES)}", "FIELD_INVALID",
+                              {"field": "on_quality_drop", "allowed": list(guardrails.QUALITY_CHOICES)})
+        project.on_quality_drop = choice
     values = {"waba_id": waba_id, "phone_number_id": phone_number_id, "access_token": access_token,
               "sender_number": sender_number, "timezone": timezone}
     for attr, value in values.items():
@@ -67,7 +79,8 @@ async def create(session: AsyncSession, name: str, **options) -> Project:
         raise WacastError("Project name is required", "FIELD_REQUIRED")
     if await repository.name_taken(session, name):
         raise Conflict(f"Project {name!r} already exists", "PROJECT_EXISTS")
-    project = Project(name=name, default_country="IN", messages_per_second=80)
+    project = Project(name=name, default_country="IN", messages_per_second=80, on_category_change=guardrails.DEFAULT_CATEGORY_CHOICE,
+                      on_quality_drop=guardrails.DEFAULT_QUALITY_CHOICE)
     _apply(project, **options)
     await repository.add(session, project)
     return project
@@ -90,5 +103,28 @@ async def set_consent_settings(session: AsyncSession, project_id: uuid.UUID, *, 
         project.require_marketing_consent = bool(require_marketing_consent)
     if consent_payloads is not None:
         project.consent_payloads = [text.check("consent_payloads", p, max_len=256) for p in consent_payloads]
+    await session.flush()
+    return project
+
+
+def guardrail_settings(project: Project) -> dict[str, str]:
+    """The project's two guardrail choices (REST `GET /api/v1/settings`, the dashboard)."""
+    return {"on_category_change": project.on_category_change or guardrails.DEFAULT_CATEGORY_CHOICE,
+            "on_quality_drop": project.on_quality_drop or guardrails.DEFAULT_QUALITY_CHOICE}
+
+
+async def set_guardrails(session: AsyncSession, project_id: uuid.UUID, *, on_category_change: str | None = None,
+                         on_quality_drop: str | None = None) -> Project:
+    """Change the guardrail choices (only those given; both checked before either changes)."""
+    project = await get(session, project_id)
+    for name, value, check in (("on_category_change", on_category_change, guardrails.category_choice),
+                               ("on_quality_drop", on_quality_drop, guardrails.quality_choice)):
+        if value is not None:
+            if isinstance(value, str):
+                text.check(name, value, max_len=20)
+            if check(value) is None:
+                allowed = guardrails.CATEGORY_CHOICES if name == "on_category_change" else guardrails.QUALITY_CHOICES
+                raise WacastError(f"{name} must be one of: {', '.join(allowed)}", "FIELD_INVALID", {"field": name, "allowed": list(allowed)})
+    _apply(project, on_category_change=on_category_change, on_quality_drop=on_quality_drop)
     await session.flush()
     return project

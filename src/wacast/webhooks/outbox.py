@@ -27,6 +27,7 @@ TOPICS = (
     "contact.opted_out",
     "contact.number_changed",
     "template.status.updated",
+    "template.category_changed",
     "campaign.status.updated",
     "account.status.updated",
     "budget.warning",

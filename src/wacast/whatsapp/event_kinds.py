@@ -47,7 +47,9 @@ CATALOGUE: tuple[FieldInfo, ...] = (
     FieldInfo("message_template_quality_update", "A template's quality score changed (GREEN, YELLOW, RED, UNKNOWN)", True,
               "the new quality is stored on the template with the previous one, and shown"),
     FieldInfo("template_category_update", "Meta recategorised a template, or will in 24 hours", True,
-              "the new category is stored with the previous one (an impending change with its date), and shown"),
+              "the new category is stored with the previous one (an impending change with its date), and shown; UTILITY to "
+              "MARKETING holds the template's sends until a manager accepts it (on_category_change); customer webhook "
+              "template.category_changed"),
     FieldInfo("message_template_components_update", "A template's components were edited", True,
               "what Meta reports is kept on the template and shown; the project's next template sync fetches the new components"),
     FieldInfo("account_update", "The WhatsApp Business Account was restricted, disabled, banned, reinstated, verified...", True,
@@ -60,8 +62,9 @@ CATALOGUE: tuple[FieldInfo, ...] = (
               "the messaging tier is set in the send policy; wacast does not read it from Meta yet"),
     FieldInfo("phone_number_name_update", "The outcome of a business number's display name review", False,
               "wacast does not manage display names"),
-    FieldInfo("phone_number_quality_update", "A business number's throughput or messaging limit changed", False,
-              "pacing follows the project's messages per second and the send policy's tier, set by the operator"),
+    FieldInfo("phone_number_quality_update", "A business number was flagged or unflagged for quality, or its messaging limit changed", True,
+              "the number's rating is kept over time with the portfolio's messaging limit; while it is down, marketing "
+              "broadcasts on it slow or pause by the project's on_quality_drop (docs/number-quality.md)"),
     FieldInfo("security", "Two-step verification PIN changes and resets of a business number", False,
               "wacast does not manage the number's PIN"),
     FieldInfo("flows", "WhatsApp Flows: status changes and endpoint health", False, "wacast sends no Flows"),

@@ -27,6 +27,7 @@ from wacast.models.projects import Project
 from wacast.projects import repository as projects_repo
 from wacast.webhooks.outbox import remember_subscribers
 from wacast.whatsapp.account_events import apply_account_update
+from wacast.whatsapp.number_quality import apply_quality_update
 from wacast.whatsapp.event_kinds import FieldCounts, record
 from wacast.whatsapp.inbound_messages import apply_messages_value
 from wacast.whatsapp.sandbox import SANDBOX_PHONE_PREFIX
@@ -168,6 +169,9 @@ class InboundEvents:
                 elif field == "account_update":
                     self._fields.add(field, True)
                     await apply_account_update(session, waba_id, value, notes)
+                elif field == "phone_number_quality_update":
+                    self._fields.add(field, True)
+                    await apply_quality_update(session, waba_id, value, notes)
                 else:
                     self._fields.add(field, False)
                     notes.append(f"field {field} ignored")

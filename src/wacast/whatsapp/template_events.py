@@ -6,6 +6,10 @@
   sends held for the template go out when it can be sent again;
 - message_template_quality_update: the new quality, with the previous one;
 - template_category_update: the new category with the previous one, or the impending change;
+  a change from UTILITY to MARKETING holds the template's sends unless the project chose
+  `continue` (projects/guardrails.py): queued messages wait with the reason, the campaign API
+  still accepts (the dispatcher holds them), running broadcasts wait; customer webhook
+  template.category_changed; a manager releases it (`release_category_hold`);
 - message_template_components_update: what Meta reports is kept, and the project's template
   sync is made due so that the new components are fetched.
 
@@ -16,19 +20,27 @@ with text capped and control characters removed.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.kit.clock import utcnow
+from wacast.kit.errors import Conflict
 from wacast.models.templates import Template
+from wacast.projects import guardrails
 from wacast.projects import repository as projects_repo
+from wacast.projects import repository_guardrails as guard_repo
 from wacast.templates import repository as templates_repo
 from wacast.templates import statuses
 from wacast.webhooks import events as hooks
+
+log = logging.getLogger("wacast.events")
+CATEGORY_TOPIC = "template.category_changed"
+HOLD_RECHECK_SECONDS = 60.0  # a held message is looked at again after this (the release makes it due at once)
 
 CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
 QUALITIES = ("GREEN", "YELLOW", "RED", "UNKNOWN")
@@ -146,7 +158,7 @@ async def apply_template_change(session: AsyncSession, waba_id: str, field: str,
     elif field == "message_template_quality_update":
         _quality(templates, value, notes)
     elif field == "template_category_update":
-        _category(templates, value, notes)
+        await _category(session, templates, value, now, notes)
     elif field == "message_template_components_update":
         update = components_update(value, now)
         for template in templates:
@@ -206,7 +218,7 @@ def _quality(templates: list[Template], value: dict, notes: list[str]) -> None:
         template.quality = new
 
 
-def _category(templates: list[Template], value: dict, notes: list[str]) -> None:
+async def _category(session: AsyncSession, templates: list[Template], value: dict, now: datetime, notes: list[str]) -> None:
     new = meta_word(value.get("new_category"), CATEGORIES)
     correct = meta_word(value.get("correct_category"), CATEGORIES)
     previous = meta_word(value.get("previous_category"), CATEGORIES)
@@ -216,12 +228,60 @@ def _category(templates: list[Template], value: dict, notes: list[str]) -> None:
                   "at": at.isoformat().replace("+00:00", "Z") if at else None}
         for template in templates:
             template.category_notice = notice
+            await announce_category_change(session, template, new or template.category, correct, held=False, impending=notice)
         return
     if new is None:
         notes.append("template category event without a known new_category")
         return
     for template in templates:
+        before = previous or template.category
         if new != template.category or previous:
-            template.previous_category = previous or template.category
+            template.previous_category = before
         template.category = new
         template.category_notice = None
+        if before == new:
+            continue
+        project = await projects_repo.get(session, template.project_id)
+        held = guardrails.holds_category_change(before, new, getattr(project, "on_category_change", None))
+        if held and not template.category_hold:
+            await hold_for_category(session, template, before, new, now)
+        await announce_category_change(session, template, before, new, held=held)
+
+
+async def hold_for_category(session: AsyncSession, template: Template, previous: str, new: str, now: datetime) -> int:
+    """Hold the template's sends for its new category: its queued messages wait with the reason
+    (the dispatcher holds those it claims, and the campaign API's new ones, with the same words);
+    running broadcasts of it wait at their next batch. Returns the messages held now."""
+    reason = guardrails.category_hold_reason(template.name, previous, new, now)
+    template.category_hold, template.category_hold_at = reason, now
+    await session.flush()
+    held = await guard_repo.hold_template_sends(session, template.id, reason, now + timedelta(seconds=HOLD_RECHECK_SECONDS))
+    log.warning("template %s recategorised %s -> %s: sends held (%d queued) until a manager accepts it", template.name, previous, new, held)
+    return held
+
+
+async def announce_category_change(session: AsyncSession, template: Template, previous: str | None, new: str | None, *,
+                                   held: bool, impending: dict | None = None) -> None:
+    """The one place a category change is told to the owner: the customer webhook
+    template.category_changed (the dashboard reads the template's columns; /metrics counts the
+    holds). The notifications of issue 17 part 6 are called here too."""
+    data = {"template": {"id": str(template.id), "name": template.name, "language": template.language,
+                         "category": template.category, "previous_category": previous, "new_category": new,
+                         "held": held, "hold_reason": template.category_hold if held else None},
+            "impending": impending is not None, "notice": impending}
+    await hooks.emit_if_wanted(session, template.project_id, CATEGORY_TOPIC, data)
+
+
+async def release_category_hold(session: AsyncSession, project_id: uuid.UUID, template_id: uuid.UUID, by: str | None = None) -> int:
+    """A manager accepts the template's new category: its held sends go now (running broadcasts
+    go on at their next batch). Returns the messages released. Conflict when nothing is held."""
+    template = await templates_repo.get(session, project_id, template_id)
+    if template is None or not template.category_hold:
+        raise Conflict("This template's sends are not held by a category change", "TEMPLATE_NOT_HELD")
+    reason, now = template.category_hold, utcnow()
+    template.category_hold, template.category_hold_at = None, None
+    template.updated_at = now
+    released = await guard_repo.release_template_sends(session, template.id, reason, now)
+    await session.flush()
+    log.info("template %s: category %s accepted by %s; %d held message(s) released", template.name, template.category, by or "a manager", released)
+    return released

@@ -47,6 +47,7 @@ from wacast.models.broadcasts import SendPolicy
 from wacast.models.campaigns import Campaign
 from wacast.models.projects import Project
 from wacast.models.templates import Template
+from wacast.projects import guardrails
 from wacast.templates import statuses as template_statuses
 from wacast.templates.params import TemplateNeeds, analyze
 
@@ -207,6 +208,13 @@ class BroadcastEngine:
             if not template_statuses.can_send(ctx.template.status):
                 campaign.status_reason = f"waiting: template {ctx.template.name} is {ctx.template.status}"
                 return None
+            if hold := guardrails.category_hold(ctx.template):  # Meta's recategorisation, not accepted yet
+                campaign.status_reason = f"waiting: {hold}"[:500]
+                return None
+            rating, choice = ctx.project.number_quality, ctx.project.on_quality_drop
+            if guardrails.pauses_broadcast(rating, choice, ctx.template.category):  # the number protects itself
+                await service.pause(session, campaign, guardrails.quality_reason(rating, "pause") or "paused: number quality")
+                return None
             limit = self.batch_size
             room = None
             if policy is not None and policy.messaging_tier:
@@ -226,8 +234,10 @@ class BroadcastEngine:
                 return None
             queued = await self._queue(session, campaign, ctx, policy, audience, now)
             campaign.checkpoint = audience.checkpoint
-            if campaign.status_reason and campaign.status_reason.startswith("waiting"):
+            if campaign.status_reason and campaign.status_reason.startswith(("waiting", guardrails.SLOWED_PREFIX)):
                 campaign.status_reason = None
+            if guardrails.slot_cost(rating, choice, ctx.template.category) > 1:
+                campaign.status_reason = guardrails.quality_reason(rating, "slow")
             if audience.exhausted:
                 campaign.fanout_done_at = now
             campaign.updated_at = now
@@ -319,6 +329,9 @@ class BroadcastEngine:
                 settings = campaign.broadcast or {}
                 window = int(settings.get("failure_window") or self.settings.broadcast_failure_window)
                 threshold = float(settings.get("failure_threshold") or self.settings.broadcast_failure_threshold)
+                if await self._quality_pauses(session, campaign):
+                    work += 1
+                    continue
                 total, failed = await repo.recent_outcomes(session, campaign.id, window)
                 if policies.failing_too_much(total, failed, window, threshold):
                     await service.pause(session, campaign, f"auto-paused: {failed} of the last {total} sends failed (threshold {threshold:.0%})")
@@ -329,3 +342,17 @@ class BroadcastEngine:
                     await service.complete(session, campaign, now)
                     work += 1
         return work
+
+    async def _quality_pauses(self, session: AsyncSession, campaign: Campaign) -> bool:
+        """A marketing broadcast running (resumed, or fanned out) on a number whose quality is
+        down under `on_quality_drop = pause` is paused again, with the reason."""
+        project = await repo.project(session, campaign.project_id)
+        rating, choice = project.number_quality, project.on_quality_drop
+        if guardrails.quality_action(rating, choice) != "pause":
+            return False
+        template = await repo.template(session, campaign.template_id)
+        if not guardrails.pauses_broadcast(rating, choice, template.category):
+            return False
+        await service.pause(session, campaign, guardrails.quality_reason(rating, "pause") or "paused: number quality")
+        log.warning("broadcast %s paused: the number's quality is %s", campaign.name, rating)
+        return True

@@ -23,6 +23,8 @@ from wacast.contacts import repository_segments as segment_counts
 from wacast.contacts import segments
 from wacast.kit.phone import sends_by_user_id
 from wacast.models.contacts import Contact
+from wacast.projects import guardrails
+from wacast.projects import repository_guardrails as guard_repo
 
 CHUNK = 500  # phones per IN list when an uploaded audience is counted (SQLite caps a statement's values)
 REPEAT_WINDOW = timedelta(hours=24)  # "got a broadcast in the last 24 hours": a warning, never a skip
@@ -37,6 +39,9 @@ class Estimate:
     quiet_until: str | None = None  # "quiet hours until 09:00 Asia/Kolkata" when it would start inside them
     recent_repeat: int = 0  # of those sent to, how many got a broadcast in the last 24 h
     warnings: list[str] = field(default_factory=list)
+    # Set when it would pass the business portfolio's daily messaging limit (Meta's
+    # phone_number_quality_update reports it; projects/guardrails.limit_warning).
+    portfolio_limit_warning: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,15 +70,22 @@ async def audience(
         no_consent = await consent_repo.count_without_consent(session, members, sendable)
         skips[consent_policy.NO_CONSENT] = no_consent
     will_send = max(0, counts["sendable"] - at_cap - no_phone - moved - no_consent)
-    room = policies.tier_room(policy, await repo.contacts_messaged_since(session, project_id, now - timedelta(hours=24)))
+    used = await repo.contacts_messaged_since(session, project_id, now - timedelta(hours=24))
+    room = policies.tier_room(policy, used)
     waits = max(0, will_send - max(room, 0)) if room is not None else 0
     zone = segments.project_zone(project.timezone)
     until = policies.quiet_until(policy, zone, send_at or now)
     recent = await repo.count_broadcast_to_since(session, members, sendable, now - REPEAT_WINDOW) if will_send else 0
     out = Estimate(counts["matching"], will_send, {k: v for k, v in skips.items() if v}, waits,
                    policies.quiet_reason(until, zone, project.timezone) if until else None, recent)
+    out.portfolio_limit_warning = await _portfolio_warning(session, project, will_send, used)
     out.warnings = warnings(out)
     return out
+
+
+async def _portfolio_warning(session: AsyncSession, project: Any, will_send: int, used: int) -> str | None:
+    limit = await guard_repo.portfolio_limit(session, project.waba_id)
+    return guardrails.limit_warning(will_send, limit.daily_limit if limit else None, used)
 
 
 async def csv_audience(
@@ -104,12 +116,14 @@ async def csv_audience(
     skips = {"invalid row": len(rejected), "opted out": opted_out, "blocked": blocked, "frequency cap": at_cap, NUMBER_CHANGED: moved,
              consent_policy.NO_CONSENT: no_consent}
     will_send = max(0, len(rows) - opted_out - blocked - at_cap - moved - no_consent)
-    room = policies.tier_room(policy, await repo.contacts_messaged_since(session, project_id, now - timedelta(hours=24)))
+    used = await repo.contacts_messaged_since(session, project_id, now - timedelta(hours=24))
+    room = policies.tier_room(policy, used)
     zone = segments.project_zone(project.timezone)
     until = policies.quiet_until(policy, zone, send_at or now)
     out = Estimate(len(rows) + len(rejected), will_send, {k: v for k, v in skips.items() if v},
                    max(0, will_send - max(room, 0)) if room is not None else 0,
                    policies.quiet_reason(until, zone, project.timezone) if until else None, recent)
+    out.portfolio_limit_warning = await _portfolio_warning(session, project, will_send, used)
     out.warnings = warnings(out)
     return out
 
@@ -123,6 +137,8 @@ def warnings(estimate: Estimate) -> list[str]:
         said.append(f"{estimate.recent_repeat} of these contacts got a broadcast in the last 24 hours.")
     if estimate.waits_for_tier:
         said.append(f"{estimate.waits_for_tier} wait for your messaging tier: they are sent as the 24-hour window frees up.")
+    if estimate.portfolio_limit_warning:
+        said.append(estimate.portfolio_limit_warning)
     if not estimate.will_send:
         said.append("Nobody in this audience can be messaged.")
     return said

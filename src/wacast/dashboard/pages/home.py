@@ -18,6 +18,7 @@ from wacast.kit.clock import utcnow
 from wacast.messages.senders import account_hold
 from wacast.whatsapp import account_policy
 from wacast.whatsapp import repository_accounts as accounts_repo
+from wacast.whatsapp.number_quality import guardrails_banner
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 EVENTS_SHOWN_FOR = timedelta(days=30)
@@ -52,6 +53,7 @@ async def overview(request: Request, ctx: Agent, session: ReadSession) -> Respon
         "campaigns": (await repo.campaigns_with_counts(session, pid))[:6],
         "keys": len([k for k in await api_keys_service.list_keys(session, pid) if k.revoked_at is None]),
         "account": await account_banner(session, ctx.project),
+        "guardrails": await guardrails_banner(session, ctx.project),
     }
     first = now_local.date() - timedelta(days=13)
     bounds = [datetime.combine(first + timedelta(days=i), datetime.min.time(), zone) for i in range(15)]

@@ -19,14 +19,17 @@ from wacast.campaigns.broadcasts import service as broadcasts
 from wacast.dashboard.web import DashboardRoute, Owner, redirect, render
 from wacast.db.requests import ReadSession, WriteSession
 from wacast.kit.errors import WacastError
+from wacast.projects import guardrails
 from wacast.projects import service as projects
 from wacast.whatsapp import event_kinds
+from wacast.whatsapp.number_quality import number_view
 
 SettingsForm = fields(
     "default_country", "timezone", "messages_per_second", "opt_out_keywords", "sender_number", "waba_id",
     "phone_number_id", "access_token", "clear_token",
 )
 PolicyForm = fields("quiet_start", "quiet_end", "cap_messages", "cap_days", "messaging_tier")
+GuardrailsForm = fields("on_category_change", "on_quality_drop")
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
@@ -35,7 +38,21 @@ router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 async def settings_page(request: Request, ctx: Owner, session: ReadSession) -> Response:
     view = await broadcasts.policy_view(session, ctx.project.id, await broadcasts.get_policy(session, ctx.project.id))
     return render(ctx, "settings.html", p=ctx.project, policy=policy_form_values(view), tiers=policies.TIERS,
-                  events=await meta_events_view(session))
+                  events=await meta_events_view(session), **await guardrails_context(session, ctx.project))
+
+
+async def guardrails_context(session: AsyncSession, project: Any) -> dict[str, Any]:
+    """The guardrails' section: the two choices, and the number's quality over time with the
+    portfolio's messaging limit (whatsapp/number_quality.number_view)."""
+    return {"guard": projects.guardrail_settings(project), "quality": await number_view(session, project),
+            "category_words": guardrails.CATEGORY_WORDS, "quality_words": guardrails.QUALITY_WORDS}
+
+
+@router.post("/settings/guardrails")
+async def guardrails_save(request: Request, ctx: Owner, form: GuardrailsForm, session: WriteSession) -> Response:
+    await projects.set_guardrails(session, ctx.project.id, on_category_change=form.text("on_category_change") or None,
+                                  on_quality_drop=form.text("on_quality_drop") or None)
+    return redirect(ctx, "/settings#guardrails", "Guardrails saved.")
 
 
 async def meta_events_view(session: AsyncSession) -> dict[str, Any]:
@@ -88,7 +105,7 @@ async def send_policy_save(request: Request, ctx: Owner, form: PolicyForm, sessi
         # Shown on the page with what was typed, not a redirect that would clear the form.
         # Nothing was written: the body is checked whole before the policy changes.
         return render(ctx, "settings.html", status_code=400, p=ctx.project, policy=typed, tiers=policies.TIERS,
-                      policy_error=f"{error.message} ({error.code})", events=await meta_events_view(session))
+                      policy_error=f"{error.message} ({error.code})", events=await meta_events_view(session), **await guardrails_context(session, ctx.project))
     return redirect(ctx, "/settings#send-policy", "Send policy saved. Messages held by quiet hours follow the new window.")
 
 

@@ -23,6 +23,8 @@ from wacast.templates import repository as templates_repo
 from wacast.templates import service as templates_service
 from wacast.templates import sync, tracked
 from wacast.templates.params import NAMED_RE, POSITIONAL_RE, analyze
+from wacast.projects import repository_guardrails as guard_repo
+from wacast.whatsapp import template_events
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
@@ -273,6 +275,7 @@ async def template_page(request: Request, template_id: str, ctx: Agent, session:
     return render(ctx, "template.html", page="templates", t=t, preview=views.bubble(t.components, t.parameter_format),
                   needs=analyze(t.components, t.parameter_format), uses=uses, editable=t.status in templates_service.EDITABLE,
                   unsupported=unsupported, sv=templates_service.status_view(t),
+                  category_held=await guard_repo.held_template_messages(session, t.id) if t.category_hold else 0,
                   definition=json.dumps({"name": t.name, "language": t.language, "category": t.category,
                                          "parameter_format": t.parameter_format, "components": t.components}, indent=2))
 
@@ -309,6 +312,14 @@ async def template_duplicate(request: Request, template_id: str, ctx: Manager, f
     project = await projects_service.get(session, ctx.project.id)
     copy = await sync.duplicate_template(session, project, t, form.text("name"), request.app.state.settings)
     return redirect(ctx, f"/templates/{copy.id}", f"Template {copy.name} created from {t.name} ({copy.status}).")
+
+
+@router.post("/templates/{template_id}/accept-category")
+async def template_accept_category(request: Request, template_id: str, ctx: Manager, _: ButtonForm, session: WriteSession) -> Response:
+    """A manager accepts Meta's new category: the sends its change held go out."""
+    t = await _template(session, ctx, template_id)
+    released = await template_events.release_category_hold(session, ctx.project.id, t.id, by=ctx.user.email)
+    return redirect(ctx, f"/templates/{t.id}", f"Category {t.category} accepted: {released} held message(s) sent now; broadcasts of it go on.")
 
 
 @router.post("/templates/{template_id}/delete")
