@@ -10,15 +10,17 @@ import os
 import pytest
 from sqlalchemy import func, select
 
+from tests.campaigns.test_broadcasts import EVERYONE, add_contacts, add_promo, broadcast, broadcast_messages, engine_for, segment
 from tests.contacts.test_rest_api import auth, envelope
 from tests.dashboard.test_dashboard import add_user, csrf_of, sign_in
+from tests.support.broadcasts import run_until_fanned_out
 from tests.support.cli import run, run_json
 from tests.support.factories import body, make_project, table_counts
 from tests.whatsapp.test_inbound_kinds import PERSON, example
 from tests.whatsapp.test_meta_webhooks import deliver, sent_message
 from wacast.campaigns import service as campaigns
 from wacast.campaigns.broadcasts import estimate
-from wacast.contacts import csv_import
+from wacast.contacts import consent, csv_import
 from wacast.kit.clock import utcnow
 from wacast.models.consent import ContactConsent
 from wacast.models.contacts import Contact
@@ -197,3 +199,24 @@ async def test_cli_records_consent_and_sets_the_requirement(db, db_url):
     assert [(e.method, e.evidence) for e in await history(db, "+917428526285")] == [("cli", "said yes on the phone")]
     async with db.read() as session:
         assert (await session.execute(select(func.count()).select_from(Project).where(Project.require_marketing_consent.is_(True)))).scalar_one() == 1
+
+
+async def test_a_marketing_broadcast_skips_contacts_without_consent_as_the_estimate_said(client, app, db, settings):
+    """The estimate's `no_consent` is what the send then does: the broadcast queues only the
+    contacts with consent and counts the others under that reason."""
+    setup = await make_project(db)
+    await add_promo(db, setup)
+    ids = await add_contacts(db, setup.project_id, 5)
+    async with db.transaction() as session:
+        for contact_id in ids[:2]:
+            await consent.set_consent(session, setup.project_id, contact_id, True, method="api")
+    await require(client, setup)
+    async with db.read() as session:
+        expected = await estimate.audience(session, setup.project_id, EVERYONE, "MARKETING", now=utcnow())
+    assert expected.skips["no_consent"] == 3 and expected.will_send == 2
+    created = await broadcast(client, setup, await segment(client, setup, EVERYONE))
+    await run_until_fanned_out(engine_for(app, settings))
+    sent = {m.contact_id for m in await broadcast_messages(db, created["id"])}
+    assert sent == set(ids[:2])
+    shown = await client.get(f"/api/v1/campaigns/{created['id']}", headers=auth(setup.api_key))
+    assert shown.json()["progress"]["skip_reasons"] == {"no_consent": 3}, shown.text

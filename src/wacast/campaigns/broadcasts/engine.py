@@ -35,6 +35,7 @@ from wacast.campaigns.broadcasts import service
 from wacast.campaigns.broadcasts.plan import Plan, components_for
 from wacast.campaigns.broadcasts.service import BroadcastStatus
 from wacast.contacts import repository as contacts_repo
+from wacast.contacts import repository_consent as consent_repo
 from wacast.contacts import segments
 from wacast.kit.clock import utcnow
 from wacast.kit.phone import sends_by_user_id
@@ -252,6 +253,11 @@ class BroadcastEngine:
         # Opted-out and blocked contacts are never sent to (CSV audiences included).
         sendable = await repo.sendable_ids(session, contact_ids)
         capped = await self._capped(session, ctx, policy, contact_ids, now)
+        # A project that requires consent for marketing skips those without it (no_consent).
+        require = bool(ctx.project.require_marketing_consent)
+        consented = (await consent_repo.with_consent(session, contact_ids)
+                     if policies.consent_required(require, ctx.template.category) else set())
+        no_consent = policies.skips_for_consent(require, ctx.template.category, contact_ids, consented)
         already = await repo.already_queued(session, campaign.id, contact_ids)
         zone = segments.project_zone(ctx.project.timezone)
         until = policies.quiet_until(policy, zone, now)
@@ -275,6 +281,8 @@ class BroadcastEngine:
                 reason = "already in this broadcast"
             elif row.id in capped:
                 reason = "frequency cap"
+            elif row.id in no_consent:
+                reason = policies.NO_CONSENT
             elif row.phone is None and not (by_user_id and user_ids.get(row.id) and len(user_ids[row.id]) <= MAX_DESTINATION):
                 reason = NO_PHONE_NUMBER
             elif row.phone in moved:
