@@ -110,6 +110,9 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         dispatcher_poll_seconds=0.05,
         dispatcher_join_seconds=0,  # one dispatcher per test: it takes its numbers at once (the join has its own test)
         media_check_timeout=2,
+        # A loaded CI machine can take seconds over the queue snapshot; tests that read
+        # /readyz assert what it says, not how fast it says it.
+        readyz_timeout_seconds=60,
         secret_key="test-secret-key-for-sessions",
     )
 

@@ -148,9 +148,12 @@ class Settings(BaseSettings):
     # json otherwise), a bearer token for /metrics, how long the scrape-time queue figures
     # are reused, the port of a `wacast worker`'s /metrics and /readyz (0: none), the public
     # URL Meta calls (checked by `wacast doctor`), and how long SIGTERM waits for requests.
+    # /readyz and /metrics give up on a database query after readyz_timeout_seconds (a probe
+    # must answer before the load balancer's own timeout; a stalled database reads as down).
     log_format: Literal["json", "text"] | None = None
     metrics_token: str = ""
     metrics_cache_seconds: float = 5.0
+    readyz_timeout_seconds: float = Field(default=3.0, gt=0)
     worker_metrics_port: int = 0
     public_url: str = ""
     shutdown_timeout: float = 30.0

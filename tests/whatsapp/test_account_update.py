@@ -104,6 +104,13 @@ def gauge(text: str, name: str, **labels: str) -> float | None:
     return None
 
 
+async def readyz(client) -> dict:  # noqa: ANN001
+    """The named /readyz body; a 503 body (no senders) fails here with what it said."""
+    body = (await client.get("/readyz", headers=AUTH)).json()
+    assert "senders" in body, body
+    return body
+
+
 async def stored_events(db) -> list[AccountEvent]:  # noqa: ANN001
     async with db.sessionmaker() as session:
         return list((await session.execute(select(AccountEvent).order_by(AccountEvent.id))).scalars())
@@ -171,7 +178,7 @@ async def test_a_business_initiated_restriction_holds_sends_shows_everywhere_and
     await dispatcher.run_until_idle()
     assert reached_meta(fake_meta, ids) == set(ids)
     assert all(m.status in ("sent", "delivered") and m.attempts == 1 for m in await messages(db, ids))
-    ready = (await client.get("/readyz", headers=AUTH)).json()
+    ready = (await readyz(client))
     assert ready["senders"][0]["account"]["held"] is None and ready["senders"][0]["ok"] is True
     assert [n["kind"] for n in ready["senders"][0]["account"]["notices"]] == [ADD]
     metrics = (await client.get("/metrics", headers=AUTH)).text
@@ -230,7 +237,7 @@ async def test_disable_holds_every_sender_on_the_waba_until_reinstate(client, db
     warned = await queue(client, first, 1)
     await send_round(dispatcher)
     assert reached_meta(fake_meta, warned) == set(warned), "scheduled for disable: sending goes on"
-    ready = (await client.get("/readyz", headers=AUTH)).json()
+    ready = (await readyz(client))
     assert all(s["ok"] for s in ready["senders"])
     assert {n["kind"]: n["severity"] for n in ready["senders"][0]["account"]["notices"]} == {"SCHEDULE_FOR_DISABLE": "warns"}
     checks = {c.name: c for c in await doctor.run(settings, "acme")}
@@ -241,7 +248,7 @@ async def test_disable_holds_every_sender_on_the_waba_until_reinstate(client, db
     ids = await queue(client, first, 2, start=10) + await queue(client, second, 2, start=20)
     await send_round(dispatcher)
     assert reached_meta(fake_meta, ids) == set(), "every sender of the WABA is held"
-    ready = (await client.get("/readyz", headers=AUTH)).json()
+    ready = (await readyz(client))
     assert [("disabled" in (s["account"]["held"] or "")) for s in ready["senders"]] == [True, True]
     metrics = (await client.get("/metrics", headers=AUTH)).text
     assert gauge(metrics, "wacast_account_restricted", project="acme-two", restriction="DISABLE") == 1
@@ -267,7 +274,7 @@ async def test_deleted_and_offboarded_accounts_hold_until_reconnected(client, db
     deleted = await queue(client, setup, 1, start=5)
     await send_round(dispatcher)
     assert reached_meta(fake_meta, deleted) == set()
-    assert "deleted" in (await client.get("/readyz", headers=AUTH)).json()["senders"][0]["account"]["held"]
+    assert "deleted" in (await readyz(client))["senders"][0]["account"]["held"]
     # A deleted WABA is replaced: moving the project to another one drops the old one's hold.
     async with db.transaction() as session:
         await senders.update_project(session, "acme", waba_id="555000111")
@@ -285,7 +292,7 @@ async def test_a_restriction_on_adding_numbers_changes_nothing_but_shows(client,
     ids = await queue(client, setup, 2)
     await send_round(dispatcher)
     assert reached_meta(fake_meta, ids) == set(ids)
-    ready = (await client.get("/readyz", headers=AUTH)).json()
+    ready = (await readyz(client))
     assert ready["status"] == "ok" and ready["senders"][0]["account"]["held"] is None
     assert [(n["kind"], n["severity"]) for n in ready["senders"][0]["account"]["notices"]] == [(ADD, "shown")]
     metrics = (await client.get("/metrics", headers=AUTH)).text
@@ -341,7 +348,7 @@ async def test_informational_events_are_recorded_and_hold_nothing(app, client, d
     ids = await queue(client, setup, 1)
     await send_round(dispatcher)
     assert reached_meta(fake_meta, ids) == set(ids)
-    ready = (await client.get("/readyz", headers=AUTH)).json()
+    ready = (await readyz(client))
     assert ready["senders"][0]["ok"] and [n["kind"] for n in ready["senders"][0]["account"]["notices"]] == ["ACCOUNT_VIOLATION"]
     await deliver_all(app.state.webhooks)
     hooks = {h["data"]["event"]: h["data"] for h in receiver.accepted("account.status.updated")}  # delivered concurrently

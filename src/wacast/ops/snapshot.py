@@ -27,7 +27,6 @@ from wacast.projects import repository_guardrails as guard_repo
 from wacast.whatsapp import account_policy, event_kinds
 from wacast.whatsapp import repository_accounts as accounts_repo
 
-DB_TIMEOUT = 3.0
 # A message due this long ago and still queued means sending is stuck for that number.
 STUCK_AFTER_SECONDS = 300
 
@@ -163,7 +162,7 @@ class SnapshotCache:
     async def get(self) -> Snapshot:
         async with self.lock:
             if self.value is None or time.monotonic() - self.at >= self.settings.metrics_cache_seconds:
-                self.value = await asyncio.wait_for(take(self.db, self.settings), DB_TIMEOUT)
+                self.value = await asyncio.wait_for(take(self.db, self.settings), self.settings.readyz_timeout_seconds)
                 self.at = time.monotonic()
             return self.value
 
@@ -186,14 +185,14 @@ async def readiness(state: Any) -> tuple[int, dict[str, Any]]:
     started = time.perf_counter()
     try:
         async with db.read() as session:
-            await asyncio.wait_for(repository.ping(session), DB_TIMEOUT)
+            await asyncio.wait_for(repository.ping(session), settings.readyz_timeout_seconds)
         checks["database"] = {"ok": True, "backend": db.engine.dialect.name, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
     except Exception as error:  # noqa: BLE001 (any failure means not ready)
         checks["database"] = {"ok": False, "backend": db.engine.dialect.name, "error": f"{type(error).__name__}: database unreachable"}
         return 503, {"status": "unavailable", "checks": checks, "problems": ["the database is unreachable"]}
     problems: list[str] = []
     try:
-        current = await asyncio.wait_for(current_revision(db.engine), DB_TIMEOUT)
+        current = await asyncio.wait_for(current_revision(db.engine), settings.readyz_timeout_seconds)
     except Exception:  # noqa: BLE001
         current = None
     checks["migrations"] = {"ok": current == head(), "current": current, "head": head()}
