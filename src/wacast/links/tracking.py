@@ -81,3 +81,18 @@ def parse(value: Any, path: str = "tracking") -> Tracking:
         raise WacastError(f"{path}.attribution_window_days must be a whole number of days from 1 to {MAX_WINDOW_DAYS}",
                           "FIELD_INVALID", {"field": f"{path}.attribution_window_days"})
     return Tracking(utm, names, days)
+
+
+def from_form(utm: dict[str, str], goals: str, window_days: str, path: str = "tracking") -> Tracking:
+    """The settings as a form types them (the dashboard's campaign page): a UTM field left blank
+    keeps wacast's default, goals are comma-separated names, the window a whole number of days
+    (blank: the default). Checked by `parse`, the one validator."""
+    raw: dict[str, Any] = {"utm": {k: v.strip() for k, v in utm.items() if v and v.strip()},
+                           "goals": [g.strip() for g in goals.split(",") if g.strip()]}
+    days = window_days.strip()
+    if days:
+        if not (days.isascii() and days.isdigit()) or len(days) > 3:
+            raise WacastError(f"{path}.attribution_window_days must be a whole number of days from 1 to {MAX_WINDOW_DAYS}",
+                              "FIELD_INVALID", {"field": f"{path}.attribution_window_days"})
+        raw["attribution_window_days"] = int(days)
+    return parse(raw, path)
