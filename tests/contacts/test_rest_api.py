@@ -187,7 +187,7 @@ async def test_campaigns_messages_analytics_and_audience(client, db, dispatcher)
     assert [m["submitted_message_id"] for m in (await client.get("/api/v1/campaigns/Diwali/audience?outcome=REPLIED", headers=h)).json()["data"]] == [ids[1]]
     assert (await client.get("/api/v1/campaigns/Diwali/audience?outcome=SENT", headers=h)).json()["data"] == []
     assert (await client.get("/api/v1/campaigns/Diwali/audience?outcome=DELIVERED", headers=h)).json()["data"] == []
-    envelope(await client.get("/api/v1/campaigns/Diwali/audience?outcome=CLICKED", headers=h), 400, "INVALID_OUTCOME")
+    envelope(await client.get("/api/v1/campaigns/Diwali/audience?outcome=BOUNCED", headers=h), 400, "INVALID_OUTCOME")
 
     # messages: by id, and lists by campaign, contact and status
     assert (await client.get(f"/api/v1/messages/{ids[2]}", headers=h)).json()["status"] == "read"

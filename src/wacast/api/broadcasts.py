@@ -15,6 +15,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from wacast.api.auth import ApiIdentity
 from wacast.api.common import NoBody, allow_fields, body_doc
 from wacast.api.segments import require_full_key, segment_out
+from wacast.campaigns import analytics
 from wacast.campaigns import service as campaigns
 from wacast.campaigns.broadcasts import presenter
 from wacast.campaigns.broadcasts import service as broadcasts
@@ -135,7 +136,8 @@ async def _create_api_campaign(request: Request, identity: ApiIdentity, body: di
 
 @router.get("/campaigns/{campaign}", summary="A campaign with its progress (queued / sent / delivered / read / failed of total)")
 async def get_campaign(campaign: str, session: ReadSession, identity: ApiIdentity = Depends(require_full_key)) -> Any:
-    return await presenter.describe(session, await broadcasts.find(session, identity.project_id, campaign))
+    found = await broadcasts.find(session, identity.project_id, campaign)
+    return {**await presenter.describe(session, found), "results": await analytics.earned(session, found)}  # clicks, conversions (issue 16)
 
 
 async def control(session: Any, request: Request, background: BackgroundTasks, identity: ApiIdentity, ref: str, action: str) -> Any:

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from fastapi.responses import StreamingResponse
 
 from wacast.api import broadcasts as broadcast_routes
 from wacast.api.auth import ApiIdentity, require_full
@@ -38,6 +39,11 @@ SUMMARY = {
     "by_status": {"queued": 3, "sent": 10, "delivered": 120, "read": 860, "failed": 7},
     "sent": 990, "delivered": 980, "read": 860, "failed": 7, "replied": 95,
     "delivered_rate": 0.9899, "read_rate": 0.8687, "failed_rate": 0.007, "replied_rate": 0.096,
+    "clicks": {"unique": 310, "total": 402, "rate": 0.3163, "per_button": {"0": {"clicks": 402, "unique": 310}}},
+    "conversions": {"total": 52, "converted_messages": 48, "rate": 0.049,
+                    "goals": {"purchase": {"conversions": 47, "revenue": {"INR": "70453.00"}, "defined": True}},
+                    "other_goals": {"cart": {"conversions": 5, "revenue": {}, "defined": False}}, "revenue": {"INR": "70453.00"}},
+    "median_seconds": {"read_to_click": 41.0, "click_to_conversion": 1260.0},
 }
 
 
@@ -112,16 +118,19 @@ async def failures(campaign: str, session: ReadSession, identity: ApiIdentity = 
     return answer({"data": await analytics.failures(session, identity.project_id, campaign)})
 
 
-@router.get("/campaigns/{campaign}/audience", summary="The campaign's contacts by outcome: SENT, DELIVERED, READ, FAILED, REPLIED (cursor pages)",
+@router.get("/campaigns/{campaign}/audience",
+            summary="The campaign's contacts by outcome: SENT, DELIVERED, READ, FAILED, REPLIED, CLICKED, CONVERTED (cursor pages)",
             **doc({"data": [{
                 "submitted_message_id": "6f1c8a52-4a43-4c1e-9d35-5c0f0f4e2f7b", "contact_id": "0b8f9a36-6a43-4f7e-9a0e-2f3c1b0d5e11",
                 "phone": "+917428526285", "name": "Asha Verma", "status": "read", "error_code": None, "error_title": None,
                 "created_at": "2026-11-27T10:00:00Z", "sent_at": "2026-11-27T10:00:01Z", "delivered_at": "2026-11-27T10:00:02Z",
                 "read_at": "2026-11-27T10:03:00Z", "failed_at": None, "replied_at": None,
+                "clicked_at": "2026-11-27T10:03:40Z", "clicks": 1, "converted_at": "2026-11-27T10:25:00Z", "conversions": 1,
+                "goals": ["purchase"], "revenue": {"INR": "1499.00"},
             }], "next_cursor": None}, 400, 403, 404))
 async def audience(
     campaign: str, session: ReadSession, identity: ApiIdentity = Depends(require_full),
-    outcome: str = Query(..., description="SENT, DELIVERED, READ, FAILED or REPLIED"),
+    outcome: str = Query(..., description="SENT, DELIVERED, READ, FAILED, REPLIED, CLICKED or CONVERTED"),
     cursor: str | None = Query(None), limit: int = Query(50, description="1 to 200"),
 ) -> Any:
     return page(await analytics.audience(session, identity.project_id, campaign, outcome, cursor=cursor, limit=limit))
@@ -152,3 +161,19 @@ async def put_tracking(campaign: str, request: Request, session: WriteSession, i
     found = await analytics.find_campaign(session, identity.project_id, campaign)
     settings = await links.set_tracking(session, found, data, request.app.state.settings.public_url)
     return answer(_tracking_out(found, settings))
+
+
+@router.get("/campaigns/{campaign}/audience.csv", summary="The campaign's contacts of one outcome as CSV (streamed), clicks and conversions included",
+            responses={**doc({}, 400, 403, 404)["responses"],
+                       200: {"description": "CSV", "content": {"text/csv": {"example": ",".join(analytics.AUDIENCE_COLUMNS) + "\r\n"}}}})
+async def audience_csv(
+    campaign: str, request: Request, session: ReadSession, identity: ApiIdentity = Depends(require_full),
+    outcome: str = Query(..., description="SENT, DELIVERED, READ, FAILED, REPLIED, CLICKED or CONVERTED"),
+) -> Any:
+    found = await analytics.find_campaign(session, identity.project_id, campaign)
+    outcome = analytics._outcome_condition(outcome)  # 400 before the CSV starts
+    # The CSV streams after this function returned: the exporter reads with its own sessions.
+    return StreamingResponse(
+        analytics.export_audience_csv(request.app.state.db, identity.project_id, found.id, outcome), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{found.name.replace(chr(34), "")}-{outcome.lower()}.csv"'},
+    )

@@ -46,6 +46,7 @@ MESSAGE_ROW = {
     "destination": "+917428526285", "contact_id": "0b8f9a36-6a43-4f7e-9a0e-2f3c1b0d5e11", "campaign": "order_update",
     "template": "order_update", "error": None, "created_at": "2026-11-27T10:00:00Z", "sent_at": "2026-11-27T10:00:01Z",
     "delivered_at": "2026-11-27T10:00:02Z", "read_at": "2026-11-27T10:03:00Z", "failed_at": None, "replied_at": None,
+    "clicked": {"first_clicked_at": "2026-11-27T10:03:09Z", "clicks": 1},
 }
 
 

@@ -12,7 +12,8 @@ messages whose status is failed; `replied` messages that got an answer. Rates ar
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,13 +21,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.campaigns import repository as repo
+from wacast.kit.csv import rows_to_text
 from wacast.kit.errors import NotFound, WacastError
 from wacast.kit.pagination import Page, decode_cursor, encode_cursor, page_limit
+from wacast.links import repository_results as links_repo
+from wacast.links import tracking
 from wacast.links.results import campaign_results
 from wacast.meta.errors import meaning
 from wacast.models.campaigns import Campaign
 
-OUTCOMES = ("SENT", "DELIVERED", "READ", "FAILED", "REPLIED")
+OUTCOMES = ("SENT", "DELIVERED", "READ", "FAILED", "REPLIED", "CLICKED", "CONVERTED")
 MAX_DAYS = 366
 
 
@@ -89,6 +93,13 @@ class AudienceMember:
     read_at: datetime | None
     failed_at: datetime | None
     replied_at: datetime | None
+    # The message's `clicked` outcome (its first counted click, how many) and its conversions.
+    clicked_at: datetime | None = None
+    clicks: int = 0
+    converted_at: datetime | None = None
+    conversions: int = 0
+    goals: list[str] = field(default_factory=list)
+    revenue: dict[str, str] = field(default_factory=dict)
 
 
 async def find_campaign(session: AsyncSession, project_id: uuid.UUID, ref: str | uuid.UUID) -> Campaign:
@@ -124,6 +135,15 @@ async def summary(session: AsyncSession, project_id: uuid.UUID, ref: str | uuid.
         _rate(delivered, sent), _rate(read, sent), _rate(failed, total), _rate(replied, sent),
         earned["clicks"], earned["conversions"], earned["median_seconds"],
     )
+
+
+async def earned(session: AsyncSession, campaign: Campaign) -> dict[str, Any]:
+    """What a campaign's tracked links and conversions earned (links/results.py) with its
+    tracking settings: the `results` of GET /api/v1/campaigns/{id} and the dashboard's pages."""
+    _, delivered, _, _ = await repo.step_counts(session, campaign.id)
+    got = await campaign_results(session, campaign.id, campaign.tracking, delivered)
+    return {"tracking": tracking.parse(campaign.tracking).as_dict(), "delivered": delivered,
+            **{k: got[k] for k in ("clicks", "conversions", "median_seconds")}}
 
 
 def _day_bounds(start: date, end: date, zone: ZoneInfo) -> list[datetime]:
@@ -174,20 +194,70 @@ async def audience(
     session: AsyncSession, project_id: uuid.UUID, ref: str | uuid.UUID, outcome: str, *, cursor: str | None = None, limit: int | None = None
 ) -> Page:
     """The contacts of a campaign by outcome, newest message first: SENT, DELIVERED, READ and
-    FAILED are the message's current status; REPLIED is every message that got an answer."""
+    FAILED are the message's current status; REPLIED is every message that got an answer;
+    CLICKED every message with a counted tap on a tracked link; CONVERTED every message a
+    conversion is attributed to. Each member carries its message's clicks and conversions."""
     outcome = _outcome_condition(outcome)
     limit = page_limit(limit)
     campaign = await find_campaign(session, project_id, ref)
     before = decode_cursor(cursor) if cursor else None
-    rows = await repo.audience_page(session, campaign.id, outcome, before=before, limit=limit + 1)
+    if outcome in links_repo.AUDIENCES:
+        rows = await links_repo.audience_page(session, campaign.id, outcome, before=before, limit=limit + 1)
+    else:
+        rows = await repo.audience_page(session, campaign.id, outcome, before=before, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [
-        AudienceMember(
+    ids = [m.id for m, _, _ in rows]
+    clicked = await links_repo.click_outcomes(session, ids)
+    converted = await links_repo.conversion_outcomes(session, ids)
+    items = []
+    for m, phone, name in rows:
+        first_click, clicks = clicked.get(m.id, (None, 0))
+        conversion = converted.get(m.id) or {}
+        items.append(AudienceMember(
             m.id, m.contact_id, phone, name, m.status, m.error_code, m.error_title, m.created_at, m.sent_at, m.delivered_at,
-            m.read_at, m.failed_at, m.replied_at,
-        )
-        for m, phone, name in rows
-    ]
+            m.read_at, m.failed_at, m.replied_at, first_click, clicks, conversion.get("first_at"), conversion.get("count", 0),
+            conversion.get("goals", []), conversion.get("revenue", {}),
+        ))
     last = rows[-1][0] if rows else None
     return Page(items, encode_cursor(last.created_at, last.id) if more and last else None)
+
+
+# --- the audience as CSV (the dashboard's and the REST API's export) --------------------------
+
+AUDIENCE_COLUMNS = ["submitted_message_id", "phone", "name", "status", "error_code", "error_meaning", "created_at", "sent_at",
+                    "delivered_at", "read_at", "failed_at", "replied_at", "clicked_at", "clicks", "converted_at", "conversions",
+                    "goals", "revenue"]
+
+
+def _when(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value else ""
+
+
+def audience_row(m: AudienceMember) -> list[Any]:
+    """One member as the CSV's cells (revenue per currency as "INR 1499.00; USD 5.00")."""
+    return [
+        m.submitted_message_id, m.phone, m.name, m.status, m.error_code or "",
+        meaning(m.error_code)[0] if m.error_code is not None or m.status == "failed" else "",
+        *[_when(t) for t in (m.created_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.replied_at, m.clicked_at)],
+        m.clicks, _when(m.converted_at), m.conversions, ", ".join(m.goals), "; ".join(f"{c} {v}" for c, v in m.revenue.items()),
+    ]
+
+
+def export_audience_csv(db: Any, project_id: uuid.UUID, campaign_id: uuid.UUID, outcome: str, batch: int = 200) -> AsyncIterator[bytes]:
+    """The campaign's audience of one outcome as CSV, streamed page by page (a read session per
+    page: the response streams after the request's session has gone), through the one writer."""
+    outcome = _outcome_condition(outcome)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield rows_to_text([AUDIENCE_COLUMNS]).encode()
+        cursor = None
+        while True:
+            async with db.read() as session:
+                got = await audience(session, project_id, campaign_id, outcome, cursor=cursor, limit=batch)
+            yield rows_to_text([audience_row(m) for m in got.items]).encode()
+            cursor = got.next_cursor
+            if not cursor:
+                return
+
+    return chunks()

@@ -1,6 +1,6 @@
 """Campaign outcomes for segment filters: the campaigns floor's side of the
 `CampaignOutcomes` protocol of contacts/segment_filter.py ("received campaign X", the last
-outcome of a campaign for a contact, the campaign lookup by name or id, and whether an
+outcome of a campaign for a contact, "clicked / converted in campaign X" (links), the campaign lookup by name or id, and whether an
 unfinished broadcast uses a segment). The runtime installs it with
 `segments.provide_outcomes(CAMPAIGN_OUTCOMES)`."""
 
@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.campaigns import repository as repo
+from wacast.links import repository_results as links_repo
 
 # A broadcast in one of these states still reads its segment.
 UNFINISHED = ("scheduled", "running", "paused")
@@ -28,6 +29,12 @@ class CampaignOutcomesFromMessages:
 
     def last_outcome_in(self, campaign_id: uuid.UUID, outcomes: list[str]) -> ColumnElement[bool]:
         return repo.last_outcome_of_contact(campaign_id).in_(outcomes)
+
+    def clicked(self, campaign_id: uuid.UUID) -> ColumnElement[bool]:
+        return links_repo.clicked_by_contact(campaign_id)
+
+    def converted(self, campaign_id: uuid.UUID, goals: list[str] | None) -> ColumnElement[bool]:
+        return links_repo.converted_by_contact(campaign_id, goals)
 
     async def unfinished_campaign_using(self, session: AsyncSession, segment_id: uuid.UUID) -> str | None:
         return await repo.unfinished_using_segment(session, segment_id, UNFINISHED)

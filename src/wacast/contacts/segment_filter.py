@@ -9,9 +9,13 @@ A filter is `{"match": "all" | "any", "conditions": [...]}`; each condition is o
     {"field": "created", "op": "between", "value": {"from": "2026-11-01", "to": "2026-11-30"}}
     {"field": "campaign", "campaign": "<name or id>", "op": "received", "status": ["read"]}
     {"field": "campaign", "campaign": "<name or id>", "op": "not_received"}
+    {"field": "campaign", "campaign": "<name or id>", "op": "clicked" | "not_clicked"}
+    {"field": "campaign", "campaign": "<name or id>", "op": "converted" | "not_converted", "goal": ["purchase"]}
 
 `status` is the contact's LAST outcome in that campaign: sent, delivered, read, failed or
-replied (a reply outranks read). Dates without a time are days in the project's time zone;
+replied (a reply outranks read). `clicked` is a counted tap on one of the campaign's tracked
+links; `converted` a conversion attributed to the campaign (of one of the goals, when `goal`
+is given); `not_clicked` and `not_converted` are of the contacts who got the campaign. "Clicked but did not buy" is `{"match": "all"}` of `clicked` and `not_converted`. Dates without a time are days in the project's time zone;
 `to` is inclusive of that whole day.
 
 Campaign conditions need campaigns, a floor above contacts: the `CampaignOutcomes` protocol
@@ -20,6 +24,7 @@ says what the filter needs of them, and campaigns/outcomes.py provides it.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
@@ -34,6 +39,8 @@ from wacast.kit.errors import WacastError
 from wacast.models.contacts import Contact
 
 OUTCOMES = ("queued", "sent", "delivered", "read", "failed", "replied")
+CAMPAIGN_OPS = ("received", "not_received", "clicked", "not_clicked", "converted", "not_converted")
+GOAL = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")  # a conversion goal's name (links/tracking.py, the same rule)
 MAX_CONDITIONS = 50
 MAX_VALUES = 100
 
@@ -53,6 +60,12 @@ class CampaignOutcomes(Protocol):
     async def unfinished_campaign_using(self, session: AsyncSession, segment_id: uuid.UUID) -> str | None:
         """The name of a broadcast that uses the segment and is not finished, or None."""
 
+    def clicked(self, campaign_id: uuid.UUID) -> ColumnElement[bool]:
+        """Over `contacts`: the contact tapped a tracked link of the campaign (a counted click)."""
+
+    def converted(self, campaign_id: uuid.UUID, goals: list[str] | None) -> ColumnElement[bool]:
+        """Over `contacts`: a conversion of the contact (of one of `goals`, when given) is attributed to the campaign."""
+
 
 def bad(message: str, path: str, **details: Any) -> WacastError:
     return WacastError(message, "SEGMENT_FILTER_INVALID", {"field": path, **details})
@@ -63,7 +76,7 @@ def bad(message: str, path: str, **details: Any) -> WacastError:
 FILTER_KEYS = {"match", "conditions"}
 CONDITION_KEYS = {
     "tags": {"field", "op", "value"}, "source": {"field", "op", "value"}, "attribute": {"field", "name", "op", "value"},
-    "created": {"field", "op", "value"}, "campaign": {"field", "campaign", "op", "status"},
+    "created": {"field", "op", "value"}, "campaign": {"field", "campaign", "op", "status", "goal"},
 }
 BETWEEN_KEYS = {"from", "to"}
 
@@ -181,9 +194,19 @@ def _condition(c: Any, path: str, zone: ZoneInfo) -> dict[str, Any]:
         return out
     if kind == "campaign":
         ref = checked_text(c.get("campaign"), f"{path}.campaign", 200)
-        if op not in ("received", "not_received"):
-            raise bad(f"{path}.op must be received or not_received", f"{path}.op")
+        if op not in CAMPAIGN_OPS:
+            raise bad(f"{path}.op must be {', '.join(CAMPAIGN_OPS[:-1])} or {CAMPAIGN_OPS[-1]}", f"{path}.op")
         out = {"field": "campaign", "campaign": ref, "op": op}
+        if c.get("status") is not None and op not in ("received", "not_received"):
+            raise bad(f"{path}.status goes only with op received", f"{path}.status")
+        if c.get("goal") is not None:
+            if op not in ("converted", "not_converted"):
+                raise bad(f"{path}.goal goes only with op converted or not_converted", f"{path}.goal")
+            goals = [g.lower() for g in _texts(c.get("goal"), f"{path}.goal")]
+            wrong = [g for g in goals if not GOAL.match(g)]
+            if wrong:
+                raise bad(f"{path}.goal must be goal names of lower-case letters, digits, '_', '.' or '-'", f"{path}.goal", given=wrong)
+            out["goal"] = list(dict.fromkeys(goals))
         if op == "received" and c.get("status") is not None:
             statuses = [s.lower() for s in _texts(c.get("status"), f"{path}.status")]
             wrong = [s for s in statuses if s not in OUTCOMES]
@@ -254,6 +277,14 @@ def _compile_condition(c: dict[str, Any], outcomes: CampaignOutcomes | None) -> 
         campaign_id = uuid.UUID(c["campaign_id"])
         if op == "not_received":
             return not_(outcomes.received(campaign_id))
+        if op == "clicked":
+            return outcomes.clicked(campaign_id)
+        if op == "not_clicked":  # got the campaign and did not tap
+            return and_(outcomes.received(campaign_id), not_(outcomes.clicked(campaign_id)))
+        if op == "converted":
+            return outcomes.converted(campaign_id, c.get("goal"))
+        if op == "not_converted":  # got the campaign and no conversion (of those goals) is attributed to it
+            return and_(outcomes.received(campaign_id), not_(outcomes.converted(campaign_id, c.get("goal"))))
         if c.get("status"):
             return outcomes.last_outcome_in(campaign_id, c["status"])
         return outcomes.received(campaign_id)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import case, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wacast.links import repository_results as links_results
 from wacast.models.campaigns import Campaign
 from wacast.models.contacts import Contact
 from wacast.models.messages import Message, MessageEvent, MessageReaction, Reply
@@ -159,9 +160,12 @@ async def contact_timeline(session: AsyncSession, project_id: uuid.UUID, contact
     if ids:  # the person's standing reaction on each message (a reaction is not a reply)
         reactions = dict((await session.execute(select(MessageReaction.message_id, MessageReaction.emoji).where(
             MessageReaction.message_id.in_(ids), MessageReaction.emoji.is_not(None)))).all())
+    clicked = await links_results.click_outcomes(session, ids)  # the `clicked` outcome beside the ladder
+    converted = await links_results.conversion_outcomes(session, ids)
     return [
         {"message": r.Message, "campaign": r.campaign, "events": events[r.Message.id], "components": r.components or [],
-         "parameter_format": r.parameter_format, "reaction": reactions.get(r.Message.id)}
+         "parameter_format": r.parameter_format, "reaction": reactions.get(r.Message.id),
+         "clicked": clicked.get(r.Message.id), "converted": converted.get(r.Message.id)}
         for r in rows
     ]
 

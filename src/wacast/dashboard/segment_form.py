@@ -4,7 +4,8 @@ language of contacts/segment_filter.py, and a stored filter back to rows for edi
 
 A row's inputs are named `c<i>_<part>`: `c0_field`, `c0_op`, `c0_value`, `c0_name`
 (attribute), `c0_tags` (several values), `c0_from` / `c0_to` (dates), `c0_campaign`,
-`c0_status` (several values). A row without a field is an empty row and is left out. The
+`c0_status` (several values); a campaign's converted / not converted row takes its goals,
+comma-separated, in `c0_value`. A row without a field is an empty row and is left out. The
 filter itself is checked by the one parser (segments.normalize): this module only shapes it.
 """
 
@@ -25,10 +26,17 @@ OPERATORS: dict[str, list[tuple[str, str]]] = {
                ("not_set", "is unknown")],
     "attribute": [("equals", "equals"), ("contains", "contains"), ("is_set", "is set"), ("not_set", "is not set")],
     "created": [("between", "between")],
-    "campaign": [("received", "got it, last outcome"), ("not_received", "did not get it")],
+    "campaign": [("received", "got it, last outcome"), ("not_received", "did not get it"), ("clicked", "clicked a tracked link"),
+                 ("not_clicked", "got it, did not click"), ("converted", "converted (goals, optional)"),
+                 ("not_converted", "got it, did not convert (goals, optional)")],
 }
 FIELDS = [("tags", "Tags"), ("source", "Source"), ("attribute", "Attribute"), ("created", "Added to contacts"), ("campaign", "Campaign")]
 OUTCOMES = [("sent", "sent"), ("delivered", "delivered"), ("read", "read (no reply)"), ("failed", "failed"), ("replied", "replied")]
+GOAL_OPS = ("converted", "not_converted")  # the campaign operators that take goals (in the value input)
+CAMPAIGN_WORDS = {
+    "clicked": "clicked in {name}", "not_clicked": "got {name}, did not click",
+    "converted": "converted{goals} from {name}", "not_converted": "got {name}, did not convert{goals}",
+}
 PARTS = ("field", "op", "value", "name", "tags", "from", "to", "campaign", "status")
 BLANK_ROWS = 1  # an empty row under the conditions, ready to fill (the page's script adds more)
 
@@ -103,6 +111,9 @@ def filter_of(builder: Builder) -> dict[str, Any]:
             condition["campaign"] = row.campaign
             if op == "received" and row.status:
                 condition["status"] = row.status
+            goals = [g.strip() for g in row.value.split(",") if g.strip()]
+            if op in GOAL_OPS and goals:
+                condition["goal"] = goals
         conditions.append(condition)
     return {"match": builder.match, "conditions": conditions}
 
@@ -140,6 +151,7 @@ def builder_of(name: str, stored: dict[str, Any], zone: ZoneInfo) -> Builder:
         elif kind == "campaign":
             row.campaign = c.get("campaign_id") or c.get("campaign") or ""
             row.status = list(c.get("status") or [])
+            row.value = ", ".join(c.get("goal") or [])
         rows.append(row)
     return Builder(name, stored.get("match", "all"), rows)
 
@@ -162,8 +174,11 @@ def describe(stored: dict[str, Any], campaign_names: dict[str, str], zone: ZoneI
             parts.append(f"added {('from ' + row.start) if row.start else ''}{' ' if row.start and row.end else ''}{('to ' + row.end) if row.end else ''}")
         elif row.field == "campaign":
             name = campaign_names.get(row.campaign, "a deleted campaign")
+            goals = f" ({row.value})" if row.value else ""
             if row.op == "not_received":
                 parts.append(f"did not get {name}")
+            elif row.op in CAMPAIGN_WORDS:
+                parts.append(CAMPAIGN_WORDS[row.op].format(name=name, goals=goals))
             else:
                 parts.append(f"got {name}" + (f" (last outcome {' or '.join(row.status)})" if row.status else ""))
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -247,10 +248,32 @@ def number(value: float | None) -> str:
     return f"{value:,}"
 
 
+def duration(seconds: float | None) -> str:
+    """A median time between two steps in words: "40 s", "12 min", "3.5 h", "2.1 days"."""
+    if seconds is None:
+        return "—"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 36 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def money(revenue: dict[str, str] | None) -> str:
+    """Revenue per currency: "INR 1,499.00 · USD 5.00" (never summed across currencies)."""
+    if not revenue:
+        return "—"
+    return " · ".join(f"{currency} {Decimal(value):,.2f}" for currency, value in sorted(revenue.items()))
+
+
 def install_filters(env: Any) -> None:
     env.filters["local_time"] = local_time
     env.filters["ago"] = ago
     env.filters["number"] = number
+    env.filters["duration"] = duration
+    env.filters["money"] = money
     env.filters["placeholders"] = highlight_placeholders
     env.globals["pct"] = pct
     env.globals["STATUS_COLORS"] = STATUS_COLORS

@@ -87,3 +87,18 @@ def parse(value: Any, path: str = "tracking") -> Tracking:
     if not isinstance(body_urls, bool):
         raise WacastError(f"{path}.track_body_urls must be true or false", "FIELD_INVALID", {"field": f"{path}.track_body_urls"})
     return Tracking(utm, names, days, body_urls)
+
+
+def from_form(utm: dict[str, str], goals: str, window_days: str, track_body_urls: bool = False, path: str = "tracking") -> Tracking:
+    """The settings as a form types them (the dashboard's campaign page): a UTM field left blank
+    keeps wacast's default, goals are comma-separated names, the window a whole number of days
+    (blank: the default). Checked by `parse`, the one validator."""
+    raw: dict[str, Any] = {"utm": {k: v.strip() for k, v in utm.items() if v and v.strip()},
+                           "goals": [g.strip() for g in goals.split(",") if g.strip()], "track_body_urls": track_body_urls}
+    days = window_days.strip()
+    if days:
+        if not (days.isascii() and days.isdigit()) or len(days) > 3:
+            raise WacastError(f"{path}.attribution_window_days must be a whole number of days from 1 to {MAX_WINDOW_DAYS}",
+                              "FIELD_INVALID", {"field": f"{path}.attribution_window_days"})
+        raw["attribution_window_days"] = int(days)
+    return parse(raw, path)

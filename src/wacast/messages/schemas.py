@@ -23,6 +23,14 @@ class MessageEventOut(BaseModel):
     detail: dict[str, Any] | None = None
 
 
+class MessageClicked(BaseModel):
+    """The message's `clicked` outcome, beside the status ladder: a person tapped one of its
+    tracked links (link-preview fetchers, bots and repeats within seconds do not count)."""
+
+    first_clicked_at: datetime
+    clicks: int
+
+
 class MessageOut(BaseModel):
     submitted_message_id: str
     status: str
@@ -40,6 +48,7 @@ class MessageOut(BaseModel):
     read_at: datetime | None
     failed_at: datetime | None
     replied_at: datetime | None
+    clicked: MessageClicked | None = None
     events: list[MessageEventOut]
 
     model_config = {
@@ -61,13 +70,15 @@ class MessageOut(BaseModel):
                 "read_at": "2026-11-27T10:00:03Z",
                 "failed_at": None,
                 "replied_at": None,
+                "clicked": {"first_clicked_at": "2026-11-27T10:00:09Z", "clicks": 2},
                 "events": [{"status": "queued", "at": "2026-11-27T10:00:00Z", "detail": None}],
             }
         }
     }
 
 
-def message_out(message: Message, events: list[MessageEvent], campaign_name: str | None) -> MessageOut:
+def message_out(message: Message, events: list[MessageEvent], campaign_name: str | None,
+                clicked: tuple[datetime, int] | None = None) -> MessageOut:
     error = None
     if message.error_code is not None or message.error_title:
         what, todo = meaning(message.error_code)
@@ -79,5 +90,6 @@ def message_out(message: Message, events: list[MessageEvent], campaign_name: str
         pricing_category=message.pricing_category, created_at=message.created_at, sent_at=message.sent_at,
         delivered_at=message.delivered_at, read_at=message.read_at, failed_at=message.failed_at,
         replied_at=message.replied_at,
+        clicked=MessageClicked(first_clicked_at=clicked[0], clicks=clicked[1]) if clicked else None,
         events=[MessageEventOut(status=e.kind, at=e.occurred_at, detail=e.detail) for e in events],
     )

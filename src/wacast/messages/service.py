@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.kit.errors import WacastError
 from wacast.kit.pagination import Page, decode_cursor, encode_cursor, page_limit
-from wacast.messages import repository
+from wacast.messages import repository, repository_clicks
 from wacast.messages.schemas import MessageOut, message_out
 from wacast.models.messages import MessageStatus
 
@@ -20,7 +20,8 @@ async def find_message(session: AsyncSession, message_id: uuid.UUID, *, project_
     if found is None:
         return None
     message, events, campaign_name = found
-    return message_out(message, events, campaign_name=campaign_name)
+    clicked = (await repository_clicks.clicked(session, [message.id])).get(message.id)
+    return message_out(message, events, campaign_name=campaign_name, clicked=clicked)
 
 
 async def list_messages(
@@ -44,14 +45,17 @@ async def list_messages(
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1][0] if rows else None
-    return Page([_row(message, name) for message, name in rows], encode_cursor(last.created_at, last.id) if more and last else None)
+    clicked = await repository_clicks.clicked(session, [message.id for message, _ in rows])
+    return Page([_row(message, name, clicked.get(message.id)) for message, name in rows],
+                encode_cursor(last.created_at, last.id) if more and last else None)
 
 
-def _row(m: Any, campaign_name: str | None) -> dict[str, Any]:
+def _row(m: Any, campaign_name: str | None, clicked: tuple[Any, int] | None = None) -> dict[str, Any]:
     return {
         "submitted_message_id": str(m.id), "status": m.status, "wamid": m.wamid, "destination": m.destination,
         "contact_id": str(m.contact_id), "campaign": campaign_name, "template": (m.payload or {}).get("template"),
         "error": {"code": m.error_code, "title": m.error_title} if m.error_code is not None or m.error_title else None,
         "created_at": m.created_at, "sent_at": m.sent_at, "delivered_at": m.delivered_at, "read_at": m.read_at,
         "failed_at": m.failed_at, "replied_at": m.replied_at,
+        "clicked": {"first_clicked_at": clicked[0], "clicks": clicked[1]} if clicked else None,
     }

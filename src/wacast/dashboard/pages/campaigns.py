@@ -27,8 +27,11 @@ from wacast.dashboard.web import (
     zone_of,
 )
 from wacast.db.requests import ReadSession, WriteSession
-from wacast.kit.csv import rows_to_text
 from wacast.kit.errors import NotFound, WacastError
+from wacast.links import repository_results as links_results
+from wacast.links import service as links
+from wacast.links import tracking
+from wacast.links.utm import UTM_KEYS
 from wacast.models.campaigns import CampaignStatus
 from wacast.templates import repository as templates_repo
 from wacast.templates import service as templates_service
@@ -44,7 +47,8 @@ StatusForm = fields("status")
 @router.get("/campaigns")
 async def campaigns_page(request: Request, ctx: Agent, session: ReadSession) -> Response:
     rows = await repo.campaigns_with_counts(session, ctx.project.id)
-    return render(ctx, "campaigns.html", rows=rows)
+    compared = await links_results.campaigns_compared(session, [r.Campaign.id for r in rows])
+    return render(ctx, "campaigns.html", rows=rows, compared=compared)
 
 
 @router.get("/campaigns/new")
@@ -100,6 +104,21 @@ async def campaign_page(request: Request, campaign_id: str, ctx: Agent, session:
     )
 
 
+TrackingForm = fields(*UTM_KEYS, "goals", "attribution_window_days", "track_body_urls")
+
+
+@router.post("/campaigns/{campaign_id}/tracking")
+async def campaign_tracking(request: Request, campaign_id: str, ctx: Manager, form: TrackingForm, session: WriteSession) -> Response:
+    """Set the campaign's tracking: UTM parameters of its tracked links, goals, attribution window."""
+    settings = tracking.from_form({k: form.text(k) for k in UTM_KEYS}, form.text("goals"), form.text("attribution_window_days"),
+                                  form.checked("track_body_urls"))
+    campaign = await analytics.find_campaign(session, ctx.project.id, uuid_or_404(campaign_id))
+    settings = await links.set_tracking(session, campaign, settings.as_dict(), request.app.state.settings.public_url)
+    goals = ", ".join(settings.goals) or "no named goals"
+    back = f"/broadcasts/{campaign.id}" if campaign.type == "broadcast" else f"/campaigns/{campaign.id}"
+    return redirect(ctx, back, f"Tracking saved: {goals}, attribution window {settings.window_days} days.")
+
+
 RetargetForm = fields("audience")
 
 
@@ -111,42 +130,17 @@ async def campaign_retarget(request: Request, campaign_id: str, ctx: Manager, fo
         raise WacastError("Choose who to retarget", "FIELD_INVALID", {"field": "audience", "allowed": sorted(campaign_results.RETARGET)})
     campaign = await analytics.find_campaign(session, ctx.project.id, uuid_or_404(campaign_id))
     name = campaign_results.retarget_name(campaign.name, preset, datetime.now(zone_of(ctx)))
-    segment = await segments.create(session, ctx.project.id, name, segments.outcome_filter(campaign.id, campaign_results.RETARGET[preset][1]))
+    segment = await segments.create(session, ctx.project.id, name, campaign_results.retarget_filter(campaign.id, preset))
     counts = await segments.count(session, ctx.project.id, segment.filter)
     return redirect(ctx, f"/broadcasts/new?segment={segment.id}",
                     f"Segment {segment.name} saved: {counts['sendable']} contacts can be messaged. Send them a broadcast below.")
 
 
-AUDIENCE_COLUMNS = ["submitted_message_id", "phone", "name", "status", "error_code", "error_meaning", "created_at", "sent_at",
-                    "delivered_at", "read_at", "failed_at", "replied_at"]
-
-
 @router.get("/campaigns/{campaign_id}/audience.csv")
 async def campaign_audience_csv(request: Request, campaign_id: str, ctx: Agent, session: ReadSession, outcome: str = "SENT") -> Response:
     cid = uuid_or_404(campaign_id)
-    outcome = outcome.upper()
     campaign = await analytics.find_campaign(session, ctx.project.id, cid)
-    analytics._outcome_condition(outcome)  # 400 for an unknown outcome, before streaming starts
-    db, project_id = request.app.state.db, ctx.project.id
-
-    async def rows():
-        yield rows_to_text([AUDIENCE_COLUMNS])
-        cursor = None
-        while True:
-            # A read session per page of rows: the response streams after the request's session has gone.
-            async with db.read() as page_session:
-                page = await analytics.audience(page_session, project_id, cid, outcome, cursor=cursor, limit=200)
-            yield rows_to_text(
-                [
-                    m.submitted_message_id, m.phone, m.name, m.status, m.error_code or "",
-                    views.failure_words(m.error_code)["meaning"] if m.error_code is not None or m.status == "failed" else "",
-                    *[(t.isoformat(timespec="seconds") if t else "") for t in (m.created_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.replied_at)],
-                ]
-                for m in page.items
-            )
-            cursor = page.next_cursor
-            if not cursor:
-                return
-
+    outcome = analytics._outcome_condition(outcome)  # 400 for an unknown outcome, before streaming starts
     filename = f"{campaign.name}-{outcome.lower()}.csv".replace('"', "")
-    return StreamingResponse(rows(), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return StreamingResponse(analytics.export_audience_csv(request.app.state.db, ctx.project.id, cid, outcome),
+                             media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -1,5 +1,6 @@
 """The overview: Meta's account state (a banner when a restriction or a ban is in force), today's
-and this week's numbers, the funnel, two weeks by status, recent failures and campaigns."""
+and this week's numbers, the funnel, two weeks by status, recent failures and campaigns
+compared (delivered, read, clicked, converted, revenue)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from wacast.dashboard import views
 from wacast.dashboard.web import Agent, DashboardRoute, render, zone_of
 from wacast.db.requests import ReadSession
 from wacast.kit.clock import utcnow
+from wacast.links import repository_results as links_results
 from wacast.messages.senders import account_hold
 from wacast.whatsapp import account_policy
 from wacast.whatsapp import repository_accounts as accounts_repo
@@ -50,7 +52,8 @@ async def overview(request: Request, ctx: Agent, session: ReadSession) -> Respon
         "week": await repo.count_since(session, pid, week),
         "funnel": await repo.funnel(session, pid, week),
         "failures": await repo.recent_failures(session, pid),
-        "campaigns": (await repo.campaigns_with_counts(session, pid))[:6],
+        "campaigns": (campaigns := (await repo.campaigns_with_counts(session, pid))[:6]),
+        "compared": await links_results.campaigns_compared(session, [r.Campaign.id for r in campaigns]),
         "keys": len([k for k in await api_keys_service.list_keys(session, pid) if k.revoked_at is None]),
         "account": await account_banner(session, ctx.project),
         "guardrails": await guardrails_banner(session, ctx.project),

@@ -156,7 +156,10 @@
       source: function (op) { return op === "is_set" || op === "not_set" ? [] : ["value"]; },
       attribute: function (op) { return op === "is_set" || op === "not_set" ? ["name"] : ["name", "value"]; },
       created: function () { return ["dates"]; },
-      campaign: function (op) { return op === "received" ? ["campaign", "status"] : ["campaign"]; }
+      campaign: function (op) {
+        if (op === "received") return ["campaign", "status"];
+        return op === "converted" || op === "not_converted" ? ["campaign", "value"] : ["campaign"];
+      }
     };
     var shape = function (row) {
       var kind = row.querySelector(".c-field").value;
