@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        provide_interfaces()
+        provide_interfaces(settings)
         db = Database(settings.database_url)
         media = MediaChecker(
             timeout=settings.media_check_timeout,

@@ -29,6 +29,7 @@ TOPICS = (
     "template.status.updated",
     "campaign.status.updated",
     "account.status.updated",
+    "notification.created",
 )
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.kit.clock import utcnow
 from wacast.models.templates import Template
+from wacast.notifications.service import notify
 from wacast.projects import repository as projects_repo
 from wacast.templates import repository as templates_repo
 from wacast.templates import statuses
@@ -35,6 +36,9 @@ QUALITIES = ("GREEN", "YELLOW", "RED", "UNKNOWN")
 REASON_MAX = 500  # templates.rejected_reason
 INFO_MAX = 2000  # each of rejection_info's texts
 DETAIL_MAX = 1000  # templates.status_detail
+# Statuses people are told about (docs/notifications.md, kind template.status): sends are held,
+# refused, or at risk.
+WARNED_STATUSES = {"PAUSED": "warning", "DISABLED": "critical", "REJECTED": "warning", "FLAGGED": "warning"}
 _CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _WORD = re.compile(r"[A-Z][A-Z0-9_]{0,29}")
 
@@ -146,7 +150,7 @@ async def apply_template_change(session: AsyncSession, waba_id: str, field: str,
     elif field == "message_template_quality_update":
         _quality(templates, value, notes)
     elif field == "template_category_update":
-        _category(templates, value, notes)
+        await _category(session, templates, value, notes)
     elif field == "message_template_components_update":
         update = components_update(value, now)
         for template in templates:
@@ -188,6 +192,8 @@ async def _status(session: AsyncSession, templates: list[Template], value: dict,
             template.previous_category, template.category = template.category, category
         await session.flush()
         await hooks.template_status(session, template.project_id, template, before)
+        if template.status in WARNED_STATUSES and template.status != before:
+            await _warn_status(session, template, before)
         if statuses.can_send(template.status) and not statuses.can_send(before):
             released.add(template.project_id)
     # Messages held while the template could not be sent go now.
@@ -206,7 +212,34 @@ def _quality(templates: list[Template], value: dict, notes: list[str]) -> None:
         template.quality = new
 
 
-def _category(templates: list[Template], value: dict, notes: list[str]) -> None:
+async def _warn_status(session: AsyncSession, template: Template, before: str | None) -> None:
+    text = f"Template {template.name} ({template.language}) is {statuses.words(template.status)}."
+    if template.status_detail:
+        text += f" {template.status_detail}"
+    if template.status == "REJECTED" and template.rejected_reason:
+        text += f" Meta's reason: {template.rejected_reason}."
+    await notify(session, template.project_id, "template.status", WARNED_STATUSES[template.status],
+                 f"Template {template.name} {template.status.lower()}", text, f"/templates/{template.id}",
+                 {"template_id": str(template.id), "name": template.name, "language": template.language,
+                  "status": template.status, "previous_status": before})
+
+
+async def _warn_category(session: AsyncSession, template: Template, previous: str | None, new: str, *, impending: bool = False) -> None:
+    up = new == "MARKETING" and previous != "MARKETING"  # now billed and limited as marketing
+    if impending:
+        title = f"Template {template.name} will become {new}"
+        text = f"Meta will recategorise template {template.name} ({template.language}) from {previous or 'its category'} to {new}."
+    else:
+        title = f"Template {template.name} is now {new}"
+        text = f"Meta recategorised template {template.name} ({template.language}) from {previous or 'another category'} to {new}."
+    if up:
+        text += " Marketing messages are priced and limited as marketing (per-user limits, regions where Meta does not deliver them)."
+    await notify(session, template.project_id, "template.category", "warning" if up else "info", title, text,
+                 f"/templates/{template.id}", {"template_id": str(template.id), "name": template.name,
+                                               "previous_category": previous, "category": new, "impending": impending})
+
+
+async def _category(session: AsyncSession, templates: list[Template], value: dict, notes: list[str]) -> None:
     new = meta_word(value.get("new_category"), CATEGORIES)
     correct = meta_word(value.get("correct_category"), CATEGORIES)
     previous = meta_word(value.get("previous_category"), CATEGORIES)
@@ -215,13 +248,19 @@ def _category(templates: list[Template], value: dict, notes: list[str]) -> None:
         notice = {"correct_category": correct, "current_category": new,
                   "at": at.isoformat().replace("+00:00", "Z") if at else None}
         for template in templates:
+            told = template.category_notice != notice
             template.category_notice = notice
+            if told and correct != template.category:
+                await _warn_category(session, template, template.category, correct, impending=True)
         return
     if new is None:
         notes.append("template category event without a known new_category")
         return
     for template in templates:
+        before = template.category
         if new != template.category or previous:
             template.previous_category = previous or template.category
         template.category = new
         template.category_notice = None
+        if before != new:
+            await _warn_category(session, template, previous or before, new)
