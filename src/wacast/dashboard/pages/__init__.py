@@ -23,6 +23,7 @@ from wacast.dashboard.pages import (
     home,
     keys,
     media,
+    notifications,
     sandbox,
     segments,
     settings,
@@ -45,7 +46,7 @@ from wacast.dashboard.web import (
 from wacast.kit.http import JSONResponse
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-SCREENS = (signin, home, templates, campaigns, contacts, tags, keys, users, settings, sandbox, segments, webhooks, media)
+SCREENS = (signin, home, templates, campaigns, contacts, tags, keys, users, settings, sandbox, segments, webhooks, media, notifications)
 
 
 def mount_dashboard(app: FastAPI) -> None:
