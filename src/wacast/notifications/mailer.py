@@ -19,6 +19,7 @@ import ssl
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from email.errors import MessageError
 from typing import Any
 
 from wacast.config import Settings
@@ -130,7 +131,7 @@ class Mailer:
     def _send_one(self, client: smtplib.SMTP, job: _Job) -> Outcome:
         try:
             mail = policy.message(self.settings.smtp_from, job.to, job.subject, job.body)
-        except (ValueError, IndexError, TypeError) as error:  # an address the header API refuses: it will not change
+        except (ValueError, IndexError, TypeError, MessageError) as error:  # an address the header API refuses: it will not change
             return Outcome(False, 550, f"not sendable: {error}"[:1000])
         try:
             refused = client.send_message(mail, from_addr=self.settings.smtp_from, to_addrs=[job.to])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import timedelta
+from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -99,7 +100,7 @@ def address(value: object) -> str | None:
         return None
     try:
         parsed = Address(addr_spec=value)
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, MessageError):
         return None
     if not parsed.username or not parsed.domain or "." not in parsed.domain.strip("."):
         return None
@@ -121,7 +122,7 @@ def body(project_name: str, severity_: str, title: str, text: str, link_: str | 
 
 def message(sender: str, to: str, subject_: str, body_: str) -> EmailMessage:
     """The email, built with email.message's own API: a header value with CR or LF is refused
-    there (ValueError), and the subject given is already one line."""
+    there (ValueError; a malformed address MessageError), and the subject is made one line."""
     mail = EmailMessage(policy=SMTP)
     mail["From"] = Address(addr_spec=sender)
     mail["To"] = Address(addr_spec=to)
