@@ -23,6 +23,7 @@ from wacast.api.media import router as media_router
 from wacast.api.messages import router as messages_router
 from wacast.api.meta_webhooks import MAX_WEBHOOK_BODY, WebhookFastPath
 from wacast.api.meta_webhooks import router as webhook_router
+from wacast.api.notifications import router as notifications_router
 from wacast.api.segments import router as segments_router
 from wacast.api.templates import router as templates_router
 from wacast.api.webhooks import router as webhooks_router
@@ -83,7 +84,7 @@ def include_routers(app: FastAPI) -> None:
     for router in (
         # The tracked links' redirect first: every tap of every recipient comes to it.
         links_router, campaign_router, messages_router, webhook_router, segments_router, campaigns_router, contacts_router,
-        templates_router, webhooks_router, broadcasts_router, media_router, billing_router, guardrails_router,
+        templates_router, webhooks_router, broadcasts_router, media_router, billing_router, guardrails_router, notifications_router,
     ):
         app.include_router(router)
     mount_api_docs(app)
@@ -107,7 +108,7 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        provide_interfaces()
+        provide_interfaces(settings)
         db = Database(settings.database_url)
         media = MediaChecker(
             timeout=settings.media_check_timeout,

@@ -116,6 +116,20 @@ class Settings(BaseSettings):
     webhook_retry_window_hours: float = 24.0
     webhook_concurrency: int = 20
     webhook_poll_seconds: float = 1.0
+    # Notifications by email (docs/notifications.md): the owners of a project get each warning
+    # by email when WACAST_SMTP_HOST is set (unset: the dashboard panel and the customer webhook
+    # only). TLS: none, starttls (upgrade on the plain port) or tls (implicit, port 465).
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, gt=0, lt=65536)
+    smtp_username: str = ""
+    smtp_password: str = ""  # a secret: scrubbed from every log line (kit/logs.register_secret)
+    smtp_from: str = "wacast@localhost"
+    smtp_tls: Literal["none", "starttls", "tls"] = "starttls"
+    smtp_timeout: float = Field(default=20.0, gt=0)
+    smtp_poll_seconds: float = Field(default=2.0, gt=0)
+    smtp_retry_base_seconds: float = Field(default=30.0, ge=0)
+    smtp_retry_max_seconds: float = Field(default=3600.0, ge=0)
+    smtp_retry_window_hours: float = Field(default=24.0, gt=0)
     # REST and campaign API rate limit per API key: requests per second and burst (a key can
     # carry its own). Counted in memory per server process.
     api_rate_limit: float = 200.0
@@ -165,6 +179,10 @@ class Settings(BaseSettings):
     @property
     def effective_log_format(self) -> str:
         return self.log_format or ("text" if self.environment == "development" else "json")
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host.strip())
 
     @property
     def sqlite_path(self) -> Path | None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from wacast.campaigns.broadcasts.engine import BroadcastEngine
 from wacast.campaigns.outcomes import CAMPAIGN_OUTCOMES
-from wacast.config import Settings
+from wacast.config import Settings, get_settings
 from wacast.contacts import segments
 from wacast.db.engine import Database
 from wacast.idempotency.middleware import purge_expired
@@ -33,6 +33,8 @@ from wacast.kit.loop import Runnable, run_loop
 from wacast.messages.dispatcher import Dispatcher
 from wacast.messages.provider import Provider
 from wacast.meta.client import GraphClient
+from wacast.notifications import service as notifications
+from wacast.notifications.mailer import Mailer
 from wacast.templates.sync import TemplateSync
 from wacast.users import service as users_service
 from wacast.webhooks.service import purge_old_events
@@ -50,11 +52,13 @@ RESTART_PAUSE = 1.0  # seconds before a crashed loop runs again
 PURGE_EVERY = 600.0  # seconds between clean-ups of expired idempotency keys and old webhook events
 
 
-def provide_interfaces() -> None:
+def provide_interfaces(settings: Settings | None = None) -> None:
     """Fill in what a lower floor reaches through a protocol: the segment filter's
     campaign-outcome conditions (contacts) come from the campaigns floor. Called by every
-    process before it works: the app's lifespan and each CLI command."""
+    process before it works: the app's lifespan (with its settings) and each CLI command.
+    Notifications learn whether to queue emails (WACAST_SMTP_HOST) and the public URL."""
     segments.provide_outcomes(CAMPAIGN_OUTCOMES)
+    notifications.configure(settings or get_settings())
 
 
 def name_of(runnable: Runnable) -> str:
@@ -183,10 +187,12 @@ class Loops:
     templates: TemplateSync
     purges: Purges
     providers: dict[str, Provider]
+    mailer: Mailer | None = None  # only with WACAST_SMTP_HOST set (docs/notifications.md)
 
     @property
     def runnables(self) -> list[Runnable]:
-        return [self.dispatcher, self.inbound, self.broadcasts, self.webhooks, self.templates, self.purges]
+        loops: list[Runnable] = [self.dispatcher, self.inbound, self.broadcasts, self.webhooks, self.templates, self.purges]
+        return loops + ([self.mailer] if self.mailer is not None else [])
 
     async def close(self) -> None:
         """After the supervisor stopped them: close the providers' connections."""
@@ -199,6 +205,7 @@ def build_loops(db: Database, settings: Settings, *, webhooks: WebhookSender | N
 
     `webhooks`: the process's sender when it already has one (the app's test-send button)."""
     providers = build_providers(settings)
+    notifications.configure(settings)  # the warnings of these loops queue emails when SMTP is set
     inbound = InboundEvents(db, settings)  # Meta's webhooks and the sandbox's reports, applied
     # the sandbox's reports, stored by the dispatcher, wake the inbound loop
     dispatcher = Dispatcher(db, settings, providers, notify_inbound=inbound.wake.set)
@@ -211,6 +218,7 @@ def build_loops(db: Database, settings: Settings, *, webhooks: WebhookSender | N
         templates=TemplateSync(db, settings),  # the periodic template sync of cloud projects
         purges=Purges(db, settings),
         providers=providers,
+        mailer=Mailer(db, settings) if settings.smtp_configured else None,  # notification emails, from their outbox
     )
 
 

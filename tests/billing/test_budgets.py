@@ -13,6 +13,7 @@ from tests.campaigns.test_broadcasts import EVERYONE, add_contacts, add_promo, a
 from tests.support.factories import make_project
 from wacast.models.billing import BroadcastSpend
 from wacast.models.campaigns import Campaign
+from wacast.models.notifications import Notification
 from wacast.models.webhooks import WebhookEvent
 from wacast.webhooks import service as webhooks
 
@@ -59,6 +60,11 @@ async def test_a_running_broadcast_pauses_before_passing_its_budget(app, client,
     warned, exceeded = await events(db, "budget.warning"), await events(db, "budget.exceeded")
     assert len(warned) == 1 and warned[0]["percent"] == 80 and warned[0]["scope"] == "broadcast"
     assert len(exceeded) == 1 and exceeded[0]["with_next_batch"] == "30.000000" and exceeded[0]["campaign_id"] == made["id"]
+    async with db.sessionmaker() as session:  # and in the notifications panel (with the owners' emails)
+        told = (await session.execute(select(Notification).order_by(Notification.created_at))).scalars().all()
+    assert [(n.kind, n.severity, n.link) for n in told] == [("budget", "warning", f"/broadcasts/{made['id']}"),
+                                                             ("budget", "critical", f"/broadcasts/{made['id']}")]
+    assert told[0].title == f"Budget at 80 %: broadcast {made['name']}" and "paused" in told[1].title
     async with db.sessionmaker() as session:
         spend = await session.get(BroadcastSpend, uuid.UUID(made["id"]))
     assert (spend.messages, spend.amount_micros, spend.currency) == (20, 20_000_000, "INR")

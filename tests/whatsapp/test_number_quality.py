@@ -25,6 +25,7 @@ from wacast.kit.clock import utcnow
 from wacast.messages.pacing import Pacer
 from wacast.models.campaigns import Campaign
 from wacast.models.messages import InboundEvent, Message
+from wacast.models.notifications import Notification
 from wacast.models.projects import Project
 from wacast.models.quality import NumberQuality, NumberQualityEvent, PortfolioLimit
 from wacast.projects import guardrails
@@ -105,6 +106,10 @@ async def test_a_flagged_number_pauses_its_marketing_broadcast_while_api_message
     assert (limit.tier, limit.daily_limit) == ("TIER_10K", 10_000)
     campaign = await row(db, Campaign, sale)
     assert campaign.status == "paused" and campaign.status_reason.startswith("paused: the number's quality is FLAGGED")
+    async with db.sessionmaker() as session:  # told in the notifications panel (and by webhook and email)
+        told = (await session.execute(select(Notification).where(Notification.kind == "number.quality"))).scalars().all()
+    assert [(n.severity, n.title) for n in told] == [("critical", f"Number {NUMBER}: quality FLAGGED")]
+    assert "marketing broadcasts are paused" in told[0].text and told[0].data["paused"] == [campaign.name]
 
     # The broadcast's messages wait; an order update (utility, campaign API) still goes out.
     update = await send(client, setup, "+917428526509")

@@ -6,7 +6,7 @@ Tables sit on their own floor, below the domains, so a repository may join any t
 logic. Each domain's repository owns the queries; these modules hold no behaviour."""
 
 from wacast.db.base import Base
-from wacast.models import accounts, billing, consent, links, media, meta_events, quality  # noqa: F401  (their tables join Base.metadata)
+from wacast.models import accounts, billing, consent, links, media, meta_events, notifications, quality  # noqa: F401  (their tables join Base.metadata)
 from wacast.models.api_keys import ApiKey
 from wacast.models.broadcasts import BroadcastRecipient, SendPolicy
 from wacast.models.campaigns import Campaign, CampaignStatus

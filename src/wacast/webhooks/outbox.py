@@ -32,6 +32,7 @@ TOPICS = (
     "account.status.updated",
     "budget.warning",
     "budget.exceeded",
+    "notification.created",
 )
 
 

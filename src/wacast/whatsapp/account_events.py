@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wacast.kit.clock import utcnow
 from wacast.messages import repository as messages_repo
 from wacast.models.accounts import AccountStatus
+from wacast.notifications.service import notify
 from wacast.projects import repository as projects_repo
 from wacast.webhooks import events as hooks
 from wacast.whatsapp import account_policy as policy
@@ -26,6 +27,11 @@ from wacast.whatsapp import repository_accounts as repo
 
 log = logging.getLogger("wacast.events")
 TOPIC = "account.status.updated"
+# The effects people are told about (docs/notifications.md: kind account.hold); a lifted hold
+# is told too (info), so the warning is not left standing.
+WARNED = {"restricted": "warning", "disabled": "critical", "scheduled_for_disable": "critical", "violation": "warning",
+          "deleted": "critical", "offboarded": "critical"}
+TOLD = {"lifted", "reinstated", "reconnected"}
 
 
 async def apply_account_update(session: AsyncSession, waba_id: str, value: dict, notes: list[str]) -> None:
@@ -61,6 +67,12 @@ async def apply_account_update(session: AsyncSession, waba_id: str, value: dict,
     data = policy.status_data(waba, outcome.state, outcome, now)
     for project_id in project_ids:
         await hooks.emit_if_wanted(session, project_id, TOPIC, data)
+        if outcome.effect in WARNED or (outcome.effect in TOLD and held_before is not None):
+            severity = "critical" if held is not None else WARNED.get(outcome.effect, "info")
+            title = f"WhatsApp account {waba}: {outcome.effect.replace('_', ' ')}" + (" (sending held)" if held else "")
+            await notify(session, project_id, "account.hold", severity, title, outcome.summary, "/",
+                         {"waba_id": waba, "event": outcome.event, "effect": outcome.effect,
+                          "hold": held.reason if held else None})
     await session.flush()
 
 

@@ -22,6 +22,7 @@ from wacast.campaigns.broadcasts import service as broadcasts
 from wacast.kit.clock import utcnow
 from wacast.models.projects import Project
 from wacast.models.quality import NumberQuality
+from wacast.notifications.service import notify
 from wacast.projects import guardrails
 from wacast.projects import repository_guardrails as repo
 from wacast.whatsapp import number_quality_policy as policy
@@ -94,10 +95,23 @@ async def _protect(session: AsyncSession, project: Project, read: policy.Quality
 async def warn_quality_drop(session: AsyncSession, project: Project, read: policy.QualityEvent, action: str,
                             paused: list[str]) -> None:
     """The one place a quality drop is told to the owner (the dashboard shows the number's
-    state and history; /metrics has wacast_number_quality). The notifications of issue 17
-    part 6 are called here."""
+    state and history; /metrics has wacast_number_quality) and in the notifications panel,
+    by `notification.created` and by email to the owners."""
     log.warning("number %s of project %s: quality %s (was %s), marketing %s%s", read.number, project.name, read.rating,
                 read.previous_rating, action, f"; paused: {', '.join(paused)}" if paused else "")
+    fell = guardrails.fell(read.previous_rating, read.rating)
+    if not (fell or paused or read.rating in ("YELLOW", "RED", "FLAGGED")):
+        return  # a first rating that is good is nothing to tell
+    words = {"slow": "marketing broadcasts go at half pace", "pause": "marketing broadcasts are paused",
+             "continue": "sending goes on as before"}.get(action, action)
+    text = (f"Meta rates number {read.number} {read.rating} (was {read.previous_rating or 'unknown'}): {words}; "
+            "API (utility) messages keep flowing.")
+    if paused:
+        text += f" Paused: {', '.join(paused)}."
+    await notify(session, project.id, "number.quality", "critical" if read.rating in ("RED", "FLAGGED") or paused else
+                 ("warning" if fell else "info"), f"Number {read.number}: quality {read.rating}", text, "/settings",
+                 {"number": read.number, "rating": read.rating, "previous_rating": read.previous_rating, "action": action,
+                  "paused": paused})
 
 
 async def number_view(session: AsyncSession, project: Project, history: int = 30) -> dict | None:

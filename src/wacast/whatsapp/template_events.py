@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import Conflict
 from wacast.models.templates import Template
+from wacast.notifications.service import notify
 from wacast.projects import guardrails
 from wacast.projects import repository as projects_repo
 from wacast.projects import repository_guardrails as guard_repo
@@ -47,6 +48,9 @@ QUALITIES = ("GREEN", "YELLOW", "RED", "UNKNOWN")
 REASON_MAX = 500  # templates.rejected_reason
 INFO_MAX = 2000  # each of rejection_info's texts
 DETAIL_MAX = 1000  # templates.status_detail
+# Statuses people are told about (docs/notifications.md, kind template.status): sends are held,
+# refused, or at risk.
+WARNED_STATUSES = {"PAUSED": "warning", "DISABLED": "critical", "REJECTED": "warning", "FLAGGED": "warning"}
 _CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _WORD = re.compile(r"[A-Z][A-Z0-9_]{0,29}")
 
@@ -200,6 +204,8 @@ async def _status(session: AsyncSession, templates: list[Template], value: dict,
             template.previous_category, template.category = template.category, category
         await session.flush()
         await hooks.template_status(session, template.project_id, template, before)
+        if template.status in WARNED_STATUSES and template.status != before:
+            await _warn_status(session, template, before)
         if statuses.can_send(template.status) and not statuses.can_send(before):
             released.add(template.project_id)
     # Messages held while the template could not be sent go now.
@@ -218,6 +224,36 @@ def _quality(templates: list[Template], value: dict, notes: list[str]) -> None:
         template.quality = new
 
 
+async def _warn_status(session: AsyncSession, template: Template, before: str | None) -> None:
+    text = f"Template {template.name} ({template.language}) is {statuses.words(template.status)}."
+    if template.status_detail:
+        text += f" {template.status_detail}"
+    if template.status == "REJECTED" and template.rejected_reason:
+        text += f" Meta's reason: {template.rejected_reason}."
+    await notify(session, template.project_id, "template.status", WARNED_STATUSES[template.status],
+                 f"Template {template.name} {template.status.lower()}", text, f"/templates/{template.id}",
+                 {"template_id": str(template.id), "name": template.name, "language": template.language,
+                  "status": template.status, "previous_status": before})
+
+
+async def _warn_category(session: AsyncSession, template: Template, previous: str | None, new: str, *, impending: bool = False,
+                        held: bool = False) -> None:
+    up = new == "MARKETING" and previous != "MARKETING"  # now billed and limited as marketing
+    if impending:
+        title = f"Template {template.name} will become {new}"
+        text = f"Meta will recategorise template {template.name} ({template.language}) from {previous or 'its category'} to {new}."
+    else:
+        title = f"Template {template.name} is now {new}"
+        text = f"Meta recategorised template {template.name} ({template.language}) from {previous or 'another category'} to {new}."
+    if up:
+        text += " Marketing messages are priced and limited as marketing (per-user limits, regions where Meta does not deliver them)."
+    if held:
+        text += " Its sends are held until a manager accepts the new category (the template's page)."
+    await notify(session, template.project_id, "template.category", "warning" if up or held else "info", title, text,
+                 f"/templates/{template.id}", {"template_id": str(template.id), "name": template.name,
+                                               "previous_category": previous, "category": new, "impending": impending, "held": held})
+
+
 async def _category(session: AsyncSession, templates: list[Template], value: dict, now: datetime, notes: list[str]) -> None:
     new = meta_word(value.get("new_category"), CATEGORIES)
     correct = meta_word(value.get("correct_category"), CATEGORIES)
@@ -227,8 +263,9 @@ async def _category(session: AsyncSession, templates: list[Template], value: dic
         notice = {"correct_category": correct, "current_category": new,
                   "at": at.isoformat().replace("+00:00", "Z") if at else None}
         for template in templates:
+            told = template.category_notice != notice
             template.category_notice = notice
-            await announce_category_change(session, template, new or template.category, correct, held=False, impending=notice)
+            await announce_category_change(session, template, new or template.category, correct, held=False, impending=notice, tell=told)
         return
     if new is None:
         notes.append("template category event without a known new_category")
@@ -261,15 +298,17 @@ async def hold_for_category(session: AsyncSession, template: Template, previous:
 
 
 async def announce_category_change(session: AsyncSession, template: Template, previous: str | None, new: str | None, *,
-                                   held: bool, impending: dict | None = None) -> None:
+                                   held: bool, impending: dict | None = None, tell: bool = True) -> None:
     """The one place a category change is told to the owner: the customer webhook
     template.category_changed (the dashboard reads the template's columns; /metrics counts the
-    holds). The notifications of issue 17 part 6 are called here too."""
+    holds) and the notifications panel (with the owners' emails)."""
     data = {"template": {"id": str(template.id), "name": template.name, "language": template.language,
                          "category": template.category, "previous_category": previous, "new_category": new,
                          "held": held, "hold_reason": template.category_hold if held else None},
             "impending": impending is not None, "notice": impending}
     await hooks.emit_if_wanted(session, template.project_id, CATEGORY_TOPIC, data)
+    if tell and new and new != previous:  # a repeated announcement is not told again
+        await _warn_category(session, template, previous, new, impending=impending is not None, held=held)
 
 
 async def release_category_hold(session: AsyncSession, project_id: uuid.UUID, template_id: uuid.UUID, by: str | None = None) -> int:

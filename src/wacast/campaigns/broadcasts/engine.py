@@ -48,6 +48,7 @@ from wacast.models.broadcasts import SendPolicy
 from wacast.models.campaigns import Campaign
 from wacast.models.projects import Project
 from wacast.models.templates import Template
+from wacast.notifications.service import notify
 from wacast.projects import guardrails
 from wacast.templates import statuses as template_statuses
 from wacast.templates.params import TemplateNeeds, analyze
@@ -342,7 +343,11 @@ class BroadcastEngine:
                     continue
                 total, failed = await repo.recent_outcomes(session, campaign.id, window)
                 if policies.failing_too_much(total, failed, window, threshold):
-                    await service.pause(session, campaign, f"auto-paused: {failed} of the last {total} sends failed (threshold {threshold:.0%})")
+                    reason = f"auto-paused: {failed} of the last {total} sends failed (threshold {threshold:.0%})"
+                    await service.pause(session, campaign, reason)
+                    await notify(session, campaign.project_id, "broadcast.paused", "warning", f"Broadcast {campaign.name} paused",
+                                 f"wacast {reason}. Look at the failures, then resume it.", f"/broadcasts/{campaign.id}",
+                                 {"campaign_id": str(campaign.id), "name": campaign.name, "reason": reason})
                     log.warning("broadcast %s auto-paused: %s/%s failed", campaign.name, failed, total)
                     work += 1
                     continue

@@ -24,6 +24,7 @@ from wacast.dashboard.pages import (
     home,
     keys,
     media,
+    notifications,
     sandbox,
     segments,
     settings,
@@ -46,7 +47,7 @@ from wacast.dashboard.web import (
 from wacast.kit.http import JSONResponse
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-SCREENS = (signin, home, templates, campaigns, contacts, tags, keys, users, settings, sandbox, segments, webhooks, media, billing)
+SCREENS = (signin, home, templates, campaigns, contacts, tags, keys, users, settings, sandbox, segments, webhooks, media, billing, notifications)
 
 
 def mount_dashboard(app: FastAPI) -> None:
