@@ -93,6 +93,11 @@ async def test_a_campaign_api_send_and_a_broadcast_carry_tokens_to_meta_and_redi
                                 json={"utm": {"utm_medium": "api"}, "track_body_urls": True, "goals": ["purchase"]})
     assert tracking.status_code == 200, tracking.text
     assert tracking.json()["tracking"] == {"utm": {"utm_medium": "api"}, "goals": ["purchase"], "attribution_window_days": 7, "track_body_urls": True}
+    # The campaign-details example asks for the destination's value, not for a token.
+    details = await client.post("/campaign/t1/api/campaign-details", json={"apiKey": setup.api_key, "campaignName": "shop_now"})
+    assert details.status_code == 200, details.text
+    assert details.json()["requestBody"]["buttons"] == [
+        {"type": "button", "sub_type": "url", "index": 0, "parameters": [{"type": "text", "text": "42"}]}]
 
     sent = await client.post("/campaign/t1/api/v2", json={
         "apiKey": setup.api_key, "campaignName": "shop_now", "destination": "+917428526285", "userName": "Asha",
@@ -170,6 +175,9 @@ async def test_the_sandbox_path_a_static_destination_and_what_is_refused(client,
             return ((await session.execute(select(func.count()).select_from(Message).where(Message.destination == "+919811100002"))).scalar_one(),
                     (await session.execute(select(func.count()).select_from(TrackedLink))).scalar_one())
 
+    # A fixed destination: the campaign-details example passes no button value.
+    details = await client.post("/campaign/t1/api/campaign-details", json={"apiKey": setup.api_key, "campaignName": "shop_now"})
+    assert details.status_code == 200 and details.json()["requestBody"]["buttons"] == [], details.text
     # A value that is a URL names the destination itself; a URL that is not one is refused, nothing written.
     refused = await client.post("/campaign/t1/api/v2", json={
         "apiKey": setup.api_key, "campaignName": "shop_now", "destination": "+919811100002", "userName": "Asha", "templateParams": ["Asha", "x"],

@@ -31,7 +31,7 @@ from wacast.kit.errors import Forbidden, Unauthorized, WacastError
 from wacast.links import send_links
 from wacast.links import service as links
 from wacast.messages import repository as messages_repo
-from wacast.templates import statuses
+from wacast.templates import statuses, tracked
 from wacast.templates.components import VARIABLE_RE, build_components, media_to_check
 from wacast.templates.request import parse
 from wacast.webhooks import events as hooks
@@ -250,6 +250,12 @@ def example_request(snapshot: CampaignSnapshot, api_key: str, destination: str =
     if needs.needs_location:
         body["location"] = {"latitude": "28.6139", "longitude": "77.2090", "name": "Store name", "address": "Store address"}
     for need in needs.buttons:
+        if need.index in snapshot.tracked_buttons:  # wacast fills the token: the request gives the destination's value
+            value = tracked.example_value(snapshot.tracked_buttons[need.index])
+            if value is not None:
+                body["buttons"].append({"type": "button", "sub_type": "url", "index": need.index,
+                                        "parameters": [{"type": "text", "text": value}]})
+            continue
         if need.needs_param:
             value = need.example or ("SAVE20" if need.type == "copy_code" else "value")
             param = {"type": "coupon_code", "coupon_code": value} if need.type == "copy_code" else {"type": "text", "text": value}

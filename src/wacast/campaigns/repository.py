@@ -5,7 +5,7 @@ Broadcast queries live in campaigns/broadcasts/repository.py."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from wacast.models.contacts import Contact
 from wacast.models.messages import Message
 from wacast.models.projects import Project
 from wacast.models.templates import Template
+from wacast.templates import tracked
 from wacast.templates.params import TemplateNeeds, analyze
 
 
@@ -38,6 +39,8 @@ class CampaignSnapshot:
     parameter_format: str
     components: list
     needs: TemplateNeeds
+    # The template's tracked URL buttons, {index: destination pattern} (templates/tracked.py).
+    tracked_buttons: dict[int, str] = field(default_factory=dict)
 
 
 # (project id, campaign name) -> its snapshot; a campaign API request reads it, every change
@@ -70,7 +73,7 @@ async def snapshot_by_name(session: AsyncSession, project_id: uuid.UUID, name: s
                 Campaign.id, Campaign.name, Campaign.status, Project.default_country,
                 Template.id.label("template_id"), Template.name.label("template_name"), Template.language,
                 Template.category, Template.status.label("template_status"), Template.parameter_format,
-                Template.components,
+                Template.components, Template.tracked_buttons,
             )
             .join(Template, Template.id == Campaign.template_id)
             .join(Project, Project.id == Campaign.project_id)
@@ -84,7 +87,7 @@ async def snapshot_by_name(session: AsyncSession, project_id: uuid.UUID, name: s
         default_country=row.default_country, template_id=row.template_id, template_name=row.template_name,
         template_language=row.language, template_category=row.category, template_status=row.template_status,
         parameter_format=row.parameter_format, components=row.components,
-        needs=analyze(row.components, row.parameter_format),
+        needs=analyze(row.components, row.parameter_format), tracked_buttons=tracked.patterns(row.tracked_buttons),
     )
 
 

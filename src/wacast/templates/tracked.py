@@ -87,6 +87,13 @@ def destination(pattern: str, value: str | None, where: str) -> str:
     return _http_url(found, where)
 
 
+def example_value(pattern: str) -> str | None:
+    """What a campaign request passes for a tracked button (campaign-details' example body): a
+    value for the pattern's `{{1}}` (a full http(s) URL works too), None when the destination
+    is fixed and the request passes nothing."""
+    return "42" if VARIABLE in pattern.replace("{{ 1 }}", VARIABLE) else None
+
+
 def url_buttons(components: list[Any]) -> dict[int, dict[str, Any]]:
     """The URL buttons of a template's BUTTONS component, by index."""
     for component in components or []:
