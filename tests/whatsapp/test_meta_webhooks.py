@@ -12,6 +12,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select, update
 
+from wacast.contacts import consent
 from wacast.models.contacts import Contact
 from wacast.models.messages import InboundEvent, Message, MessageEvent, Reply
 from wacast.models.projects import Project
@@ -243,9 +244,16 @@ async def test_opt_out_by_keyword_by_payload_and_by_user_preferences(client, db,
 
 async def test_failed_131050_opts_the_contact_out(client, db, settings, dispatcher, fake_meta):
     setup, message_id, send = await sent_message(client, db, settings, dispatcher, fake_meta, destination="+917428526290")
+    async with db.transaction() as session:  # the person had given marketing consent
+        await consent.set_consent(session, setup.project_id, "+917428526290", {"granted": True, "source": "shop checkout"}, method="api")
     await deliver(fake_meta, client, settings, db, fake_meta.status_body(send, "failed", errors=[fake_meta.failed_error(131050)]))
     assert (await message(db, message_id)).error_code == 131050
-    assert (await contact(db, setup.project_id, "+917428526290")).opted_in is False
+    person = await contact(db, setup.project_id, "+917428526290")
+    assert person.opted_in is False and person.marketing_consent is False  # and the consent is withdrawn, with its reason
+    async with db.read() as session:
+        history = await consent.history(session, setup.project_id, "+917428526290")
+    assert [(h.granted, h.method, h.source) for h in history] == [(True, "api", "shop checkout"), (False, "opt_out", "meta error 131050")]
+    assert send.wamid in (history[-1].evidence or "")
 
 
 async def test_a_batch_of_status_events_gives_what_applying_them_one_by_one_gives(client, db, settings, dispatcher, fake_meta):

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.billing import service as billing
 from wacast.contacts import repository as contacts_repo
+from wacast.contacts import service as contacts_service
 from wacast.kit import metrics
 from wacast.kit.clock import utcnow
 from wacast.messages import repository as messages_repo
@@ -92,9 +93,11 @@ async def apply_statuses(session: AsyncSession, reports: list[StatusReport]) -> 
             report.notes.append(f"status {kind} ignored")
             continue
         error = _error_of(report.body) if kind == "failed" else None
-        if error and error["code"] == 131050 and await contacts_repo.opt_out(session, row.contact_id, utcnow()):
-            # Meta: the person stopped marketing messages.
-            await hooks.opted_out(session, report.project.id, contact_id=row.contact_id, reason="meta_error_131050")
+        if error and error["code"] == 131050:  # Meta: the person stopped marketing messages
+            if await contacts_repo.opt_out(session, row.contact_id, utcnow()):
+                await hooks.opted_out(session, report.project.id, contact_id=row.contact_id, reason="meta_error_131050")
+            await contacts_service.withdraw_consent(session, report.project.id, row.contact_id, source="meta error 131050",
+                                                    evidence=f"Meta refused message {wamid}: the person stopped marketing messages")
         pricing = report.body.get("pricing")
         category = pricing.get("category") if isinstance(pricing, dict) else None
         if category is not None:
