@@ -3,6 +3,7 @@ secret-naming key and every token shape must still be redacted through it."""
 
 import pytest
 
+from wacast.config import Settings
 from wacast.kit import logs
 
 KEYS = [
@@ -34,3 +35,14 @@ def test_token_shapes_are_redacted(line, secret):
 def test_a_line_without_cues_is_unchanged():
     line = "POST /campaign/t1/api/v2 200 3.2ms"
     assert logs.redact(line) == line
+
+
+def test_every_secret_setting_is_scrubbed_once_registered():
+    settings = Settings(environment="test", secret_key="sk-Zr81mq", meta_app_secret="as-Qv02lp", meta_verify_token="vt-Hn55wd",
+                        metrics_token="mt-Lc73ke", smtp_password="mail-Ux19ob")
+    values = ["sk-Zr81mq", "as-Qv02lp", "vt-Hn55wd", "mt-Lc73ke", "mail-Ux19ob"]
+    assert sorted(logs.settings_secrets(settings)) == sorted(values)
+    for secret in logs.settings_secrets(settings):
+        logs.register_secret(secret)
+    line = logs.redact("smtplib said: 535 auth failed for mail-Ux19ob; token mt-Lc73ke, key sk-Zr81mq")
+    assert not any(v in line for v in values) and logs.REDACTED in line

@@ -192,7 +192,12 @@ def configure_logging(level: str = "info", fmt: str = "text", stream: TextIO | N
     return handler
 
 
+def settings_secrets(settings: Any) -> list[str]:
+    """The settings' values that are secrets: never written in a log line."""
+    return [*settings.secret_keys, settings.meta_app_secret, settings.meta_verify_token, settings.metrics_token, settings.smtp_password]
+
+
 def configure_from_settings(settings: Any) -> logging.Handler:
-    for secret in settings.secret_keys + [settings.meta_app_secret, settings.meta_verify_token, settings.metrics_token]:
+    for secret in settings_secrets(settings):
         register_secret(secret)
     return configure_logging(settings.log_level, settings.effective_log_format)
