@@ -17,6 +17,7 @@ from wacast.campaigns import service as campaigns
 from wacast.models.contacts import Contact
 from wacast.kit.clock import utcnow
 from wacast.models.messages import Message, MessageEvent
+from wacast.models.notifications import Notification
 from wacast.messages import senders
 from wacast.models.projects import Project
 from wacast.models.templates import Template
@@ -254,6 +255,12 @@ async def test_halt_sender_until_the_operator_clears_it(client, db, settings, di
         dispatcher.last_lease_refresh = 0  # the worker sees the change at its next lease refresh
         rows = await drain(dispatcher, db, [message_id, later], lambda r: r.status == "sent")
         assert rows[message_id].attempts == 1, "a halt does not use up attempts"
+    # Each halt told the owners once (the panel, notification.created, email), with Meta's code.
+    async with db.sessionmaker() as session:
+        told = (await session.execute(select(Notification).where(Notification.kind == "sender.halted")
+                                      .order_by(Notification.created_at))).scalars().all()
+    assert [n.data["error_code"] for n in told] == HALT and all(n.severity == "critical" and n.repeats == 1 for n in told)
+    assert "(368)" in told[1].text and "--clear-halt" in told[1].text
     expired = [s for s in fake_meta.sends if s.error_code == 190]
     assert expired and expired[0].http_status == 401
 

@@ -58,6 +58,7 @@ from wacast.messages.provider import (
 from wacast.messages.repository_inbound import store_inbound_events
 from wacast.messages.retry_policy import HALT_SENDER_SECONDS, HELD_TEMPLATE_SECONDS, Action, Decision, after_error, before_send
 from wacast.messages.senders import account_hold
+from wacast.notifications.service import notify
 from wacast.projects import guardrails
 from wacast.projects import repository as projects_repo
 from wacast.templates import repository as templates_repo
@@ -452,7 +453,11 @@ class Dispatcher:
                                detail={**detail, "retry_in_seconds": round(decision.delay, 1)})
             return
         if decision.action is Action.halt:
-            await projects_repo.set_halted(session, outcome.project_id, decision.reason)
+            if await projects_repo.set_halted(session, outcome.project_id, decision.reason):
+                await notify(session, outcome.project_id, "sender.halted", "critical", "Sending halted: Meta refused the sender",
+                             f"{decision.reason}. Nothing is sent from this number until it is fixed and the halt is cleared "
+                             "(`wacast projects update <project> --clear-halt`).", "/",
+                             {"reason": decision.reason, "error_code": detail.get("code")})
             lane = self.lanes.get(outcome.project_id)
             if lane:
                 lane.project.halted_reason = decision.reason

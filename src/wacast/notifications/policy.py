@@ -26,7 +26,7 @@ SEVERITIES = ("info", "warning", "critical")
 KINDS = {
     "account.hold": "Account holds",
     "broadcast.paused": "Broadcasts paused",
-    "broadcast.halted": "Broadcasts halted",
+    "sender.halted": "Sending halted",
     "template.status": "Templates paused, disabled, rejected or flagged",
     "template.category": "Template category changes",
     "number.quality": "Number quality",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.models.projects import Project
@@ -41,9 +41,13 @@ async def all_projects(session: AsyncSession) -> Sequence[Project]:
     return (await session.execute(select(Project))).scalars().all()
 
 
-async def set_halted(session: AsyncSession, project_id: uuid.UUID, reason: str) -> None:
-    """Meta refused the sender: nothing is sent for it until an operator clears the halt."""
-    await session.execute(update(Project).where(Project.id == project_id).values(halted_reason=reason[:500]))
+async def set_halted(session: AsyncSession, project_id: uuid.UUID, reason: str) -> bool:
+    """Meta refused the sender: nothing is sent for it until an operator clears the halt. True
+    when this halts it now (it was not halted already for this reason)."""
+    reason = reason[:500]
+    result = await session.execute(update(Project).where(
+        Project.id == project_id, or_(Project.halted_reason.is_(None), Project.halted_reason != reason)).values(halted_reason=reason))
+    return bool(result.rowcount)
 
 
 
