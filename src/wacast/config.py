@@ -69,6 +69,10 @@ class Settings(BaseSettings):
         default=30, gt=0, description="days a fetched media file stays cached in the database before the purge loop "
         "removes it (fetched again from Meta on the next view, while Meta still has it)",
     )
+    notification_retention_days: int = Field(
+        default=90, ge=0, description="days a notification (the dashboard's panel, with its emails) is kept after its "
+        "latest repeat; an email still waiting to be sent keeps it; 0 keeps them for ever",
+    )
     inbound_event_retention_days: int = Field(
         default=30, ge=0, description="days the stored bodies of Meta's webhook events are kept after they were applied "
         "(at least 8, so that Meta's own retries are still recognised; 0 keeps them for ever); the counts per kind stay",

@@ -133,8 +133,9 @@ class Supervisor:
 class Purges:
     """A kit/loop.Loop: forgets idempotency keys past their 24 h, customer webhook events
     (with their delivery log) past 30 days, ended dashboard sessions, received media cached
-    longer than WACAST_MEDIA_CACHE_DAYS and Meta's stored event bodies older than
-    WACAST_INBOUND_EVENT_RETENTION_DAYS, every PURGE_EVERY seconds."""
+    longer than WACAST_MEDIA_CACHE_DAYS, Meta's stored event bodies older than
+    WACAST_INBOUND_EVENT_RETENTION_DAYS and notifications older than
+    WACAST_NOTIFICATION_RETENTION_DAYS, every PURGE_EVERY seconds."""
 
     name = "purges"
 
@@ -156,9 +157,11 @@ class Purges:
             media = await purge_cached_media(session, self.settings.media_cache_days)
         async with self.db.transaction() as session:
             meta_events = await purge_stored_events(session, self.settings.inbound_event_retention_days)
-        if keys or events or sessions or media or meta_events:
-            log.info("purged %d idempotency key(s), %d webhook event(s), %d dashboard session(s), %d cached media file(s) "
-                     "and %d stored Meta event(s)", keys, events, sessions, media, meta_events)
+        async with self.db.transaction() as session:
+            told = await notifications.purge_old(session, self.settings.notification_retention_days)
+        if keys or events or sessions or media or meta_events or told:
+            log.info("purged %d idempotency key(s), %d webhook event(s), %d dashboard session(s), %d cached media file(s), "
+                     "%d stored Meta event(s) and %d notification(s)", keys, events, sessions, media, meta_events, told)
         return 0  # one round removes everything due; nothing more is due before the next
 
     async def close(self) -> None:

@@ -20,6 +20,7 @@ from wacast.kit.loop import run_loop
 from wacast.models.idempotency import IdempotencyKey
 from wacast.models.media import InboundMedia
 from wacast.models.messages import InboundEvent
+from wacast.models.notifications import Notification, NotificationEmail
 from wacast.models.users import DashboardSession
 from wacast.models.webhooks import WebhookEvent
 from wacast.runtime import Purges, Supervisor
@@ -194,6 +195,16 @@ async def test_purges_forget_idempotency_keys_past_a_day_and_webhook_events_past
                                          processed_at=now - age))
             session.add(InboundEvent(source="meta", dedupe_key="unprocessed", body={}, received_at=now - timedelta(days=40),
                                      process_after=now - timedelta(days=40), processed_at=None))
+            # Notifications past WACAST_NOTIFICATION_RETENTION_DAYS (90) go with their emails, unless
+            # an email is still waiting to be sent.
+            for title, age, email in (("old", 91, "sent"), ("old-but-mailing", 91, "pending"), ("recent", 10, "sent")):
+                told = Notification(id=uuid.uuid4(), project_id=setup.project_id, kind="budget", severity="warning", title=title,
+                                    text="t", fingerprint=title, repeats=1, created_at=now - timedelta(days=age),
+                                    last_at=now - timedelta(days=age))
+                session.add(told)
+                await session.flush()
+                session.add(NotificationEmail(notification_id=told.id, project_id=setup.project_id, to_address="owner@example.com",
+                                              subject=title, body="b", status=email))
         assert await Purges(db, settings).tick() == 0  # nothing more to do until the next round
         async with db.read() as session:
             keys = (await session.execute(select(IdempotencyKey.key))).scalars().all()
@@ -205,5 +216,9 @@ async def test_purges_forget_idempotency_keys_past_a_day_and_webhook_events_past
         assert media == ["kept-media"]
         assert events == ["kept-event", "unprocessed"], "an event not yet applied is never forgotten"
         assert sessions == [session_policy.token_id(live)], "only the live dashboard session is left"
+        async with db.read() as session:
+            titles = sorted((await session.execute(select(Notification.title))).scalars().all())
+            emails = sorted((await session.execute(select(NotificationEmail.subject))).scalars().all())
+        assert titles == emails == ["old-but-mailing", "recent"]
     finally:
         await db.dispose()

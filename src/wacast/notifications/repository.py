@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.db.dialect import is_postgres
@@ -137,3 +137,13 @@ async def update_email(session: AsyncSession, email_id: uuid.UUID, values: dict[
 async def emails_of(session: AsyncSession, notification_id: uuid.UUID) -> list[NotificationEmail]:
     stmt = select(NotificationEmail).where(NotificationEmail.notification_id == notification_id).order_by(NotificationEmail.to_address)
     return list((await session.execute(stmt)).scalars())
+
+
+async def purge_before(session: AsyncSession, cutoff: datetime) -> int:
+    """Delete notifications whose latest repeat is older than `cutoff`, with their emails; one
+    with an email still pending stays. Returns the notifications deleted."""
+    pending = exists().where(NotificationEmail.notification_id == Notification.id, NotificationEmail.status == "pending")
+    old = select(Notification.id).where(Notification.last_at < cutoff, ~pending)
+    await session.execute(delete(NotificationEmail).where(NotificationEmail.notification_id.in_(old)))
+    result = await session.execute(delete(Notification).where(Notification.last_at < cutoff, ~pending))
+    return result.rowcount or 0

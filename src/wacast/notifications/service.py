@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -192,3 +192,10 @@ async def kinds(session: AsyncSession, project_id: uuid.UUID) -> list[tuple[str,
 
 async def emails(session: AsyncSession, notification_id: uuid.UUID) -> list[NotificationEmail]:
     return await repo.emails_of(session, notification_id)
+
+
+async def purge_old(session: AsyncSession, days: int, now: datetime | None = None) -> int:
+    """Forget notifications older than WACAST_NOTIFICATION_RETENTION_DAYS (0 keeps them)."""
+    if days <= 0:
+        return 0
+    return await repo.purge_before(session, (now or utcnow()) - timedelta(days=days))
