@@ -237,6 +237,22 @@ async def count_at_frequency_cap(session: AsyncSession, members: Any, sendable: 
     return int((await session.execute(select(func.count()).select_from(Contact).where(members, sendable, recent >= cap))).scalar_one())
 
 
+async def phone_groups(session: AsyncSession, members: Any, sendable: Any, calling_codes: list[str], length: int) -> list[tuple[str, int]]:
+    """Sendable members whose phone starts with +<one of calling_codes>, grouped by the phone's
+    first `length` characters: (a phone of the group, how many) (the estimate's region skips,
+    projects/marketing_rules.count_blocked)."""
+    if not calling_codes:
+        return []
+    prefix = func.substr(Contact.phone, 1, length)
+    stmt = (
+        select(func.min(Contact.phone), func.count())
+        .select_from(Contact)
+        .where(members, sendable, Contact.phone.is_not(None), or_(*[Contact.phone.startswith(f"+{cc}") for cc in calling_codes]))
+        .group_by(prefix)
+    )
+    return [(phone, int(n)) for phone, n in (await session.execute(stmt)).all()]
+
+
 async def count_broadcast_to_since(session: AsyncSession, members: Any, sendable: Any, since: datetime) -> int:
     """Sendable members who got a message of any broadcast since `since` (a repeat warning)."""
     got = select(Message.id).where(Message.contact_id == Contact.id, Message.broadcast_id.is_not(None), Message.created_at >= since).exists()
