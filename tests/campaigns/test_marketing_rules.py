@@ -127,6 +127,7 @@ async def test_a_marketing_broadcast_skips_us_numbers_as_the_estimate_said(clien
         uploaded = await estimate.csv_audience(session, setup.project_id, [(p, "", {}) for p in ["+12125550100", SF, TORONTO, INDIA]], [],
                                                "MARKETING", now=utcnow(), blocked_regions=US)
     assert expected.skips == {"marketing_region_blocked": 4} and expected.will_send == 4
+    assert any("where Meta does not deliver marketing templates" in w for w in expected.warnings)
     assert by_default.skips == expected.skips  # the default is the setting's: US
     assert (utility.skips, utility.will_send) == ({}, 8)
     assert (off.skips, off.will_send) == ({}, 8)
@@ -214,6 +215,14 @@ async def test_131049_is_deferred_a_bounded_number_of_times_with_a_spread_then_f
     async with db.read() as session:
         campaign_id = (await session.execute(select(Message.campaign_id).where(Message.id == uuid.UUID(ids[0])))).scalar_one()
         assert await messages_repo.held_summary(session, campaign_id) == (2, MARKETING_LIMIT_HELD)
+    # The campaign page lists them too, and exports them.
+    await add_user(db, setup.project_id, "owner@acme.test", "owner")
+    await sign_in(client, "owner@acme.test", "password-owner")
+    page = await client.get(f"/campaigns/{campaign_id}", params={"outcome": "MARKETING_LIMITED"})
+    assert page.status_code == 200 and ">Marketing limited</a>" in page.text
+    assert "+917428526201" in page.text and "+917428526202" in page.text and "+917428526203" not in page.text
+    exported = await client.get(f"/campaigns/{campaign_id}/audience.csv", params={"outcome": "MARKETING_LIMITED"})
+    assert exported.status_code == 200 and exported.text.count("+9174285262") == 2, exported.text
     # Releasing a project's held sends (an operator cleared a halt) leaves the marketing limit's time alone.
     waiting_until = first.next_attempt_at
     async with db.transaction() as session:

@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from wacast.campaigns.broadcasts.estimate import Estimate, warnings
 from wacast.config import Settings
 from wacast.projects import marketing_rules as rules
 
@@ -85,3 +86,10 @@ def test_the_refusal_names_the_region_and_since_when() -> None:
     assert rules.BLOCKED_SINCE["US"] == date(2025, 4, 1)
     other = rules.refusal("+447400123456", "GB")  # a region the setting adds, with no known date
     assert "GB numbers" in other.message and " since " not in other.message and other.details["since"] is None
+
+
+def test_the_estimate_warns_of_the_region_skips() -> None:
+    said = warnings(Estimate(matching=10, will_send=6, skips={rules.MARKETING_REGION_BLOCKED: 4}))
+    assert said == ["4 are numbers of a region where Meta does not deliver marketing templates (US numbers since April 2025): "
+                    "they are skipped (the project's marketing_region_policy)."]
+    assert warnings(Estimate(matching=10, will_send=10, skips={})) == []

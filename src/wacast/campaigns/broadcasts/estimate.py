@@ -152,6 +152,9 @@ def warnings(estimate: Estimate) -> list[str]:
         said.append(f"{estimate.waits_for_tier} wait for your messaging tier: they are sent as the 24-hour window frees up.")
     if estimate.portfolio_limit_warning:
         said.append(estimate.portfolio_limit_warning)
+    if region_blocked := estimate.skips.get(marketing_rules.MARKETING_REGION_BLOCKED):
+        said.append(f"{region_blocked} are numbers of a region where Meta does not deliver marketing templates (US numbers since "
+                    "April 2025): they are skipped (the project's marketing_region_policy).")
     if not estimate.will_send:
         said.append("Nobody in this audience can be messaged.")
     return said
