@@ -22,6 +22,7 @@ from tests.support.factories import body, make_project, table_counts
 from wacast.app import create_app
 from wacast.campaigns import service as campaigns
 from wacast.campaigns.broadcasts import estimate
+from wacast.campaigns.broadcasts import repository as broadcasts_repo
 from wacast.kit.clock import utcnow
 from wacast.messages import repository as messages_repo
 from wacast.messages.pacing import PairRate
@@ -246,6 +247,14 @@ async def test_131049_is_deferred_a_bounded_number_of_times_with_a_spread_then_f
     assert {m["submitted_message_id"] for m in again.json()["data"]} == set(ids), "failed by the limit: still in the audience"
     shown = (await client.get(f"/api/v1/messages/{ids[0]}", headers=auth(setup))).json()
     assert shown["status"] == "failed" and "a few times" in shown["error"]["what_to_do"], shown
+
+    # Retried later (a broadcast's "Retry failed" queues from scratch): the deferrals start again.
+    async with db.transaction() as session:
+        await broadcasts_repo.requeue_failed(session, [uuid.UUID(ids[0])], utcnow(), None, utcnow())
+    assert ((await row(db, ids[0])).status, (await row(db, ids[0])).marketing_deferrals) == ("queued", 0)
+    dispatcher.pair = PairRate()
+    await dispatcher.run_until_idle()
+    assert ((await row(db, ids[0])).status, (await row(db, ids[0])).marketing_deferrals) == ("queued", 1)
 
 
 async def test_max_deferrals_zero_fails_at_once(client, db, settings, dispatcher, fake_meta):

@@ -130,7 +130,8 @@ async def failures(campaign: str, session: ReadSession, identity: ApiIdentity = 
             }], "next_cursor": None}, 400, 403, 404))
 async def audience(
     campaign: str, session: ReadSession, identity: ApiIdentity = Depends(require_full),
-    outcome: str = Query(..., description="SENT, DELIVERED, READ, FAILED, REPLIED, CLICKED, CONVERTED or MARKETING_LIMITED (held or failed by Meta's marketing limit, 131049)"),
+    outcome: str = Query(..., description="SENT, DELIVERED, READ, FAILED, REPLIED, CLICKED, CONVERTED or MARKETING_LIMITED "
+                         "(held or failed by Meta's marketing limit, 131049)"),
     cursor: str | None = Query(None), limit: int = Query(50, description="1 to 200"),
 ) -> Any:
     return page(await analytics.audience(session, identity.project_id, campaign, outcome, cursor=cursor, limit=limit))
@@ -168,7 +169,8 @@ async def put_tracking(campaign: str, request: Request, session: WriteSession, i
                        200: {"description": "CSV", "content": {"text/csv": {"example": ",".join(analytics.AUDIENCE_COLUMNS) + "\r\n"}}}})
 async def audience_csv(
     campaign: str, request: Request, session: ReadSession, identity: ApiIdentity = Depends(require_full),
-    outcome: str = Query(..., description="SENT, DELIVERED, READ, FAILED, REPLIED, CLICKED, CONVERTED or MARKETING_LIMITED (held or failed by Meta's marketing limit, 131049)"),
+    outcome: str = Query(..., description="SENT, DELIVERED, READ, FAILED, REPLIED, CLICKED, CONVERTED or MARKETING_LIMITED "
+                         "(held or failed by Meta's marketing limit, 131049)"),
 ) -> Any:
     found = await analytics.find_campaign(session, identity.project_id, campaign)
     outcome = analytics._outcome_condition(outcome)  # 400 before the CSV starts

@@ -73,7 +73,8 @@ def with_static_buttons(request: Any, tracking: send_links.SendLinks | None) -> 
 
 
 class CampaignApiService:
-    def __init__(self, db: Database, media: MediaChecker, public_url: str = "", marketing_blocked_regions: str = marketing_rules.DEFAULT_BLOCKED) -> None:
+    def __init__(self, db: Database, media: MediaChecker, public_url: str = "",
+                 marketing_blocked_regions: str = marketing_rules.DEFAULT_BLOCKED) -> None:
         self.db = db
         self.media = media
         self.public_url = public_url  # WACAST_PUBLIC_URL: where a body URL's tracked link points

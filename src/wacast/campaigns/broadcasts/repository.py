@@ -388,13 +388,14 @@ async def failed_with_contacts(session: AsyncSession, broadcast_id: uuid.UUID) -
 
 
 async def requeue_failed(session: AsyncSession, message_ids: Iterable[uuid.UUID], due: datetime, held_reason: str | None, now: datetime) -> None:
-    """Failed messages are queued again from scratch (attempts and error cleared), due at `due`."""
+    """Failed messages are queued again from scratch (attempts, Meta's marketing-limit deferrals
+    and error cleared), due at `due`."""
     ids = list(message_ids)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         await session.execute(
             update(Message).where(Message.id.in_(chunk), Message.status == MessageStatus.failed).values(
-                status=MessageStatus.queued, attempts=0, failed_at=None, locked_until=None, locked_by=None,
+                status=MessageStatus.queued, attempts=0, marketing_deferrals=0, failed_at=None, locked_until=None, locked_by=None,
                 next_attempt_at=due, held_reason=held_reason, error_code=None, error_title=None, error_detail=None,
             )
         )
