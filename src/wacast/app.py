@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         app.state.settings = settings
         app.state.db = db
         app.state.media = media
-        app.state.campaign_api = CampaignApiService(db, media, settings.public_url)
+        app.state.campaign_api = CampaignApiService(db, media, settings.public_url, settings.marketing_blocked_regions)
         operations.start(app.state)
         app.state.dispatcher = None
         app.state.wake_dispatcher = lambda: None

@@ -9,7 +9,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+import phonenumbers
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -99,6 +100,12 @@ class Settings(BaseSettings):
     # Retry backoff for transient errors: base * 2^attempt seconds with jitter, at most max.
     retry_base_seconds: float = 1.0
     retry_max_seconds: float = 900.0
+    # Meta's per-user marketing limit (131049, docs/delivery.md): how many times a message is
+    # deferred (24 h plus a per-message spread each time) before it fails with the reason.
+    marketing_limit_max_deferrals: int = Field(default=3, ge=0, le=30)
+    # Regions (ISO codes, comma-separated) where Meta does not deliver MARKETING templates
+    # (projects/marketing_rules.py; US since 2025-04-01); an empty string turns the rule off.
+    marketing_blocked_regions: str = "US"
 
     # Broadcasts (docs/broadcasts.md): contacts queued per fan-out transaction, batches per
     # engine round, the lease on a campaign being fanned out, the idle poll, and the default
@@ -175,6 +182,15 @@ class Settings(BaseSettings):
     worker_metrics_port: int = 0
     public_url: str = ""
     shutdown_timeout: float = 30.0
+
+    @field_validator("marketing_blocked_regions")
+    @classmethod
+    def _known_regions(cls, value: str) -> str:
+        regions = [r.strip().upper() for r in value.split(",") if r.strip()]
+        unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(f"unknown region codes: {', '.join(unknown)} (use ISO codes like US)")
+        return ",".join(regions)
 
     @property
     def secret_keys(self) -> list[str]:

@@ -10,15 +10,17 @@ import pytest
 
 from wacast.messages.retry_policy import (
     DEFER_SECONDS,
+    DEFER_SPREAD_SECONDS,
     HALT_SENDER_SECONDS,
     HELD_TEMPLATE_SECONDS,
     HOLD_TEMPLATE_SECONDS,
     Action,
     after_error,
     before_send,
+    defer_spread,
     ttl_seconds,
 )
-from wacast.meta.errors import HALT, HOLD_TEMPLATE, RETRY, ErrorClass, classify
+from wacast.meta.errors import HALT, HOLD_TEMPLATE, MARKETING_LIMIT_HELD, MEANINGS, RETRY, ErrorClass, classify, meaning
 from wacast.meta.types import ProviderError
 
 LIMITS = {"max_attempts": 8, "retry_base_seconds": 1.0, "retry_max_seconds": 900.0}
@@ -78,8 +80,49 @@ def test_pair_rate_waits_4_to_the_x_and_blocks_the_recipient() -> None:
     assert first.block_recipient and not decide(131000).block_recipient
 
 
-def test_marketing_limit_defers_a_day() -> None:
-    assert decide(131049).delay == DEFER_SECONDS
+def test_marketing_limit_defers_a_day_and_some() -> None:
+    decision = decide(131049)
+    assert DEFER_SECONDS <= decision.delay < DEFER_SECONDS + DEFER_SPREAD_SECONDS
+    assert decision.reason == MARKETING_LIMIT_HELD and "held by Meta's marketing limit" in decision.reason
+
+
+def limited(deferrals: int, key: str = "m-1", max_deferrals: int = 3, attempts: int = 1):
+    error = ProviderError(131049, "This message was not delivered to maintain healthy ecosystem engagement.", "details",
+                          http_status=400)
+    return after_error(error, attempts, deferrals=deferrals, max_deferrals=max_deferrals, message_key=key, **LIMITS)
+
+
+def test_marketing_limit_is_deferred_a_bounded_number_of_times_then_fails_in_words() -> None:
+    assert [limited(n).action for n in range(5)] == [Action.defer, Action.defer, Action.defer, Action.fail, Action.fail]
+    failed = limited(3)
+    assert failed.code == 131049
+    assert failed.title == "Meta's per-user marketing limit kept refusing this message (deferred 3 times by about a day, then given up)"
+    assert "MARKETING_LIMITED" in failed.details and "WACAST_MARKETING_LIMIT_MAX_DEFERRALS" in failed.details
+    assert failed.details.endswith("Meta: details")
+    once = limited(1, max_deferrals=1)
+    assert once.action is Action.fail and "deferred 1 time by" in once.title
+    never = limited(0, max_deferrals=0)
+    assert never.action is Action.fail and "no deferrals allowed" in never.title
+    # Deferrals used up: it fails even when attempts remain, and with attempts used up too.
+    assert limited(3, attempts=LIMITS["max_attempts"]).title == failed.title
+
+
+def test_marketing_limit_spread_is_deterministic_per_message_and_deferral() -> None:
+    assert limited(0, "m-1").delay == limited(0, "m-1").delay == DEFER_SECONDS + defer_spread("m-1", 1)
+    assert limited(1, "m-1").delay == DEFER_SECONDS + defer_spread("m-1", 2) != limited(0, "m-1").delay
+    spreads = [defer_spread(f"message-{i}", 1) for i in range(2000)]
+    assert all(0 <= s < DEFER_SPREAD_SECONDS for s in spreads)
+    # A broadcast's deferred messages come back over hours, not in one storm: every hour of the
+    # spread gets a fair share (a quarter each, give or take).
+    quarters = [sum(1 for s in spreads if q * DEFER_SPREAD_SECONDS / 4 <= s < (q + 1) * DEFER_SPREAD_SECONDS / 4) for q in range(4)]
+    assert all(400 <= n <= 600 for n in quarters), quarters
+    assert DEFER_SPREAD_SECONDS >= 2 * 3600
+
+
+def test_131047_and_131049_are_explained_in_words() -> None:
+    assert MEANINGS[131047][0].startswith("Outside the 24-hour window: only a template can be sent")
+    assert meaning(131047) == MEANINGS[131047]
+    assert "a few times" in meaning(131049)[1] and "MARKETING_LIMITED" in meaning(131049)[1]
 
 
 @pytest.mark.parametrize("code", [131000, 131056, 131049])

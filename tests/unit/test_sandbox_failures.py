@@ -94,7 +94,7 @@ def test_every_offered_code_is_known_and_the_common_ones_come_first() -> None:
     assert codes[:6] == [131026, 131047, 131049, 130472, 131050, 132001]
     choices = {c["code"]: c for c in f.code_choices()}
     assert choices[131000]["sync_effect"].startswith("retried")
-    assert choices[131049]["sync_effect"] == "tried again after 24 hours"
+    assert choices[131049]["sync_effect"] == "tried again after about 24 hours, a few times, then failed"
     assert "opted out" in choices[131050]["sync_effect"]
     assert "halted" in choices[131031]["sync_effect"]
 

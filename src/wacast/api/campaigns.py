@@ -119,7 +119,7 @@ async def failures(campaign: str, session: ReadSession, identity: ApiIdentity = 
 
 
 @router.get("/campaigns/{campaign}/audience",
-            summary="The campaign's contacts by outcome: SENT, DELIVERED, READ, FAILED, REPLIED, CLICKED, CONVERTED (cursor pages)",
+            summary="The campaign's contacts by outcome: SENT, DELIVERED, READ, FAILED, REPLIED, CLICKED, CONVERTED, MARKETING_LIMITED (cursor pages)",
             **doc({"data": [{
                 "submitted_message_id": "6f1c8a52-4a43-4c1e-9d35-5c0f0f4e2f7b", "contact_id": "0b8f9a36-6a43-4f7e-9a0e-2f3c1b0d5e11",
                 "phone": "+917428526285", "name": "Asha Verma", "status": "read", "error_code": None, "error_title": None,
@@ -130,7 +130,8 @@ async def failures(campaign: str, session: ReadSession, identity: ApiIdentity = 
             }], "next_cursor": None}, 400, 403, 404))
 async def audience(
     campaign: str, session: ReadSession, identity: ApiIdentity = Depends(require_full),
-    outcome: str = Query(..., description="SENT, DELIVERED, READ, FAILED, REPLIED, CLICKED or CONVERTED"),
+    outcome: str = Query(..., description="SENT, DELIVERED, READ, FAILED, REPLIED, CLICKED, CONVERTED or MARKETING_LIMITED "
+                         "(held or failed by Meta's marketing limit, 131049)"),
     cursor: str | None = Query(None), limit: int = Query(50, description="1 to 200"),
 ) -> Any:
     return page(await analytics.audience(session, identity.project_id, campaign, outcome, cursor=cursor, limit=limit))
@@ -168,7 +169,8 @@ async def put_tracking(campaign: str, request: Request, session: WriteSession, i
                        200: {"description": "CSV", "content": {"text/csv": {"example": ",".join(analytics.AUDIENCE_COLUMNS) + "\r\n"}}}})
 async def audience_csv(
     campaign: str, request: Request, session: ReadSession, identity: ApiIdentity = Depends(require_full),
-    outcome: str = Query(..., description="SENT, DELIVERED, READ, FAILED, REPLIED, CLICKED or CONVERTED"),
+    outcome: str = Query(..., description="SENT, DELIVERED, READ, FAILED, REPLIED, CLICKED, CONVERTED or MARKETING_LIMITED "
+                         "(held or failed by Meta's marketing limit, 131049)"),
 ) -> Any:
     found = await analytics.find_campaign(session, identity.project_id, campaign)
     outcome = analytics._outcome_condition(outcome)  # 400 before the CSV starts

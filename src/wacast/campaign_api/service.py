@@ -31,6 +31,7 @@ from wacast.kit.errors import Forbidden, Unauthorized, WacastError
 from wacast.links import send_links
 from wacast.links import service as links
 from wacast.messages import repository as messages_repo
+from wacast.projects import marketing_rules
 from wacast.templates import statuses, tracked
 from wacast.templates.components import VARIABLE_RE, build_components, media_to_check
 from wacast.templates.request import parse
@@ -72,10 +73,13 @@ def with_static_buttons(request: Any, tracking: send_links.SendLinks | None) -> 
 
 
 class CampaignApiService:
-    def __init__(self, db: Database, media: MediaChecker, public_url: str = "") -> None:
+    def __init__(self, db: Database, media: MediaChecker, public_url: str = "",
+                 marketing_blocked_regions: str = marketing_rules.DEFAULT_BLOCKED) -> None:
         self.db = db
         self.media = media
         self.public_url = public_url  # WACAST_PUBLIC_URL: where a body URL's tracked link points
+        # WACAST_MARKETING_BLOCKED_REGIONS: MARKETING templates to these regions are refused.
+        self.blocked_regions = marketing_rules.parse_regions(marketing_blocked_regions)
 
         # Accepted requests are written together, one transaction per batch (group_commit.py).
         self.group = GroupCommit(self)
@@ -110,6 +114,11 @@ class CampaignApiService:
                 destination = phones.normalize(request.destination, snapshot.default_country)
             except phones.InvalidNumber:
                 raise WacastError("Invalid Number", "INVALID_NUMBER", {"destination": request.destination}) from None
+            # Meta does not deliver MARKETING templates to some regions (US numbers since 2025-04).
+            region = marketing_rules.blocked_region(destination, snapshot.template_category, snapshot.marketing_region_policy,
+                                                    self.blocked_regions)
+            if region is not None:
+                raise marketing_rules.refusal(destination, region)
             moved_to = (await contacts_repo.cached_former_numbers(session, identity.project_id)).get(destination)
             if moved_to is not None:  # WhatsApp said this person changed number (whatsapp/inbound_identity.py)
                 raise WacastError(f"This number changed: the contact moved to {moved_to}", "PHONE_NUMBER_CHANGED",

@@ -30,7 +30,9 @@ from wacast.links.results import campaign_results
 from wacast.meta.errors import meaning
 from wacast.models.campaigns import Campaign
 
-OUTCOMES = ("SENT", "DELIVERED", "READ", "FAILED", "REPLIED", "CLICKED", "CONVERTED")
+# MARKETING_LIMITED: held by Meta's per-user marketing limit (131049) now, or failed by it
+# after the last deferral: the contacts to try again later (docs/marketing-rules.md).
+OUTCOMES = ("SENT", "DELIVERED", "READ", "FAILED", "REPLIED", "CLICKED", "CONVERTED", "MARKETING_LIMITED")
 MAX_DAYS = 366
 
 
@@ -196,7 +198,8 @@ async def audience(
     """The contacts of a campaign by outcome, newest message first: SENT, DELIVERED, READ and
     FAILED are the message's current status; REPLIED is every message that got an answer;
     CLICKED every message with a counted tap on a tracked link; CONVERTED every message a
-    conversion is attributed to. Each member carries its message's clicks and conversions."""
+    conversion is attributed to; MARKETING_LIMITED every message held by Meta's marketing limit
+    (131049) or failed by it. Each member carries its message's clicks and conversions."""
     outcome = _outcome_condition(outcome)
     limit = page_limit(limit)
     campaign = await find_campaign(session, project_id, ref)

@@ -13,9 +13,10 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.kit.cache import TTLCache
+from wacast.meta.errors import MARKETING_LIMIT
 from wacast.models.campaigns import Campaign
 from wacast.models.contacts import Contact
-from wacast.models.messages import Message
+from wacast.models.messages import Message, MessageStatus
 from wacast.models.projects import Project
 from wacast.models.templates import Template
 from wacast.templates import tracked
@@ -41,6 +42,7 @@ class CampaignSnapshot:
     needs: TemplateNeeds
     # The template's tracked URL buttons, {index: destination pattern} (templates/tracked.py).
     tracked_buttons: dict[int, str] = field(default_factory=dict)
+    marketing_region_policy: str = "refuse"  # the project's (projects/marketing_rules.py)
 
 
 # (project id, campaign name) -> its snapshot; a campaign API request reads it, every change
@@ -70,7 +72,7 @@ async def snapshot_by_name(session: AsyncSession, project_id: uuid.UUID, name: s
     row = (
         await session.execute(
             select(
-                Campaign.id, Campaign.name, Campaign.status, Project.default_country,
+                Campaign.id, Campaign.name, Campaign.status, Project.default_country, Project.marketing_region_policy,
                 Template.id.label("template_id"), Template.name.label("template_name"), Template.language,
                 Template.category, Template.status.label("template_status"), Template.parameter_format,
                 Template.components, Template.tracked_buttons,
@@ -88,6 +90,7 @@ async def snapshot_by_name(session: AsyncSession, project_id: uuid.UUID, name: s
         template_language=row.language, template_category=row.category, template_status=row.template_status,
         parameter_format=row.parameter_format, components=row.components,
         needs=analyze(row.components, row.parameter_format), tracked_buttons=tracked.patterns(row.tracked_buttons),
+        marketing_region_policy=row.marketing_region_policy,
     )
 
 
@@ -198,6 +201,8 @@ async def failure_groups(session: AsyncSession, campaign_id: uuid.UUID) -> list[
 def _outcome(outcome: str):
     if outcome == "REPLIED":
         return Message.replied_at.is_not(None)
+    if outcome == "MARKETING_LIMITED":  # deferred now by Meta's marketing limit, or failed by it
+        return and_(Message.error_code == MARKETING_LIMIT, Message.status.in_((MessageStatus.queued, MessageStatus.failed)))
     return Message.status == outcome.lower()
 
 
@@ -205,7 +210,7 @@ async def audience_page(
     session: AsyncSession, campaign_id: uuid.UUID, outcome: str, *, before: tuple[datetime, uuid.UUID] | None, limit: int,
 ) -> list[tuple[Message, str, str]]:
     """(message, phone, name) of the campaign's messages with that outcome (SENT, DELIVERED,
-    READ, FAILED: the current status; REPLIED), newest first, after the cursor `before`."""
+    READ, FAILED: the current status; REPLIED; MARKETING_LIMITED), newest first, after the cursor `before`."""
     stmt = (
         select(Message, Contact.phone, Contact.name)
         .join(Contact, Contact.id == Message.contact_id)

@@ -27,6 +27,7 @@ from wacast.dashboard.web import templates as web_templates
 from wacast.kit import text
 from wacast.kit.errors import NotFound, WacastError
 from wacast.kit.http import JSONResponse
+from wacast.projects import marketing_rules
 from wacast.templates.params import analyze
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -117,6 +118,11 @@ def _preview_out(found: Any, option: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def _blocked_regions(request: Request) -> frozenset[str]:
+    """WACAST_MARKETING_BLOCKED_REGIONS, as the engine reads it (the estimate counts its skips)."""
+    return marketing_rules.parse_regions(request.app.state.settings.marketing_blocked_regions)
+
+
 async def _render_new(request: Request, ctx: Ctx, session: Any, values: dict[str, str], error: str | None = None) -> Response:
     options = _template_options(await broadcasts_repo.approved_templates(session, ctx.project.id))
     segs = await segments.list_all(session, ctx.project.id)
@@ -124,7 +130,7 @@ async def _render_new(request: Request, ctx: Ctx, session: Any, values: dict[str
     if not values.get("template") and options:
         values["template"] = options[0]["key"]
     option = _chosen(options, values.get("template", ""))
-    found = await draft.preview(session, ctx.project.id, _body(Form(values), option))
+    found = await draft.preview(session, ctx.project.id, _body(Form(values), option), blocked_regions=_blocked_regions(request))
     return render(
         ctx, "bcast_new.html", status_code=400 if error else 200, page="broadcasts", templates=options, segments=segs, v=values,
         option=option, attributes=[*BUILT_IN_ATTRIBUTES, *choices["attributes"]], preview=_preview_out(found, option), error=error,
@@ -146,7 +152,8 @@ async def broadcast_preview(request: Request, ctx: Manager, form: BroadcastForm)
     the form is being filled in; the page shows the problem, never a failed request)."""
     async with _db(request).read() as session:
         option = _chosen(_template_options(await broadcasts_repo.approved_templates(session, ctx.project.id)), form.text("template"))
-        found = await draft.preview(session, ctx.project.id, _body(form, option), csv_data=await _csv_data(form))
+        found = await draft.preview(session, ctx.project.id, _body(form, option), csv_data=await _csv_data(form),
+                                    blocked_regions=_blocked_regions(request))
     return JSONResponse(_preview_out(found, option))
 
 

@@ -29,7 +29,7 @@ RETARGET: dict[str, tuple[str, list[dict[str, Any]]]] = {
     "not_clicked": ("didn't click", [{"op": "not_clicked"}]),
 }
 # The audience lists, in the order the page offers them (each exports to CSV).
-AUDIENCES = ("SENT", "DELIVERED", "READ", "FAILED", "REPLIED", "CLICKED", "CONVERTED")
+AUDIENCES = ("SENT", "DELIVERED", "READ", "FAILED", "REPLIED", "CLICKED", "CONVERTED", "MARKETING_LIMITED")
 
 
 def retarget_filter(campaign_id: uuid.UUID, preset: str) -> dict[str, Any]:

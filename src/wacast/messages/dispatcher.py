@@ -90,6 +90,7 @@ class Outcome:
     # A send must start while the message lease is surely still ours (monotonic time).
     send_by: float = float("inf")
     expired: bool = False
+    deferrals: int = 0  # times Meta's marketing limit (131049) deferred it before (retry_policy.marketing_limit)
 
 
 def business_number(project: Any) -> str:
@@ -300,7 +301,7 @@ class Dispatcher:
 
     def _start(self, lane: Lane, row: Any, template: Any) -> None:
         outcome = Outcome(row.id, lane.project.id, row.contact_id, row.destination, row.attempts, row.template_id,
-                          sender=business_number(lane.project))
+                          sender=business_number(lane.project), deferrals=row.marketing_deferrals or 0)
         lease = self.settings.message_lease_seconds
         outcome.send_by = time.monotonic() + lease - max(1.0, lease * 0.2)
         outcome.before = before_send(template, row.created_at, utcnow())
@@ -433,7 +434,8 @@ class Dispatcher:
         decision = after_error(
             error, outcome.attempts, max_attempts=self.settings.max_send_attempts,
             retry_base_seconds=self.settings.retry_base_seconds, retry_max_seconds=self.settings.retry_max_seconds,
-            jitter=random.uniform(0.5, 1.0),
+            jitter=random.uniform(0.5, 1.0), deferrals=outcome.deferrals,
+            max_deferrals=self.settings.marketing_limit_max_deferrals, message_key=str(outcome.message_id),
         )
         await self._carry_out(session, outcome, decision, now, error.as_dict())
 
@@ -449,8 +451,11 @@ class Dispatcher:
         if decision.action in (Action.retry, Action.defer):
             if decision.block_recipient:
                 self.pair.block(outcome.sender, outcome.destination, decision.delay)
+            deferred = decision.action is Action.defer  # Meta's marketing limit: held with its reason, counted
             await repo.release(session, outcome.message_id, self.worker_id, next_attempt_at=due, now=now, event="retry",
-                               detail={**detail, "retry_in_seconds": round(decision.delay, 1)})
+                               detail={**detail, "retry_in_seconds": round(decision.delay, 1),
+                                       **({"deferral": outcome.deferrals + 1} if deferred else {})},
+                               held_reason=decision.reason if deferred else None, deferred=deferred)
             return
         if decision.action is Action.halt:
             if await projects_repo.set_halted(session, outcome.project_id, decision.reason):

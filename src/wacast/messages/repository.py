@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.db.dialect import insert_ignore, is_postgres
 from wacast.messages import status_ladder as ladder
+from wacast.meta.errors import MARKETING_LIMIT_HELD
 from wacast.models.campaigns import Campaign
 from wacast.models.messages import Message, MessageEvent, MessageStatus, Reply
 from wacast.webhooks import events as hooks
@@ -68,7 +69,7 @@ async def claim(
         .values(locked_until=now + lease, locked_by=worker, attempts=Message.attempts + 1)
         .returning(
             Message.id, Message.destination, Message.payload, Message.template_id, Message.contact_id,
-            Message.attempts, Message.created_at,
+            Message.attempts, Message.created_at, Message.marketing_deferrals,
         )
     )
     rows = (await session.execute(stmt)).all()
@@ -113,7 +114,8 @@ async def release_held_for_project(session: AsyncSession, project_id: uuid.UUID,
     """After an operator cleared a halted sender: its held messages become due now."""
     result = await session.execute(
         update(Message)
-        .where(Message.project_id == project_id, Message.status == MessageStatus.queued, Message.held_reason.is_not(None))
+        .where(Message.project_id == project_id, Message.status == MessageStatus.queued, Message.held_reason.is_not(None),
+               Message.held_reason != MARKETING_LIMIT_HELD)  # Meta's marketing limit keeps its own time
         .values(next_attempt_at=now)
     )
     return result.rowcount or 0
@@ -159,8 +161,10 @@ async def release(
     detail: dict | None,
     held_reason: str | None = None,
     refund_attempt: bool = False,
+    deferred: bool = False,
 ) -> None:
-    """Give a claimed message back to the queue, to be tried again at `next_attempt_at`."""
+    """Give a claimed message back to the queue, to be tried again at `next_attempt_at`
+    (`deferred`: by Meta's marketing limit, counted in marketing_deferrals)."""
     values: dict[str, Any] = {
         "locked_until": None,
         "locked_by": None,
@@ -171,6 +175,8 @@ async def release(
         values.update(error_code=detail.get("code"), error_title=detail.get("title"), error_detail=detail.get("details"))
     if refund_attempt:
         values["attempts"] = Message.attempts - 1
+    if deferred:
+        values["marketing_deferrals"] = Message.marketing_deferrals + 1
     result = await session.execute(update(Message).where(_owned(message_id, worker)).values(**values))
     if result.rowcount:
         await add_event(session, message_id, event, now, detail)

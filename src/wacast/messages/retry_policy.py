@@ -4,12 +4,13 @@ Meta refused it (retry, defer, hold, halt or fail). Pure: the dispatcher carries
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from wacast.meta.errors import ErrorClass, classify
+from wacast.meta.errors import MARKETING_LIMIT_HELD, ErrorClass, classify
 from wacast.meta.types import ProviderError
 from wacast.templates import statuses
 
@@ -17,6 +18,9 @@ from wacast.templates import statuses
 DEFAULT_TTL_SECONDS = {"AUTHENTICATION": 600, "UTILITY": 30 * 86400, "MARKETING": 30 * 86400}
 
 DEFER_SECONDS = 24 * 3600.0  # Meta's per-user marketing limit: try again the next day
+# ... plus a spread of up to this many seconds, the same for one message and deferral (so
+# that a broadcast's deferred messages do not all come back in the same minute).
+DEFER_SPREAD_SECONDS = 4 * 3600.0
 HOLD_TEMPLATE_SECONDS = 300.0  # a template Meta paused: look again in 5 minutes
 HALT_SENDER_SECONDS = 60.0  # a refused sender: the message waits for the halt to be cleared
 HELD_TEMPLATE_SECONDS = 60.0  # a template not usable before the send (paused, in review)
@@ -27,7 +31,7 @@ RETRIED = (ErrorClass.retry, ErrorClass.recipient, ErrorClass.defer)
 
 class Action(StrEnum):
     retry = "retry"  # back in the queue after `delay`; the attempt counts
-    defer = "defer"  # back in the queue for a day (per-user marketing limit); the attempt counts
+    defer = "defer"  # back in the queue for a day and some (per-user marketing limit), held with `reason`; the attempt counts
     hold = "hold"  # held after `delay` with `reason`; the attempt is given back
     halt = "halt"  # the sender is halted with `reason`, the message held; the attempt is given back
     fail = "fail"  # final, with the error `code`, `title` and `details`
@@ -73,6 +77,29 @@ def before_send(template: Any, created_at: datetime, now: datetime) -> Decision 
     return None
 
 
+def defer_spread(message_key: str, deferral: int) -> float:
+    """Seconds (0 to DEFER_SPREAD_SECONDS) added to the day a message waits after its
+    `deferral`-th 131049: deterministic per message and deferral, spread evenly over messages."""
+    digest = hashlib.sha256(f"{message_key}:{deferral}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 * DEFER_SPREAD_SECONDS
+
+
+def marketing_limit(deferrals: int, max_deferrals: int, message_key: str, error: ProviderError) -> Decision:
+    """Meta's per-user marketing limit (131049) refused the send; `deferrals` is how many times
+    it was deferred before. Deferred again (24 h plus the message's spread), up to
+    `max_deferrals` times; then failed, saying why in words."""
+    if deferrals < max_deferrals:
+        return Decision(Action.defer, DEFER_SECONDS + defer_spread(message_key, deferrals + 1), reason=MARKETING_LIMIT_HELD)
+    tried = f"deferred {deferrals} time{'s' if deferrals != 1 else ''} by about a day" if deferrals else "not deferred (no deferrals allowed)"
+    return Decision(
+        Action.fail, code=error.code,
+        title=f"Meta's per-user marketing limit kept refusing this message ({tried}, then given up)",
+        details=("Meta holds marketing messages to a person who has received many lately (131049); wacast gave up after "
+                 f"{max_deferrals} deferrals (WACAST_MARKETING_LIMIT_MAX_DEFERRALS). Send to this contact again later, "
+                 "e.g. from the campaign's MARKETING_LIMITED audience." + (f" Meta: {error.details}" if error.details else "")),
+    )
+
+
 def after_error(
     error: ProviderError,
     attempts: int,
@@ -81,16 +108,21 @@ def after_error(
     retry_base_seconds: float,
     retry_max_seconds: float,
     jitter: float = 1.0,
+    deferrals: int = 0,
+    max_deferrals: int = 3,
+    message_key: str = "",
 ) -> Decision:
     """Meta refused the send (or did not answer): what now.
 
     `attempts` counts this one; `jitter` (0.5 to 1.0, random in the dispatcher) spreads the
-    backoff of transient errors so that retries do not come back all at once.
+    backoff of transient errors so that retries do not come back all at once. `deferrals` is
+    how many times Meta's marketing limit deferred this message already (at most
+    `max_deferrals`); `message_key` (its id) picks its spread.
     """
     kind = classify(error.code, error.http_status)
+    if kind == ErrorClass.defer and (attempts < max_attempts or deferrals >= max_deferrals):
+        return marketing_limit(deferrals, max_deferrals, message_key, error)
     if kind in RETRIED and attempts < max_attempts:
-        if kind == ErrorClass.defer:
-            return Decision(Action.defer, DEFER_SECONDS)
         if kind == ErrorClass.recipient:
             # Meta: retry after 4^X seconds; no send to this person until then.
             return Decision(Action.retry, 4.0 ** min(attempts - 1, 6), block_recipient=True)

@@ -18,6 +18,10 @@ class ErrorClass(StrEnum):
 RETRY = {1, 2, 4, 80007, 130429, 131000, 131016, 131057, 133004}
 HALT = {0, 3, 10, 190, 368, 130497, 131031, 131042, 131045, 131048, 131064, 131063, 133010, 131037}
 HOLD_TEMPLATE = {132015, 132016}
+MARKETING_LIMIT = 131049
+# The held_reason of a message deferred by Meta's per-user marketing limit (the dispatcher sets
+# it; releases of held sends leave such a message alone: it waits for its own time).
+MARKETING_LIMIT_HELD = "held by Meta's marketing limit (131049): tried again after about 24 hours"
 
 # Meaning and what to do, in words, for people reading the dashboard and logs.
 MEANINGS: dict[int, tuple[str, str]] = {
@@ -27,9 +31,12 @@ MEANINGS: dict[int, tuple[str, str]] = {
     80007: ("The WhatsApp Business Account hit its rate limit", "wacast retries with backoff."),
     130429: ("The number's message throughput was reached", "wacast slows this number down and retries."),
     131056: ("Too many messages to the same recipient in a short time", "wacast waits before sending to this person again."),
-    131049: ("Meta held the message to protect engagement (per-user marketing limit)", "wacast tries again after 24 hours; send fewer marketing messages to this person."),
+    131049: ("Meta held the message to protect engagement (per-user marketing limit)",
+             "wacast tries again after about 24 hours, a few times (WACAST_MARKETING_LIMIT_MAX_DEFERRALS), then fails it; "
+             "send fewer marketing messages to this person (the campaign's MARKETING_LIMITED audience)."),
     131026: ("The message could not be delivered (not on WhatsApp, old app, or terms not accepted)", "Check the number; the person may not use WhatsApp."),
-    131047: ("More than 24 hours since the person last replied", "Send an approved template instead of a free-form message."),
+    131047: ("Outside the 24-hour window: only a template can be sent (more than 24 hours since the person last wrote)",
+             "Send an approved template instead of a free-form message."),
     131050: ("The person stopped marketing messages from you", "The contact is marked opted out; do not send marketing to them."),
     131051: ("Unsupported message type", "Check the template and its parameters."),
     131062: ("Meta does not accept a business-scoped user id (BSUID) as the recipient of this message",

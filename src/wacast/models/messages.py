@@ -48,6 +48,9 @@ class Message(IdMixin, Base):
     broadcast_id: Mapped[uuid.UUID | None]
     wamid: Mapped[str | None] = mapped_column(String(200), unique=True)
     attempts: Mapped[int] = mapped_column(default=0)
+    # Times Meta's per-user marketing limit (131049) deferred it (at most
+    # WACAST_MARKETING_LIMIT_MAX_DEFERRALS, then failed: messages/retry_policy.marketing_limit).
+    marketing_deferrals: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     # A claimed message carries a lease; a crashed worker's lease runs out and the message
     # becomes claimable again.

@@ -45,6 +45,10 @@ class Project(IdMixin, Base):
     # (`slow`: half the pace), pauses (`pause`) or keeps (`continue`) its marketing broadcasts.
     on_category_change: Mapped[str] = mapped_column(String(10), default="hold")
     on_quality_drop: Mapped[str] = mapped_column(String(10), default="slow")
+    # MARKETING templates to regions where Meta does not deliver them (US numbers since
+    # 2025-04): refuse (the default: 400 / broadcast skip) | accept (queued; Meta fails them).
+    # projects/marketing_rules.py.
+    marketing_region_policy: Mapped[str] = mapped_column(String(10), default="refuse")
     # The rating of the project's number as Meta last reported it (GREEN, YELLOW, RED, FLAGGED:
     # whatsapp/number_quality.py writes it); the dispatcher and the broadcast engine read it with
     # the project and apply on_quality_drop to it (projects/guardrails.quality_action).

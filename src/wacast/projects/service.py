@@ -10,7 +10,7 @@ from wacast.kit import text
 from wacast.kit.errors import Conflict, NotFound, WacastError
 from wacast.kit.phone import is_valid_region
 from wacast.models.projects import Project
-from wacast.projects import guardrails, repository
+from wacast.projects import guardrails, marketing_rules, repository
 
 MAX_MESSAGES_PER_SECOND = 1000
 NAME_MAX = 100  # the column's length
@@ -108,23 +108,30 @@ async def set_consent_settings(session: AsyncSession, project_id: uuid.UUID, *, 
 
 
 def guardrail_settings(project: Project) -> dict[str, str]:
-    """The project's two guardrail choices (REST `GET /api/v1/settings`, the dashboard)."""
+    """The project's guardrail choices (REST `GET /api/v1/settings/guardrails`, the dashboard):
+    the two of parts 4-5 and the marketing region policy of part 3 (projects/marketing_rules.py)."""
     return {"on_category_change": project.on_category_change or guardrails.DEFAULT_CATEGORY_CHOICE,
-            "on_quality_drop": project.on_quality_drop or guardrails.DEFAULT_QUALITY_CHOICE}
+            "on_quality_drop": project.on_quality_drop or guardrails.DEFAULT_QUALITY_CHOICE,
+            "marketing_region_policy": project.marketing_region_policy or marketing_rules.DEFAULT_POLICY}
 
 
 async def set_guardrails(session: AsyncSession, project_id: uuid.UUID, *, on_category_change: str | None = None,
-                         on_quality_drop: str | None = None) -> Project:
-    """Change the guardrail choices (only those given; both checked before either changes)."""
+                         on_quality_drop: str | None = None, marketing_region_policy: str | None = None) -> Project:
+    """Change the guardrail choices (only those given; all checked before any changes)."""
     project = await get(session, project_id)
-    for name, value, check in (("on_category_change", on_category_change, guardrails.category_choice),
-                               ("on_quality_drop", on_quality_drop, guardrails.quality_choice)):
+    choices = {"on_category_change": (guardrails.category_choice, guardrails.CATEGORY_CHOICES),
+               "on_quality_drop": (guardrails.quality_choice, guardrails.QUALITY_CHOICES),
+               "marketing_region_policy": (marketing_rules.policy_choice, marketing_rules.POLICIES)}
+    given = {"on_category_change": on_category_change, "on_quality_drop": on_quality_drop, "marketing_region_policy": marketing_region_policy}
+    for name, value in given.items():
         if value is not None:
+            check, allowed = choices[name]
             if isinstance(value, str):
                 text.check(name, value, max_len=20)
             if check(value) is None:
-                allowed = guardrails.CATEGORY_CHOICES if name == "on_category_change" else guardrails.QUALITY_CHOICES
                 raise WacastError(f"{name} must be one of: {', '.join(allowed)}", "FIELD_INVALID", {"field": name, "allowed": list(allowed)})
     _apply(project, on_category_change=on_category_change, on_quality_drop=on_quality_drop)
+    if marketing_region_policy is not None:
+        project.marketing_region_policy = marketing_rules.policy_choice(marketing_region_policy)
     await session.flush()
     return project

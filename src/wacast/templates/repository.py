@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wacast.meta.errors import MARKETING_LIMIT_HELD
 from wacast.models.campaigns import Campaign
 from wacast.models.messages import Message, MessageStatus
 from wacast.models.projects import Project
@@ -88,6 +89,7 @@ async def release_held_sends(session: AsyncSession, project_id: uuid.UUID, now: 
         .where(
             Message.project_id == project_id, Message.status == MessageStatus.queued,
             Message.held_reason.is_not(None), Message.template_id.in_(approved),
+            Message.held_reason != MARKETING_LIMIT_HELD,  # Meta's marketing limit keeps its own time
             Message.next_attempt_at > now,
         )
         .values(next_attempt_at=now)

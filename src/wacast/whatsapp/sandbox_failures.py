@@ -8,7 +8,7 @@ A rule fails
   fails on every attempt, and a test knows which messages fail,
 with the rule's `code`, in one of two `mode`s:
 - `sync`: the send is refused with Meta's error envelope, so the dispatcher's retry policy
-  applies (retryable codes retry, 131049 waits a day, 131050 opts the contact out, a halting
+  applies (retryable codes retry, 131049 waits about a day (a few times), 131050 opts the contact out, a halting
   code halts the sandbox project, ...);
 - `webhook`: the send is accepted with a wamid and a `failed` status webhook carrying the code
   follows, as Meta reports failures after the fact; it goes through the inbound status path.
@@ -75,7 +75,7 @@ META_TITLES: dict[int, str] = {
 EFFECT_WORDS = {
     ErrorClass.retry: "retried with backoff, then failed",
     ErrorClass.recipient: "retried after a wait for this recipient, then failed",
-    ErrorClass.defer: "tried again after 24 hours",
+    ErrorClass.defer: "tried again after about 24 hours, a few times, then failed",
     ErrorClass.permanent: "failed at once",
     ErrorClass.opt_out: "failed at once; the contact is opted out",
     ErrorClass.hold_template: "held; the template is marked paused or disabled",

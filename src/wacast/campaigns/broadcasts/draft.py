@@ -61,6 +61,7 @@ async def _template(session: AsyncSession, project_id: uuid.UUID, body: dict[str
 
 async def preview(
     session: AsyncSession, project_id: uuid.UUID, body: dict[str, Any], *, csv_data: bytes | None = None, now: datetime | None = None,
+    blocked_regions: frozenset[str] | None = None,
 ) -> Preview:
     """As much of the broadcast as the body (and an uploaded audience) says so far. A body
     being filled in is incomplete by nature: the first problem is returned, not raised,
@@ -78,13 +79,15 @@ async def preview(
         values: dict[str, str] = {}
         if csv_data is not None:
             rows, rejected = parse_csv(csv_data, project.default_country)
-            out.estimate = await estimate.csv_audience(session, project_id, rows, rejected, template.category, now=now, send_at=send_at)
+            out.estimate = await estimate.csv_audience(session, project_id, rows, rejected, template.category, now=now, send_at=send_at,
+                                                    blocked_regions=blocked_regions)
             if rows:  # the file's first row, with its own columns as values
                 phone, name, values = rows[0]
                 contact, out.sample = Placeholder(name=name, phone=phone, attributes={}), name or phone
         elif body.get("segment"):
             segment = await segments.get(session, project_id, str(body["segment"]))
-            out.estimate = await estimate.audience(session, project_id, segment.filter, template.category, now=now, send_at=send_at)
+            out.estimate = await estimate.audience(session, project_id, segment.filter, template.category, now=now, send_at=send_at,
+                                                   blocked_regions=blocked_regions)
             member = await repo.sample_member(session, segments.members(project_id, segment.filter), segments.sendable())
             if member is not None:
                 contact, out.sample = member, member.name or member.phone

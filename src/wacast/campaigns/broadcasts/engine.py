@@ -49,7 +49,7 @@ from wacast.models.campaigns import Campaign
 from wacast.models.projects import Project
 from wacast.models.templates import Template
 from wacast.notifications.service import notify
-from wacast.projects import guardrails
+from wacast.projects import guardrails, marketing_rules
 from wacast.templates import statuses as template_statuses
 from wacast.templates.params import TemplateNeeds, analyze
 
@@ -107,6 +107,11 @@ class BroadcastEngine:
     @property
     def batch_size(self) -> int:
         return self.settings.broadcast_batch_size
+
+    @property
+    def blocked_regions(self) -> frozenset[str]:
+        """WACAST_MARKETING_BLOCKED_REGIONS: MARKETING sends to these regions are skipped."""
+        return marketing_rules.parse_regions(self.settings.marketing_blocked_regions)
 
     async def run(self, stop: asyncio.Event) -> None:
         await run_loop(self, stop)
@@ -267,6 +272,9 @@ class BroadcastEngine:
         user_ids = await contacts_repo.without_phone(session, [r.id for r in audience.rows if r.phone is None])
         by_user_id = sends_by_user_id(ctx.template.category)
         moved = await contacts_repo.moved_numbers(session, campaign.project_id, [r.phone for r in audience.rows if r.phone])
+        # Meta does not deliver MARKETING templates to some regions (US numbers since 2025-04).
+        region_blocked = marketing_rules.blocked_among((r.phone for r in audience.rows), ctx.template.category,
+                                                       ctx.project.marketing_region_policy, self.blocked_regions)
         # The broadcast's tracked links (its template's tracked buttons, body URLs): a token per
         # link and message, minted in this batch's transaction.
         tracking = await links.send_links(session, campaign.id, self.settings.public_url)
@@ -284,6 +292,8 @@ class BroadcastEngine:
                 reason = "frequency cap"
             elif row.id in no_consent:
                 reason = policies.NO_CONSENT
+            elif row.phone in region_blocked:
+                reason = marketing_rules.MARKETING_REGION_BLOCKED
             elif row.phone is None and not (by_user_id and user_ids.get(row.id) and len(user_ids[row.id]) <= MAX_DESTINATION):
                 reason = NO_PHONE_NUMBER
             elif row.phone in moved:

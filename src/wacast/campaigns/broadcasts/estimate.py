@@ -23,7 +23,7 @@ from wacast.contacts import repository_segments as segment_counts
 from wacast.contacts import segments
 from wacast.kit.phone import sends_by_user_id
 from wacast.models.contacts import Contact
-from wacast.projects import guardrails
+from wacast.projects import guardrails, marketing_rules
 from wacast.projects import repository_guardrails as guard_repo
 
 CHUNK = 500  # phones per IN list when an uploaded audience is counted (SQLite caps a statement's values)
@@ -47,12 +47,18 @@ class Estimate:
         return asdict(self)
 
 
+def _blocked(blocked_regions: frozenset[str] | None) -> frozenset[str]:
+    """WACAST_MARKETING_BLOCKED_REGIONS as the caller read it (None: the default, US)."""
+    return marketing_rules.parse_regions(marketing_rules.DEFAULT_BLOCKED) if blocked_regions is None else blocked_regions
+
+
 async def audience(
     session: AsyncSession, project_id: uuid.UUID, segment_filter: dict[str, Any], template_category: str, *,
-    now: datetime, send_at: datetime | None = None,
+    now: datetime, send_at: datetime | None = None, blocked_regions: frozenset[str] | None = None,
 ) -> Estimate:
     """What a broadcast of a template of `template_category` to this (stored) segment filter
-    would do, sent at `send_at` (None: now)."""
+    would do, sent at `send_at` (None: now); `blocked_regions` as the engine reads
+    WACAST_MARKETING_BLOCKED_REGIONS."""
     counts = await segments.count(session, project_id, segment_filter)
     members, sendable = segments.members(project_id, segment_filter), segments.sendable()
     policy = await repo.send_policy(session, project_id)
@@ -69,7 +75,12 @@ async def audience(
     if consent_policy.required(project.require_marketing_consent, template_category):  # the engine skips them: no_consent
         no_consent = await consent_repo.count_without_consent(session, members, sendable)
         skips[consent_policy.NO_CONSENT] = no_consent
-    will_send = max(0, counts["sendable"] - at_cap - no_phone - moved - no_consent)
+    region_blocked, blocked = 0, _blocked(blocked_regions)
+    if blocked and marketing_rules.applies(template_category, project.marketing_region_policy):  # the engine skips them too
+        groups = await repo.phone_groups(session, members, sendable, marketing_rules.calling_codes(blocked), marketing_rules.PREFIX_LENGTH)
+        region_blocked = marketing_rules.count_blocked(groups, template_category, project.marketing_region_policy, blocked)
+        skips[marketing_rules.MARKETING_REGION_BLOCKED] = region_blocked
+    will_send = max(0, counts["sendable"] - at_cap - no_phone - moved - no_consent - region_blocked)
     used = await repo.contacts_messaged_since(session, project_id, now - timedelta(hours=24))
     room = policies.tier_room(policy, used)
     waits = max(0, will_send - max(room, 0)) if room is not None else 0
@@ -90,7 +101,7 @@ async def _portfolio_warning(session: AsyncSession, project: Any, will_send: int
 
 async def csv_audience(
     session: AsyncSession, project_id: uuid.UUID, rows: list[tuple[str, str, dict[str, str]]], rejected: list[dict[str, Any]],
-    template_category: str, *, now: datetime, send_at: datetime | None = None,
+    template_category: str, *, now: datetime, send_at: datetime | None = None, blocked_regions: frozenset[str] | None = None,
 ) -> Estimate:
     """The same estimate for an uploaded audience (audience_csv.parse_csv's rows and rejects):
     numbers that are contacts already count with their opt-out, block, cap and history."""
@@ -113,9 +124,11 @@ async def csv_audience(
     moved = len(await contacts_repo.moved_numbers(session, project_id, phones))
     # A number that is no contact yet has no consent either.
     no_consent = max(0, len(rows) - opted_out - blocked - consented) if consent_needed else 0
+    # Numbers in a region where Meta does not deliver marketing (contacts or not: the engine skips them).
+    region_blocked = len(marketing_rules.blocked_among(phones, template_category, project.marketing_region_policy, _blocked(blocked_regions)))
     skips = {"invalid row": len(rejected), "opted out": opted_out, "blocked": blocked, "frequency cap": at_cap, NUMBER_CHANGED: moved,
-             consent_policy.NO_CONSENT: no_consent}
-    will_send = max(0, len(rows) - opted_out - blocked - at_cap - moved - no_consent)
+             consent_policy.NO_CONSENT: no_consent, marketing_rules.MARKETING_REGION_BLOCKED: region_blocked}
+    will_send = max(0, len(rows) - opted_out - blocked - at_cap - moved - no_consent - region_blocked)
     used = await repo.contacts_messaged_since(session, project_id, now - timedelta(hours=24))
     room = policies.tier_room(policy, used)
     zone = segments.project_zone(project.timezone)
@@ -139,6 +152,9 @@ def warnings(estimate: Estimate) -> list[str]:
         said.append(f"{estimate.waits_for_tier} wait for your messaging tier: they are sent as the 24-hour window frees up.")
     if estimate.portfolio_limit_warning:
         said.append(estimate.portfolio_limit_warning)
+    if region_blocked := estimate.skips.get(marketing_rules.MARKETING_REGION_BLOCKED):
+        said.append(f"{region_blocked} are numbers of a region where Meta does not deliver marketing templates (US numbers since "
+                    "April 2025): they are skipped (the project's marketing_region_policy).")
     if not estimate.will_send:
         said.append("Nobody in this audience can be messaged.")
     return said

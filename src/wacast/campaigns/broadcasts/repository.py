@@ -237,6 +237,22 @@ async def count_at_frequency_cap(session: AsyncSession, members: Any, sendable: 
     return int((await session.execute(select(func.count()).select_from(Contact).where(members, sendable, recent >= cap))).scalar_one())
 
 
+async def phone_groups(session: AsyncSession, members: Any, sendable: Any, calling_codes: list[str], length: int) -> list[tuple[str, int]]:
+    """Sendable members whose phone starts with +<one of calling_codes>, grouped by the phone's
+    first `length` characters: (a phone of the group, how many) (the estimate's region skips,
+    projects/marketing_rules.count_blocked)."""
+    if not calling_codes:
+        return []
+    prefix = func.substr(Contact.phone, 1, length)
+    stmt = (
+        select(func.min(Contact.phone), func.count())
+        .select_from(Contact)
+        .where(members, sendable, Contact.phone.is_not(None), or_(*[Contact.phone.startswith(f"+{cc}") for cc in calling_codes]))
+        .group_by(prefix)
+    )
+    return [(phone, int(n)) for phone, n in (await session.execute(stmt)).all()]
+
+
 async def count_broadcast_to_since(session: AsyncSession, members: Any, sendable: Any, since: datetime) -> int:
     """Sendable members who got a message of any broadcast since `since` (a repeat warning)."""
     got = select(Message.id).where(Message.contact_id == Contact.id, Message.broadcast_id.is_not(None), Message.created_at >= since).exists()
@@ -372,13 +388,14 @@ async def failed_with_contacts(session: AsyncSession, broadcast_id: uuid.UUID) -
 
 
 async def requeue_failed(session: AsyncSession, message_ids: Iterable[uuid.UUID], due: datetime, held_reason: str | None, now: datetime) -> None:
-    """Failed messages are queued again from scratch (attempts and error cleared), due at `due`."""
+    """Failed messages are queued again from scratch (attempts, Meta's marketing-limit deferrals
+    and error cleared), due at `due`."""
     ids = list(message_ids)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         await session.execute(
             update(Message).where(Message.id.in_(chunk), Message.status == MessageStatus.failed).values(
-                status=MessageStatus.queued, attempts=0, failed_at=None, locked_until=None, locked_by=None,
+                status=MessageStatus.queued, attempts=0, marketing_deferrals=0, failed_at=None, locked_until=None, locked_by=None,
                 next_attempt_at=due, held_reason=held_reason, error_code=None, error_title=None, error_detail=None,
             )
         )

@@ -14,12 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.dashboard.forms import fields
 
+from wacast.campaigns import repository as campaigns_repo
 from wacast.campaigns.broadcasts import policy as policies
 from wacast.campaigns.broadcasts import service as broadcasts
 from wacast.dashboard.web import DashboardRoute, Owner, redirect, render
 from wacast.db.requests import ReadSession, WriteSession
 from wacast.kit.errors import WacastError
-from wacast.projects import guardrails
+from wacast.projects import guardrails, marketing_rules
 from wacast.projects import service as projects
 from wacast.whatsapp import event_kinds
 from wacast.whatsapp.number_quality import number_view
@@ -29,7 +30,7 @@ SettingsForm = fields(
     "phone_number_id", "access_token", "clear_token",
 )
 PolicyForm = fields("quiet_start", "quiet_end", "cap_messages", "cap_days", "messaging_tier")
-GuardrailsForm = fields("on_category_change", "on_quality_drop")
+GuardrailsForm = fields("on_category_change", "on_quality_drop", "marketing_region_policy")
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
@@ -45,13 +46,16 @@ async def guardrails_context(session: AsyncSession, project: Any) -> dict[str, A
     """The guardrails' section: the two choices, and the number's quality over time with the
     portfolio's messaging limit (whatsapp/number_quality.number_view)."""
     return {"guard": projects.guardrail_settings(project), "quality": await number_view(session, project),
-            "category_words": guardrails.CATEGORY_WORDS, "quality_words": guardrails.QUALITY_WORDS}
+            "category_words": guardrails.CATEGORY_WORDS, "quality_words": guardrails.QUALITY_WORDS,
+            "region_words": marketing_rules.POLICY_WORDS, "blocked_since": marketing_rules.BLOCKED_SINCE}
 
 
 @router.post("/settings/guardrails")
 async def guardrails_save(request: Request, ctx: Owner, form: GuardrailsForm, session: WriteSession) -> Response:
     await projects.set_guardrails(session, ctx.project.id, on_category_change=form.text("on_category_change") or None,
-                                  on_quality_drop=form.text("on_quality_drop") or None)
+                                  on_quality_drop=form.text("on_quality_drop") or None,
+                                  marketing_region_policy=form.text("marketing_region_policy") or None)
+    campaigns_repo.forget_snapshots()  # the campaign API reads the policy with its campaign snapshot
     return redirect(ctx, "/settings#guardrails", "Guardrails saved.")
 
 
