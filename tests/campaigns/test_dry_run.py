@@ -12,7 +12,7 @@ from collections import Counter
 
 from sqlalchemy import func, insert, select
 
-from tests.campaigns.test_broadcasts import PROMO, add_contacts, add_promo, auth, engine_for, segment
+from tests.campaigns.test_broadcasts import PROMO, _window_around, add_contacts, add_promo, auth, engine_for, segment
 from tests.campaigns.test_broadcasts_dashboard import PROMO_PARAMS, csrf, sign_in
 from tests.support.broadcasts import run_until_fanned_out
 from tests.support.factories import body, make_project
@@ -107,6 +107,33 @@ async def test_a_dry_run_creates_nothing_and_matches_the_real_send(client, app, 
     assert campaign.skipped_count == out["skipped"] - not_sendable
     assert campaign.skip_reasons == {k: v for k, v in out["skips"].items() if k not in ("opted out", "blocked")}
     assert dict(Counter(country_of(m.destination) for m in sent)) == out["by_country"]
+
+
+async def test_held_by_quiet_hours_and_the_tier_is_what_the_engine_holds(client, app, db, settings):
+    setup = await make_project(db)
+    await add_promo(db, setup)
+    headers = auth(setup)
+    await add_contacts(db, setup.project_id, 260)
+    start, end = _window_around(utcnow(), "Asia/Kolkata")
+    policy = {"quiet_hours": {"start": start, "end": end}, "messaging_tier": 250}
+    assert (await client.put("/api/v1/send-policy", json=policy, headers=headers)).status_code == 200
+    everyone = await segment(client, setup, {"match": "all", "conditions": []})
+    request = {"type": "broadcast", "name": "Night", "template": "promo", "segment": everyone["id"], "params": PARAMS}
+    out = (await client.post("/api/v1/campaigns", json={**request, "dry_run": True}, headers=headers)).json()
+    assert out["will_send"] == 260 and out["skips"] == {} and out["held"] == {"quiet hours": 260, "messaging tier": 10}
+    assert out["quiet_until"].startswith(f"quiet hours until {end}") and out["waits_for_tier"] == 10
+    assert out["by_country"] == {"IN": 260}
+
+    real = await client.post("/api/v1/campaigns", json=request, headers=headers)
+    assert real.status_code == 201, real.text
+    await engine_for(app, settings, batch=500).tick()
+    async with db.sessionmaker() as session:
+        campaign = await session.get(Campaign, uuid.UUID(real.json()["id"]))
+        messages = (await session.execute(select(Message).where(Message.broadcast_id == campaign.id))).scalars().all()
+    # The tier lets 250 through now; the other 10 wait. Every queued one waits for the quiet hours' end.
+    assert campaign.queued_count == len(messages) == out["will_send"] - out["held"]["messaging tier"]
+    assert campaign.fanout_done_at is None and campaign.status_reason and "tier" in campaign.status_reason
+    assert all((m.held_reason or "").startswith("quiet hours until") for m in messages)
 
 
 async def test_a_dry_run_is_validated_as_a_create(client, db):
