@@ -93,6 +93,7 @@ async def test_a_dry_run_creates_nothing_and_matches_the_real_send(client, app, 
     # The same broadcast for real: the engine and the dispatcher (sandbox) do what the dry run said.
     real = await client.post("/api/v1/campaigns", json=request, headers=headers)
     assert real.status_code == 201, real.text
+    assert real.json()["audience"] == out["audience"] == {"segment_id": everyone["id"], "segment": "everyone"}
     await run_until_fanned_out(engine_for(app, settings))
     await dispatcher.run_until_idle()
     async with db.sessionmaker() as session:
@@ -159,7 +160,7 @@ async def test_a_dry_run_is_validated_as_a_create(client, db):
     assert await counts(db) == before
 
 
-async def test_a_csv_dry_run_without_a_rate_card(client, db):
+async def test_a_csv_dry_run_without_a_rate_card(client, app, db, settings, dispatcher):
     setup = await make_project(db)
     await add_promo(db, setup)
     await add_number(db, setup.project_id, "+919812300001", opted_in=False)
@@ -177,6 +178,21 @@ async def test_a_csv_dry_run_without_a_rate_card(client, db):
     assert out["cost"]["cost"] is None and out["cost"]["currency"] is None and out["cost"]["rate_card"] is None
     assert out["cost"]["note"].startswith("no rate card") and out["cost_line"].startswith("no rate card")
     assert out["cost"]["unpriced_messages"] == 2
+
+    # For real: the file's rows are the audience; the engine skips the opted-out one and sends the rest.
+    del campaign["dry_run"]
+    real = await client.post("/api/v1/campaigns", headers=auth(setup), data={"campaign": json.dumps(campaign)},
+                             files={"audience": ("leads.csv", csv_text.encode(), "text/csv")})
+    assert real.status_code == 201, real.text
+    assert real.json()["audience"] == out["audience"]
+    await run_until_fanned_out(engine_for(app, settings))
+    await dispatcher.run_until_idle()
+    async with db.sessionmaker() as session:
+        made = await session.get(Campaign, uuid.UUID(real.json()["id"]))
+        messages = (await session.execute(select(Message).where(Message.broadcast_id == made.id))).scalars().all()
+    assert made.queued_count == len(messages) == out["will_send"] and all(m.status in ("sent", "delivered", "read") for m in messages)
+    assert made.skip_reasons == {"opted out or blocked": out["skips"]["opted out"]}
+    assert dict(Counter(country_of(m.destination) for m in messages)) == out["by_country"]
 
 
 async def test_the_dashboard_estimate_shows_countries_and_cost(client, db):

@@ -206,6 +206,6 @@ async def estimate(campaign: str, request: Request, session: ReadSession, identi
         values: list[Any] = estimate_input.from_csv(await read_body(request, estimate_input.MAX_ESTIMATE_BYTES))
     else:
         body = await read_json(request, estimate_input.MAX_ESTIMATE_BYTES)
-        allow_fields(body if isinstance(body, dict) else None, ESTIMATE_FIELDS)
+        allow_fields(body, ESTIMATE_FIELDS)
         values = estimate_input.from_json(body)
     return answer(await api_estimate.destinations(session, identity.project_id, campaign, values, now=utcnow()))

@@ -98,7 +98,8 @@ async def broadcast(
     async with db.read() as session:
         result = await measure(session, project_id, category, segment_filter=seg["filter"] if seg else None,
                                csv_rows=rows if csv_audience else None, rejected=rejected, now=utcnow(), send_at=send_at)
-    audience: dict[str, Any] = {"segment": {"id": seg["id"], "name": seg["name"]}} if seg else {"csv": True}
+    # The shape of a created broadcast's `audience` (presenter.describe), with a CSV's row counts as create gives them.
+    audience: dict[str, Any] = {"segment_id": seg["id"], "segment": seg["name"]} if seg else {"csv": True}
     if csv_audience:
         audience.update(rows=len(rows), rejected_rows=len(rejected), rejected=rejected[:MAX_REJECTS_LISTED])
     return {"name": name, "template": template, "send_at": send_at, "audience": audience, **result.as_dict()}
