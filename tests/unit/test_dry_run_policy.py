@@ -11,7 +11,7 @@ import pytest
 
 from wacast.billing import pricing
 from wacast.campaign_api import estimate_input
-from wacast.campaign_api.estimate import INVALID_NUMBER, NO_DESTINATION, NOT_TEXT, TOO_LONG, unreadable
+from wacast.campaign_api.estimate import INVALID_NUMBER, NO_DESTINATION, NOT_TEXT, TOO_LONG, read_all, unreadable
 from wacast.campaigns.broadcasts import dry_run_policy as rules
 from wacast.kit.body_limit import BodyLimits
 from wacast.kit.errors import WacastError
@@ -97,3 +97,11 @@ def test_a_route_with_a_path_parameter_has_its_body_limit():
     assert limits.of("POST", "/c/x1/estimate", b"text/csv") == 40
     assert limits.of("GET", "/c/x1/estimate", b"") == 10 and limits.of("POST", "/c/x/y/estimate", b"") == 10
     assert limits.of("POST", "/a", b"") == 30 and limits.of("POST", "/b", b"multipart/form-data; boundary=x") == 20
+
+
+def test_a_list_read_with_its_examples():
+    valid, skips, invalid = read_all(["9876543210", "x", None, "+971501234567", 5] + ["bad"] * 30, "IN")
+    assert valid == ["+919876543210", "+971501234567"]
+    assert skips == {INVALID_NUMBER: 31, NO_DESTINATION: 1, NOT_TEXT: 1}
+    assert len(invalid) == 20 and invalid[0] == {"index": 1, "destination": "x", "reason": INVALID_NUMBER}
+    assert invalid[1] == {"index": 2, "destination": "<NoneType>", "reason": NO_DESTINATION}

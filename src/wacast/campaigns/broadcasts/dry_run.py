@@ -12,6 +12,7 @@ validates it (service.prepare, the media URL checked too), then measured in a re
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -72,7 +73,7 @@ async def measure(
         destinations = await dry_repo.segment_destinations(
             session, segments.members(project_id, flt), segments.sendable(), cap_since=cap_since, cap=cap,
             consent_needed=consent_needed, by_user_id=sends_by_user_id(template_category))
-    by_country = rules.count_by_country(destinations)
+    by_country = await asyncio.to_thread(rules.count_by_country, destinations)  # CPU for a large audience: off the event loop
     priced_at = send_at if send_at is not None and send_at > now else now
     cost = await billing.estimate_cost(session, project_id, rules.message_counts(template_category, by_country), priced_at)
     return DryRun(found, template_category, by_country, rules.cost_view(cost))
@@ -94,7 +95,8 @@ async def broadcast(
         header_format = draft.needs.header_format
     if media is not None:
         await check_media(media.url, header_format, "media.url")
-    rows, rejected = parse_csv(csv_data, default_country) if csv_data is not None else ([], [])
+    # Reading a large file's numbers takes seconds of CPU: in a thread, the event loop goes on meanwhile.
+    rows, rejected = await asyncio.to_thread(parse_csv, csv_data, default_country) if csv_data is not None else ([], [])
     async with db.read() as session:
         result = await measure(session, project_id, category, segment_filter=seg["filter"] if seg else None,
                                csv_rows=rows if csv_audience else None, rejected=rejected, now=utcnow(), send_at=send_at)
