@@ -137,7 +137,7 @@ async def test_held_by_quiet_hours_and_the_tier_is_what_the_engine_holds(client,
     assert all((m.held_reason or "").startswith("quiet hours until") for m in messages)
 
 
-async def test_a_dry_run_is_validated_as_a_create(client, db):
+async def test_a_dry_run_is_validated_as_a_create(client, db, media_server):
     setup = await make_project(db)
     await add_promo(db, setup)
     headers = auth(setup)
@@ -153,6 +153,16 @@ async def test_a_dry_run_is_validated_as_a_create(client, db):
         dry = await client.post("/api/v1/campaigns", json={**bad, "dry_run": True}, headers=headers)
         assert real.status_code in (400, 404, 409, 422), real.text
         assert (dry.status_code, dry.json()["code"]) == (real.status_code, real.json()["code"]), (bad, dry.text, real.text)
+    # The media URL is checked as a create checks it: the same refusals, and a good one passes.
+    media = {**good, "template": "image_header"}
+    for path in ("/missing.jpg", "/invoice.pdf"):
+        bad = {**media, "media": {"url": media_server.url(path)}}
+        real = await client.post("/api/v1/campaigns", json=bad, headers=headers)
+        dry = await client.post("/api/v1/campaigns", json={**bad, "dry_run": True}, headers=headers)
+        assert real.status_code == 400 and real.json()["code"].startswith("MEDIA_"), real.text
+        assert (dry.status_code, dry.json()["code"]) == (real.status_code, real.json()["code"])
+    fine = await client.post("/api/v1/campaigns", json={**media, "media": {"url": media_server.url("/photo.jpg")}, "dry_run": True}, headers=headers)
+    assert fine.status_code == 200 and fine.json()["will_send"] == 2, fine.text
     wrong = await client.post("/api/v1/campaigns", json={**good, "dry_run": "yes"}, headers=headers)
     assert wrong.status_code == 400 and wrong.json()["code"] == "FIELD_INVALID" and wrong.json()["details"]["field"] == "dry_run"
     api = await client.post("/api/v1/campaigns", json={"type": "api", "name": "x", "template": "promo", "dry_run": True}, headers=headers)

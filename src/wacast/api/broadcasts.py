@@ -97,7 +97,7 @@ async def _read_request(request: Request) -> tuple[Any, bytes | None]:
     return await read_json(request), None
 
 
-@router.post("/campaigns", status_code=201, summary="Create a campaign: \"type\": \"broadcast\" (segment or CSV upload) or \"api\"",
+@router.post("/campaigns", status_code=201, summary="Create a campaign: \"type\": \"broadcast\" (segment or CSV upload) or \"api\"; a broadcast with \"dry_run\": true answers 200 with what it would do (docs/dry-run.md), creating nothing",
              **body_doc(BROADCAST_EXAMPLE, CREATE_FIELDS))
 async def create_campaign(request: Request, identity: ApiIdentity = Depends(require_full_key)) -> Any:
     # Sessions opened here, not by WriteSession: a broadcast's media URL is fetched between
