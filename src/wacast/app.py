@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,6 +29,7 @@ from wacast.api.segments import router as segments_router
 from wacast.api.templates import router as templates_router
 from wacast.api.webhooks import router as webhooks_router
 from wacast.api_keys import service as api_key_service
+from wacast.campaign_api.estimate_input import MAX_ESTIMATE_BYTES
 from wacast.campaign_api.media import MediaChecker
 from wacast.campaign_api.service import CampaignApiService
 from wacast.campaigns import repository as campaigns_repo
@@ -76,6 +78,8 @@ BODY_LIMITS = BodyLimits(
         ("POST", "/broadcasts/preview"): MAX_CSV_BYTES + UPLOAD_FORM_ROOM,
         ("POST", "/broadcasts/test-send"): MAX_CSV_BYTES + UPLOAD_FORM_ROOM,
     },
+    # An API campaign's estimate: a list of up to 100,000 destinations, JSON or CSV (docs/dry-run.md).
+    patterns=(("POST", re.compile(r"/api/v1/campaigns/[^/]+/estimate"), MAX_ESTIMATE_BYTES),),
 )
 
 

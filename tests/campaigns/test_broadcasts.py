@@ -369,6 +369,9 @@ async def test_the_estimate_counts_skips_waits_and_repeats_before_a_broadcast(cl
     assert first.problem is None and first.components
     assert (first.estimate.matching, first.estimate.will_send, first.estimate.skips) == (6, 5, {"opted out": 1})
     assert first.estimate.warnings == [] and first.sample
+    # The preview's estimate is the dry run's (campaigns/broadcasts/dry_run.measure): with the countries and the cost.
+    assert first.dry_run.estimate is first.estimate and first.dry_run.by_country == {"IN": 5}
+    assert first.dry_run.as_dict()["cost_line"].startswith("no rate card")
 
     await broadcast(client, setup, seg, name="first")
     await run_until_fanned_out(engine_for(app, settings))

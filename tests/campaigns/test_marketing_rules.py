@@ -134,7 +134,13 @@ async def test_a_marketing_broadcast_skips_us_numbers_as_the_estimate_said(clien
     assert (off.skips, off.will_send) == ({}, 8)
     assert uploaded.skips == {"marketing_region_blocked": 2} and uploaded.will_send == 2  # contacts or not
 
-    created = await broadcast(client, setup, await segment(client, setup, EVERYONE))
+    everyone = await segment(client, setup, EVERYONE)
+    dry = await client.post("/api/v1/campaigns", headers=auth(setup), json={
+        "type": "broadcast", "name": "dry", "template": "promo", "segment": everyone["id"],
+        "params": [{"attribute": "first", "fallback": "friend"}, "20%"], "dry_run": True})
+    assert dry.status_code == 200, dry.text  # the dry run counts them and leaves them out of the countries and the cost
+    assert dry.json()["skips"] == {"marketing_region_blocked": 4} and dry.json()["by_country"] == {"CA": 2, "IN": 1, "GB": 1}
+    created = await broadcast(client, setup, everyone)
     await run_until_fanned_out(engine_for(app, settings))
     sent = {m.destination for m in await broadcast_messages(db, created["id"])}
     assert sent == set(OTHERS)

@@ -17,13 +17,13 @@ from wacast.api.common import NoBody, allow_fields, body_doc
 from wacast.api.segments import require_full_key, segment_out
 from wacast.campaigns import analytics
 from wacast.campaigns import service as campaigns
-from wacast.campaigns.broadcasts import presenter
+from wacast.campaigns.broadcasts import dry_run, presenter
 from wacast.campaigns.broadcasts import service as broadcasts
 from wacast.campaigns.broadcasts.audience_csv import MAX_CSV_BYTES
 from wacast.contacts import segments
 from wacast.db.requests import ReadSession, WriteSession
 from wacast.kit.errors import WacastError
-from wacast.kit.http import read_json
+from wacast.kit.http import JSONResponse, read_json
 
 router = APIRouter(prefix="/api/v1", tags=["Broadcasts"])
 
@@ -35,7 +35,7 @@ RESULT_KEYS = {"pause": "held", "resume": "released", "cancel": "withdrawn"}
 API_CAMPAIGN_FIELDS = ("type", "name", "template", "language", "live")
 BROADCAST_FIELDS = (
     "type", "name", "template", "language", "segment", "segment_id", "params", "buttons", "media", "location",
-    "send_at", "failure_threshold", "failure_window",
+    "send_at", "failure_threshold", "failure_window", "dry_run",
 )
 CSV_BROADCAST_FIELDS = (*(f for f in BROADCAST_FIELDS if f != "segment_id"), "source")  # `segment` is refused by name
 MULTIPART_FIELDS = ("campaign", "audience")
@@ -97,7 +97,7 @@ async def _read_request(request: Request) -> tuple[Any, bytes | None]:
     return await read_json(request), None
 
 
-@router.post("/campaigns", status_code=201, summary="Create a campaign: \"type\": \"broadcast\" (segment or CSV upload) or \"api\"",
+@router.post("/campaigns", status_code=201, summary="Create a campaign: \"type\": \"broadcast\" (segment or CSV upload) or \"api\"; a broadcast with \"dry_run\": true answers 200 with what it would do (docs/dry-run.md), creating nothing",
              **body_doc(BROADCAST_EXAMPLE, CREATE_FIELDS))
 async def create_campaign(request: Request, identity: ApiIdentity = Depends(require_full_key)) -> Any:
     # Sessions opened here, not by WriteSession: a broadcast's media URL is fetched between
@@ -106,7 +106,13 @@ async def create_campaign(request: Request, identity: ApiIdentity = Depends(requ
     if not isinstance(body, dict):
         raise WacastError("Request body must be a JSON object", "INVALID_BODY")
     kind = body.get("type", "broadcast" if csv_data is not None else None)
+    dry = body.pop("dry_run", False)
+    if not isinstance(dry, bool):
+        raise WacastError("dry_run must be true or false", "FIELD_INVALID", {"field": "dry_run"})
     if kind == "api":
+        if dry:
+            raise WacastError("dry_run is for broadcasts; estimate an API campaign's list with POST /api/v1/campaigns/{id}/estimate",
+                              "FIELD_INVALID", {"field": "dry_run"})
         if csv_data is not None:
             raise WacastError("An API campaign has no audience to upload; send JSON", "FIELD_INVALID", {"field": "audience"})
         allow_fields(body, API_CAMPAIGN_FIELDS)
@@ -114,6 +120,10 @@ async def create_campaign(request: Request, identity: ApiIdentity = Depends(requ
     if kind != "broadcast":
         raise WacastError("type must be \"broadcast\" or \"api\"", "FIELD_INVALID", {"field": "type", "allowed": ["broadcast", "api"]})
     check_broadcast_fields(body, csv_audience=csv_data is not None)
+    if dry:  # the same validation, then the estimate, the countries and the cost: nothing is written (docs/dry-run.md)
+        return JSONResponse(await dry_run.broadcast(
+            request.app.state.db, identity.project_id, body, defaults=request.app.state.settings,
+            check_media=request.app.state.media.check, csv_data=csv_data))
     out = await broadcasts.create(
         request.app.state.db, identity.project_id, body, defaults=request.app.state.settings,
         check_media=request.app.state.media.check, csv_data=csv_data,

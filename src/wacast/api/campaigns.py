@@ -2,7 +2,8 @@
 
 /api/v1/campaigns: list; live of API campaigns, pause of API campaigns and broadcasts alike
 (the one pause route); analytics, per-day figures, failures by error code and the audience by
-outcome; the click and conversion settings (`tracking`, links/tracking.py). Creating campaigns (`type` api or broadcast), getting one, and the other broadcast
+outcome; the click and conversion settings (`tracking`, links/tracking.py); the estimate of a
+list of campaign API requests (POST /campaigns/{campaign}/estimate, campaign_api/estimate.py). Creating campaigns (`type` api or broadcast), getting one, and the other broadcast
 controls (resume, cancel, retry-failed) live in api/broadcasts.py.
 """
 
@@ -17,10 +18,14 @@ from fastapi.responses import StreamingResponse
 from wacast.api import broadcasts as broadcast_routes
 from wacast.api.auth import ApiIdentity, require_full
 from wacast.api.common import NoBody, allow_fields, answer, body_object, doc, page
+from wacast.campaign_api import estimate as api_estimate
+from wacast.campaign_api import estimate_input
 from wacast.campaigns import analytics
 from wacast.campaigns import service as campaigns
 from wacast.db.requests import ReadSession, WriteSession
+from wacast.kit.clock import utcnow
 from wacast.kit.errors import WacastError
+from wacast.kit.http import read_body, read_json
 from wacast.links import service as links
 from wacast.links import tracking as link_tracking
 from wacast.models.campaigns import Campaign, CampaignStatus
@@ -179,3 +184,30 @@ async def audience_csv(
         analytics.export_audience_csv(request.app.state.db, identity.project_id, found.id, outcome), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{found.name.replace(chr(34), "")}-{outcome.lower()}.csv"'},
     )
+
+
+ESTIMATE_FIELDS = ("destinations",)
+ESTIMATE_EXAMPLE = {
+    "dry_run": True, "campaign": {"id": CAMPAIGN["id"], "name": "order_update", "status": "live"},
+    "template": {"name": "order_update", "language": "en", "category": "UTILITY"},
+    "destinations": 4, "will_send": 2, "duplicates": 0, "skips": {"invalid number": 1, "opted out": 1}, "skipped": 2,
+    "codes": {"invalid number": "INVALID_NUMBER", "opted out": "CONTACT_OPTED_OUT"},
+    "invalid_examples": [{"index": 2, "destination": "12ab"}], "messages": 2, "by_category": {"utility": 2}, "by_country": {"IN": 1, "AE": 1},
+    "cost": {"currency": "INR", "rate_card_version": 2, "rate_card": "in force", "messages": 2, "cost": "0.230000", "unpriced_messages": 0,
+             "lines": [], "note": None},
+    "cost_line": "0.230000 INR (rate card v2)", "warnings": [],
+}
+
+
+@router.post("/campaigns/{campaign}/estimate",
+             summary="What sending a list of campaign API requests to an API campaign would do: skips by reason, countries, cost (sends nothing)",
+             **doc(ESTIMATE_EXAMPLE, 400, 403, 404, 422,
+                   request_example={"destinations": ["+919876543210", "+971501234567", "12ab", "+919812345678"]}, fields=ESTIMATE_FIELDS))
+async def estimate(campaign: str, request: Request, session: ReadSession, identity: ApiIdentity = Depends(require_full)) -> Any:
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() in ("text/csv", "application/csv"):
+        values: list[Any] = estimate_input.from_csv(await read_body(request, estimate_input.MAX_ESTIMATE_BYTES))
+    else:
+        body = await read_json(request, estimate_input.MAX_ESTIMATE_BYTES)
+        allow_fields(body, ESTIMATE_FIELDS)
+        values = estimate_input.from_json(body)
+    return answer(await api_estimate.destinations(session, identity.project_id, campaign, values, now=utcnow()))

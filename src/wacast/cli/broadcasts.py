@@ -14,7 +14,7 @@ from rich.table import Table
 # The package's helpers (_run, _project, err_console), read when a command runs.
 from wacast import cli
 from wacast.campaign_api.media import MediaChecker
-from wacast.campaigns.broadcasts import presenter
+from wacast.campaigns.broadcasts import dry_run, presenter
 from wacast.campaigns.broadcasts import service as broadcasts
 from wacast.campaigns.broadcasts.plan import param_shorthand
 from wacast.config import get_settings
@@ -58,6 +58,28 @@ def render_progress(data: dict[str, Any]) -> None:
         console.print(f"  [yellow]held {n}: {reason}[/yellow]")
     for reason, n in (progress.get("skip_reasons") or {}).items():
         console.print(f"  [dim]skipped {n}: {reason}[/dim]")
+
+
+def render_dry_run(data: dict[str, Any]) -> None:
+    """A dry run (campaigns/broadcasts/dry_run.py) as tables: audience, skips, held, countries, cost."""
+    console.print(f"dry run of [bold]{data['name']}[/bold] ({data['template']['name']}, {data['template']['category']}): nothing was created or sent")
+    table = Table(title="Audience", show_header=False)
+    table.add_row("matching", str(data["matching"]))
+    table.add_row("will send", str(data["will_send"]))
+    for reason, n in data["skips"].items():
+        table.add_row(f"skipped: {reason}", str(n))
+    for reason, n in data["held"].items():
+        table.add_row(f"held (sent later): {reason}", str(n))
+    console.print(table)
+    countries = Table(title="Messages by country")
+    countries.add_column("country")
+    countries.add_column("messages", justify="right")
+    for country, n in data["by_country"].items():
+        countries.add_row(country, str(n))
+    console.print(countries)
+    console.print(f"cost: {data['cost_line']}")
+    for w in data["warnings"]:
+        console.print(f"[yellow]warning: {w}[/yellow]")
 
 
 async def broadcast_view(session: Any, project_id: Any, campaign_id: str) -> dict[str, Any]:
@@ -166,9 +188,10 @@ def broadcasts_create(
     param: list[str] = typer.Option([], "--param", help='Each template parameter in order: "$attribute", "$attribute|fallback" or fixed text.'),
     media_url: str = typer.Option(None, "--media-url", help="Header media URL when the template has one."),
     send_at: str = typer.Option(None, "--send-at", help="ISO time in the project's time zone (e.g. 2026-11-28T10:00); default now."),
+    dry: bool = typer.Option(False, "--dry-run", help="Validate and estimate (audience, skips, countries, cost): create and send nothing."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Create a broadcast (it starts at --send-at, or as soon as a worker sees it)."""
+    """Create a broadcast (it starts at --send-at, or as soon as a worker sees it); --dry-run only says what it would do."""
     settings = get_settings()
 
     def request_body() -> dict[str, Any]:
@@ -195,11 +218,14 @@ def broadcasts_create(
         async with db.read() as session:
             project_id = (await cli._project(session, project)).id
         csv_data = csv_file.read_bytes() if csv_file else None
-        return await broadcasts.create(db, project_id, body, defaults=settings, check_media=check_media, csv_data=csv_data)
+        use_case = dry_run.broadcast if dry else broadcasts.create
+        return await use_case(db, project_id, body, defaults=settings, check_media=check_media, csv_data=csv_data)
 
     data = cli._run(work)
     if as_json:
         _print_json(data)
+    elif dry:
+        render_dry_run(data)
     else:
         console.print(f"broadcast [bold]{data['name']}[/bold] created")
         render_progress(data)

@@ -112,7 +112,8 @@ def _preview_out(found: Any, option: dict[str, Any] | None) -> dict[str, Any]:
     problem = found.problem
     return {
         "bubble": _bubble_html(found), "sample": found.sample,
-        "estimate": found.estimate.as_dict() if found.estimate else None,
+        # The estimate with the dry run's messages by country and cost (campaigns/broadcasts/dry_run.py).
+        "estimate": found.dry_run.as_dict() if found.dry_run else None,
         "problem": _in_words(problem, option) if problem else None, "problem_code": problem.code if problem else None,
         "ready": problem is None,
     }

@@ -15,6 +15,7 @@ only makes sure nothing, not even a middleware or a form parser, holds more than
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -28,17 +29,22 @@ FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/form-data")
 
 @dataclass(frozen=True)
 class BodyLimits:
-    """The largest body a request may carry: `routes` by (method, exact path), else `forms`
-    for a form (urlencoded or multipart), else `default`."""
+    """The largest body a request may carry: `routes` by (method, exact path), else
+    `patterns` by (method, a regular expression the whole path matches: a route with a path
+    parameter), else `forms` for a form (urlencoded or multipart), else `default`."""
 
     default: int = MAX_BODY
     forms: int = MAX_BODY
     routes: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    patterns: tuple[tuple[str, re.Pattern[str], int], ...] = ()
 
     def of(self, method: str, path: str, content_type: bytes) -> int:
         exact = self.routes.get((method, path))
         if exact is not None:
             return exact
+        for verb, pattern, limit in self.patterns:
+            if verb == method and pattern.fullmatch(path):
+                return limit
         return self.forms if content_type.split(b";")[0].strip().lower() in FORM_TYPES else self.default
 
 

@@ -1,4 +1,5 @@
-"""A broadcast being put together, before it is made: what it would reach (the estimate), the
+"""A broadcast being put together, before it is made: what it would reach (the dry run's
+estimate, countries and cost: dry_run.measure), the
 message as one of its contacts would get it, and a test send of that message to one number.
 The dashboard's New broadcast calls these as the form is filled in."""
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wacast.campaigns.broadcasts import estimate
+from wacast.campaigns.broadcasts import dry_run, estimate
 from wacast.campaigns.broadcasts import repository as repo
 from wacast.campaigns.broadcasts.audience_csv import parse_csv
 from wacast.campaigns.broadcasts.plan import components_for, parse_plan, parse_send_at
@@ -46,6 +47,7 @@ class Preview:
     components: list[dict[str, Any]] | None = None  # as sent to the sample contact
     sample: str | None = None  # who the preview is filled for
     estimate: estimate.Estimate | None = None
+    dry_run: dry_run.DryRun | None = None  # the estimate with the messages by country and their cost (dry_run.measure)
     problem: WacastError | None = None  # what is missing or wrong so far (None: ready)
 
 
@@ -79,15 +81,17 @@ async def preview(
         values: dict[str, str] = {}
         if csv_data is not None:
             rows, rejected = parse_csv(csv_data, project.default_country)
-            out.estimate = await estimate.csv_audience(session, project_id, rows, rejected, template.category, now=now, send_at=send_at,
-                                                    blocked_regions=blocked_regions)
+            out.dry_run = await dry_run.measure(session, project_id, template.category, csv_rows=rows, rejected=rejected, now=now, send_at=send_at,
+                                           blocked_regions=blocked_regions)
+            out.estimate = out.dry_run.estimate
             if rows:  # the file's first row, with its own columns as values
                 phone, name, values = rows[0]
                 contact, out.sample = Placeholder(name=name, phone=phone, attributes={}), name or phone
         elif body.get("segment"):
             segment = await segments.get(session, project_id, str(body["segment"]))
-            out.estimate = await estimate.audience(session, project_id, segment.filter, template.category, now=now, send_at=send_at,
-                                                   blocked_regions=blocked_regions)
+            out.dry_run = await dry_run.measure(session, project_id, template.category, segment_filter=segment.filter, now=now, send_at=send_at,
+                                           blocked_regions=blocked_regions)
+            out.estimate = out.dry_run.estimate
             member = await repo.sample_member(session, segments.members(project_id, segment.filter), segments.sendable())
             if member is not None:
                 contact, out.sample = member, member.name or member.phone

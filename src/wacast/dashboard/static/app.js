@@ -274,6 +274,19 @@
         line.textContent = "Skipped: " + e.skips[reason].toLocaleString() + " " + reason;
         box.appendChild(line);
       });
+      var small = function (text, testid) {
+        var line = document.createElement("div");
+        line.className = "small";
+        if (testid) line.setAttribute("data-testid", testid);
+        line.textContent = text;
+        box.appendChild(line);
+      };
+      Object.keys(e.held || {}).forEach(function (reason) { small("Sent later (" + reason + "): " + e.held[reason].toLocaleString()); });
+      var countries = Object.keys(e.by_country || {});
+      if (countries.length) {
+        small("By country: " + countries.map(function (c) { return c + " " + e.by_country[c].toLocaleString(); }).join(", "), "by-country");
+      }
+      if (e.cost_line) small("Estimated cost: " + e.cost_line, "cost");
       e.warnings.forEach(function (w) {
         var line = document.createElement("div");
         line.className = "small warn-text";
