@@ -99,7 +99,8 @@ async def test_a_manager_sets_the_tracking_and_a_bad_value_changes_nothing(clien
             "goals": "purchase, Cart", "attribution_window_days": "3"}
     saved = await client.post(f"/campaigns/{s.campaign_id}/tracking", data=form)
     assert saved.status_code == 303 and saved.headers["location"] == f"/campaigns/{s.campaign_id}"
-    stored = {"utm": {"utm_medium": "broadcast", "utm_content": "shop_now"}, "goals": ["purchase", "cart"], "attribution_window_days": 3}
+    stored = {"utm": {"utm_medium": "broadcast", "utm_content": "shop_now"}, "goals": ["purchase", "cart"], "attribution_window_days": 3,
+              "track_body_urls": False}
     assert await tracking_of(db, s.campaign_id) == stored
     page = (await client.get(f"/campaigns/{s.campaign_id}")).text
     assert "Tracking saved: purchase, cart, attribution window 3 days." in page
@@ -111,7 +112,8 @@ async def test_a_manager_sets_the_tracking_and_a_bad_value_changes_nothing(clien
                        ({"attribution_window_days": "seven"}, "tracking.attribution_window_days"),
                        ({"goals": "Big Sale!"}, "tracking.goals[0]"),
                        ({"goals": "a, b, c, d, e, f"}, "tracking.goals"),
-                       ({"utm_medium": "x\x00y"}, "utm_medium")):
+                       ({"utm_medium": "x\x00y"}, "utm_medium"),
+                       ({"track_body_urls": "on"}, "WACAST_PUBLIC_URL")):  # tracking the text's links needs the public URL
         refused = await client.post(f"/campaigns/{s.campaign_id}/tracking", data={**form, **bad})
         assert refused.status_code in (400, 303), (bad, refused.status_code)
         assert await tracking_of(db, s.campaign_id) == stored, bad

@@ -186,7 +186,8 @@ async def world(client, db, media_server):  # noqa: ANN001
 def path_values(world: dict) -> dict[str, str]:
     return {"slug": "t1", "contact": PHONE, "tag": "vip", "attribute": "city", "segment": "all", "campaign": "spring",
             "template": "order_update", "webhook_id": world["webhook"], "submitted_message_id": world["message"],
-            "token": "AAAAAAAAAAAAAAAA", "media_id": "1234567890"}
+            "token": "AAAAAAAAAAAAAAAA", "media_id": "1234567890", "version": "1",
+            "notification_id": "00000000-0000-4000-8000-000000000001"}
 
 
 def request_bodies(world: dict) -> dict[tuple[str, str], list[Any]]:
@@ -218,7 +219,7 @@ def request_bodies(world: dict) -> dict[tuple[str, str], list[Any]]:
     }
 
 
-NO_BODY = {"/live", "/pause", "/resume", "/cancel", "/retry-failed", "/test"}  # action routes: no body to read
+NO_BODY = {"/live", "/pause", "/resume", "/cancel", "/retry-failed", "/test", "/erase", "/read"}  # action routes: no body to read
 
 
 def openapi_example(op: dict) -> Any:

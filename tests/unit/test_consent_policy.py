@@ -21,7 +21,9 @@ def test_a_consent_value_reads_as_bool_or_object():
 
 
 @pytest.mark.parametrize("value", ["yes", 1, {"granted": "yes"}, {"granted": True, "why": "x"}, {"granted": True, "at": "2999-01-01"},
-                                   {"granted": True, "at": "soon"}, {"granted": True, "evidence": "a\x00b"}, {"granted": True, "source": 5}])
+                                   {"granted": True, "at": "soon"}, {"granted": True, "evidence": "a\x00b"}, {"granted": True, "source": 5},
+                                   {"granted": True, "source": "a\u2028b"}, {"granted": True, "source": "two\nlines"},
+                                   {"granted": True, "evidence": "a\u2029b"}, {"granted": True, "evidence": "two\nlines"}])
 def test_a_bad_consent_value_is_refused_naming_the_field(value):
     with pytest.raises(WacastError) as error:
         cp.parse(value, "marketing_consent", NOW)

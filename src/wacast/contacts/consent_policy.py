@@ -68,11 +68,13 @@ def parse(value: Any, field: str, now: datetime) -> ConsentGiven | None:
     if not isinstance(granted, bool):
         raise _invalid(f"{field}.granted", "true or false")
     source, evidence = value.get("source"), value.get("evidence")
+    # One line each (the single-line rule: no line breaks, U+2028 or U+2029); both are shown in
+    # one line of the contact's consent history and exported as CSV cells.
     for name, item, limit in (("source", source, MAX_SOURCE), ("evidence", evidence, MAX_EVIDENCE)):
         if item is not None and not isinstance(item, str):
             raise _invalid(f"{field}.{name}", "a string")
         if item:
-            text.check(f"{field}.{name}", item, max_len=limit, multiline=True)
+            text.check(f"{field}.{name}", item, max_len=limit)
     at = parse_time(value["at"], f"{field}.at", now) if value.get("at") is not None else None
     return ConsentGiven(granted, source or None, evidence or None, at)
 
