@@ -80,7 +80,9 @@ async def sign_in(page: Page, base: str, email: str, password: str) -> None:
 
 async def rule_in_force(server: LiveServer, saved_at: Any) -> None:
     """Wait until the dispatcher has re-read its projects after the rule was saved: its sender
-    lease, renewed at each refresh to (refresh time + lease), then ends past saved_at + lease."""
+    lease, renewed at each refresh to (refresh time + lease), then ends past saved_at + lease.
+    saved_at must be taken once the save is committed (its flash shown): a refresh that began
+    between the click and the commit would renew the lease and still hold the old rule."""
     db = Database(server.settings.database_url)
     try:
         for _ in range(WAIT // 100):
@@ -121,9 +123,9 @@ async def test_a_rule_set_in_the_inbox_fails_sends_with_their_meta_codes(live, c
     await page.fill("#fail-numbers", "+919812300001, 9812300002=131049")
     await page.select_option("#fail-code", "131026")
     await page.select_option("#fail-mode", "webhook")
-    saved_at = utcnow()
     await page.click("#save-failure-rule")
     await expect(page.locator(".flash.ok")).to_contain_text("Failure rule saved: 2 numbers always fail; accepted, then a failed status webhook")
+    saved_at = utcnow()  # the flash follows the commit: a refresh begun after this reads the rule
     await expect(page.locator("#failure-rule-state")).to_contain_text("failing")
     await expect(page.locator("#fail-numbers")).to_have_value("+919812300001, +919812300002=131049")
     await rule_in_force(server, saved_at)
@@ -145,9 +147,9 @@ async def test_a_rule_set_in_the_inbox_fails_sends_with_their_meta_codes(live, c
     await page.fill("#fail-numbers", "+919812300004=131050")
     await page.fill("#fail-rate", "")
     await page.select_option("#fail-mode", "sync")
-    saved_at = utcnow()
     await page.click("#save-failure-rule")
     await expect(page.locator(".flash.ok")).to_contain_text("1 number always fails; refused at the send")
+    saved_at = utcnow()
     await rule_in_force(server, saved_at)
     opted_out = send(server, demo, "+919812300004", "Sam")
 
@@ -167,9 +169,9 @@ async def test_a_rule_set_in_the_inbox_fails_sends_with_their_meta_codes(live, c
 
     # Off again: the next send goes through.
     await page.goto(server.url + "/sandbox")
-    saved_at = utcnow()
     await page.click("#failures-off")
     await expect(page.locator(".flash.ok")).to_contain_text("Failures are off for this project")
+    saved_at = utcnow()
     await rule_in_force(server, saved_at)
     again = send(server, demo, "+919812300001", "Ira")
     await expect(page.locator(f'[data-message-id="{again}"] .msg-status')).to_have_text("read")
