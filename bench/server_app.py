@@ -2,7 +2,10 @@
 (uvicorn, uvloop + httptools, same options), plus two baseline routes mounted by the harness:
 
     POST /bench/noop           parse the JSON body (the same reader as the campaign API), answer 200.
-    GET /bench/noop-redirect   answer a 302 to a fixed address (the baseline of /r/{token}).
+    GET /bench/noop-redirect   answer a 302 to a fixed address (the baseline of /r/{token}),
+                               past the routing at the same depth of the middleware as
+                               /r/{token}'s fast path (api/links.RedirectFastPath), so the
+                               ratio is the cost of the lookup and the click's commit.
 
 Run: python -m bench.server_app  (settings from WACAST_* as for `wacast serve`).
 """
@@ -14,24 +17,41 @@ import uuid
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wacast.config import get_settings
 from wacast.kit.http import JSONResponse, read_json
 
 
+class NoopRedirect:
+    """GET /bench/noop-redirect: a 302 and nothing else, where the redirect's fast path sits."""
+
+    ROUTE = type("Route", (), {"path": "/bench/noop-redirect"})
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/bench/noop-redirect":
+            return await self.app(scope, receive, send)
+        scope["route"] = self.ROUTE
+        await RedirectResponse("https://shop.example/orders/1", status_code=302)(scope, receive, send)
+
+
 def create_bench_app():  # noqa: ANN201
+    from wacast.api.links import RedirectFastPath
     from wacast.app import create_served_app
 
     app = create_served_app(get_settings())  # as `wacast serve` builds it (its worker process too)
+    # Just outside the redirect's fast path: the same layers wrap both (request id, log, metrics).
+    at = next(i for i, m in enumerate(app.user_middleware) if m.cls is RedirectFastPath)
+    app.user_middleware.insert(at, Middleware(NoopRedirect))
 
     @app.post("/bench/noop", include_in_schema=False)
     async def noop(request: Request) -> JSONResponse:
         await read_json(request)
         return JSONResponse({"success": "true", "submitted_message_id": str(uuid.uuid4())})
-
-    @app.get("/bench/noop-redirect", include_in_schema=False)
-    async def noop_redirect() -> RedirectResponse:
-        return RedirectResponse("https://shop.example/orders/1", status_code=302)  # the redirect's baseline
 
     return app
 

@@ -18,6 +18,7 @@ from wacast.api.campaign_api import router as campaign_router
 from wacast.api.campaigns import router as campaigns_router
 from wacast.api.contacts import router as contacts_router
 from wacast.api.docs import mount_api_docs
+from wacast.api.links import RedirectFastPath
 from wacast.api.links import router as links_router
 from wacast.api.guardrails import router as guardrails_router
 from wacast.api.media import router as media_router
@@ -198,6 +199,7 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
 
     include_routers(app)
     app.add_middleware(WebhookFastPath)  # POST /webhooks/whatsapp past the routing (api/meta_webhooks.py)
+    app.add_middleware(RedirectFastPath)  # GET /r/{token} past the routing (api/links.py)
     app.add_middleware(IdempotencyMiddleware)  # Idempotency-Key on every write (docs/integrations.md)
     app.add_middleware(BodyLimitMiddleware, limits=BODY_LIMITS)  # outside everything that reads a body
     app.add_middleware(RequestTextGuard)  # the text rule for the URL's path and query (kit/request_text.py)

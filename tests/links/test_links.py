@@ -115,6 +115,21 @@ async def test_unknown_or_malformed_tokens_get_a_plain_404_and_never_a_redirect(
         assert (await session.execute(select(func.count()).select_from(LinkClick))).scalar_one() == 0
 
 
+async def test_the_redirects_fast_path_keeps_the_request_id_and_the_route_label_and_leaves_other_paths_to_the_app(client, db):
+    setup = await make_project(db)
+    token = await mint(db, setup, await queued_message(client, setup))
+    answer = await client.get(f"/r/{token}", headers={"User-Agent": BROWSER, "X-Request-Id": "tap-1"})
+    assert answer.status_code == 302 and answer.headers["x-request-id"] == "tap-1"
+    metrics = (await client.get("/metrics")).text
+    assert 'wacast_http_request_duration_seconds_count{method="GET",route="/r/{token}",status="302"}' in metrics
+    # Not a /r/{token} path: the app's own 404 envelope, never a redirect, nothing recorded.
+    for path in ("/r/", f"/r/{token}/more", "/r"):
+        other = await client.get(path, headers={"User-Agent": BROWSER})
+        assert other.status_code == 404 and other.json()["code"] == "NOT_FOUND" and "location" not in other.headers, path
+    assert (await client.post(f"/r/{token}")).status_code == 405  # only GET and HEAD follow a link
+    assert await clicks(db, token) == [("browser", True)]
+
+
 async def test_a_real_http_get_on_a_running_server_redirects_after_the_click_is_committed(settings, db, client):
     setup = await make_project(db)
     token = await mint(db, setup, await queued_message(client, setup))

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wacast.api.auth import ApiIdentity, require_conversions
 from wacast.api.common import allow_fields, answer, body_object, doc
@@ -29,18 +31,58 @@ NOT_FOUND_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 
 
-@router.head("/r/{token}", include_in_schema=False)  # recorded (a link checker), never counted as a click
-@router.get("/r/{token}", tags=["Links"], summary="Follow a tracked link: 302 to its stored destination (404 for an unknown token)",
-            responses={302: {"description": "To the destination stored for this token, with the campaign's UTM parameters"},
-                       404: {"description": "Unknown or malformed token (never a redirect)"}})
-async def follow(token: str, request: Request) -> Response:
+REDIRECT_PATH = "/r/{token}"
+REDIRECT_PREFIX = "/r/"
+
+
+async def follow_link(state: Any, method: str, user_agent: str, token: str) -> Response:
+    """The answer to a tap on a tracked link: 302 to its stored destination once the click is
+    committed (links/clicks.py), or the plain 404 page; never a redirect to an address wacast
+    did not store."""
     followed = None
     if service.well_formed(token):
-        client = classify(request.method, request.headers.get("user-agent", ""), None)
-        followed = await request.app.state.clicks.follow(token, client)  # the click is committed before the 302 goes out
+        followed = await state.clicks.follow(token, classify(method, user_agent, None))
     if followed is None:
         return HTMLResponse(NOT_FOUND_PAGE, status_code=404, headers=NO_STORE)
     return RedirectResponse(followed.destination, status_code=302, headers=NO_STORE)
+
+
+@router.head(REDIRECT_PATH, include_in_schema=False)  # recorded (a link checker), never counted as a click
+@router.get(REDIRECT_PATH, tags=["Links"], summary="Follow a tracked link: 302 to its stored destination (404 for an unknown token)",
+            responses={302: {"description": "To the destination stored for this token, with the campaign's UTM parameters"},
+                       404: {"description": "Unknown or malformed token (never a redirect)"}})
+async def follow(token: str, request: Request) -> Response:
+    """Answered by `RedirectFastPath` in the running app; this route documents it (and serves
+    an app built without the fast path)."""
+    return await follow_link(request.app.state, request.method, request.headers.get("user-agent", ""), token)
+
+
+class RedirectFastPath:
+    """GET and HEAD /r/{token} straight to `follow_link`, past the framework's routing. Every tap
+    of every recipient lands here; matching the path against each of the app's routes cost more
+    CPU than the click's share of its grouped commit (docs/benchmarks.md). What wraps the app
+    still applies, as for the webhook's fast path: request id, access log and metrics (labelled
+    with this route), the text rule for paths and queries."""
+
+    ROUTE = SimpleNamespace(path=REDIRECT_PATH)  # what /metrics and the request log read as the route
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or not scope["path"].startswith(REDIRECT_PREFIX):
+            return await self.app(scope, receive, send)
+        token = scope["path"][len(REDIRECT_PREFIX):]
+        if not token or "/" in token:  # not a /r/{token} path: the app answers it (its 404)
+            return await self.app(scope, receive, send)
+        scope["route"] = self.ROUTE
+        user_agent = ""
+        for name, value in scope.get("headers") or ():
+            if name == b"user-agent":
+                user_agent = value.decode("latin-1")
+                break
+        response = await follow_link(scope["app"].state, scope["method"], user_agent, token)
+        await response(scope, receive, send)
 
 
 CONVERSION_EXAMPLE = {
