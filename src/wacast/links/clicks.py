@@ -30,7 +30,7 @@ from wacast.webhooks.outbox import remember_subscribers
 
 @dataclass(frozen=True)
 class Request:
-    link: Any  # the stored link (links/repository.LINK_COLUMNS)
+    link: Any  # the stored link with its click state (links/repository.links_to_follow)
     client: ClientClass  # of the request alone (a repeat is decided in the batch)
     at: datetime
 
@@ -55,7 +55,7 @@ class ClickRecorder:
     async def _write(self, batch: list[tuple[str, ClientClass]]) -> list[Followed | None]:
         now = utcnow()
         async with self.db.transaction() as session:
-            found = await repo.links(session, list({token for token, _ in batch}))
+            found = await repo.links_to_follow(session, list({token for token, _ in batch}))
             requests = [Request(found[token], client, now) for token, client in batch if token in found]
             kinds = iter(await write_clicks(session, requests))
         out = [Followed(found[token].destination, next(kinds)) if token in found else None for token, _ in batch]
@@ -67,11 +67,11 @@ class ClickRecorder:
 async def write_clicks(session: AsyncSession, batch: list[Request]) -> list[str]:
     """Store a batch of link requests; the class of each (a person's request within
     REPEAT_SECONDS of the link's last counted click is a repeat). `message.clicked` fires for
-    each message's first counted click."""
+    each message's first counted click. The links carry their click state as read in this
+    transaction; the batch updates it as it goes (two taps of one link in one batch)."""
     remember_subscribers(session)  # each project's subscriptions read once per batch
-    tokens = list({r.link.token for r in batch if r.client.counted})
-    last = await repo.last_counted_clicks(session, tokens)
-    clicked_before = await repo.messages_clicked(session, list({r.link.message_id for r in batch if r.client.counted and r.link.message_id}))
+    last = {r.link.token: r.link.last_counted_at for r in batch if r.link.last_counted_at is not None}
+    clicked_before = {r.link.message_id for r in batch if r.link.message_clicked and r.link.message_id}
     rows, kinds, first_clicks = [], [], []
     for request in batch:
         link, kind, counted = request.link, request.client.kind, request.client.counted

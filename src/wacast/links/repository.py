@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.kit.cache import TTLCache
@@ -59,35 +59,23 @@ async def insert_links(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
         await session.execute(insert(TrackedLink), rows)
 
 
-async def links(session: AsyncSession, tokens: list[str]) -> dict[str, Any]:
-    """The links of many tokens in one primary-key lookup (a batch of the redirect)."""
+async def links_to_follow(session: AsyncSession, tokens: list[str]) -> dict[str, Any]:
+    """What a batch of the redirect needs, in ONE statement (each round trip of the batch waits
+    behind the event loop's other requests): each token's link, the time of its latest counted
+    click (`last_counted_at`, None without one) and whether its message has a counted click on
+    any of its links (`message_clicked`)."""
     if not tokens:
         return {}
-    return {row.token: row for row in (await session.execute(select(*LINK_COLUMNS).where(TrackedLink.token.in_(tokens)))).all()}
+    last_counted = (select(func.max(LinkClick.clicked_at))
+                    .where(LinkClick.token == TrackedLink.token, LinkClick.counted.is_(True)).scalar_subquery())
+    message_clicked = exists().where(LinkClick.message_id == TrackedLink.message_id, LinkClick.counted.is_(True))
+    rows = await session.execute(select(*LINK_COLUMNS, last_counted.label("last_counted_at"), message_clicked.label("message_clicked"))
+                                 .where(TrackedLink.token.in_(tokens)))
+    return {row.token: row for row in rows.all()}
 
 
 async def links_of_message(session: AsyncSession, message_id: uuid.UUID) -> Sequence[Any]:
     return (await session.execute(select(*LINK_COLUMNS).where(TrackedLink.message_id == message_id).order_by(TrackedLink.button_index))).all()
-
-
-async def last_counted_clicks(session: AsyncSession, tokens: list[str]) -> dict[str, datetime]:
-    """The time of each token's latest counted click (tokens without one are absent)."""
-    if not tokens:
-        return {}
-    rows = await session.execute(
-        select(LinkClick.token, func.max(LinkClick.clicked_at)).where(LinkClick.token.in_(tokens), LinkClick.counted.is_(True)).group_by(LinkClick.token)
-    )
-    return {token: at for token, at in rows.all()}
-
-
-async def messages_clicked(session: AsyncSession, message_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    """Those of the messages that already have a counted click."""
-    if not message_ids:
-        return set()
-    rows = await session.execute(
-        select(LinkClick.message_id).where(LinkClick.message_id.in_(message_ids), LinkClick.counted.is_(True)).distinct()
-    )
-    return set(rows.scalars().all())
 
 
 async def insert_clicks(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
