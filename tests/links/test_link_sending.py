@@ -287,3 +287,74 @@ async def test_a_conversions_key_records_conversions_and_nothing_else(client, db
     assert recorded.status_code == 201, recorded.text
     async with db.read() as session:
         assert (await session.execute(select(func.count()).select_from(Message))).scalar_one() == 1
+
+
+async def test_tracking_given_at_a_campaigns_creation_is_stored_with_it_and_applies_to_the_first_links(client, app, db, settings, dispatcher):
+    setup = await make_project(db)
+    made = await client.post("/api/v1/templates", headers=auth(setup.api_key), json=copy.deepcopy(SHOP))
+    assert made.status_code == 201 and made.json()["status"] == "APPROVED", made.text
+    given = {"utm": {"utm_medium": "broadcast"}, "goals": ["purchase", "cart"], "attribution_window_days": 3, "track_body_urls": True}
+
+    async def campaigns() -> int:
+        async with db.read() as session:
+            return (await session.execute(select(func.count()).select_from(Campaign))).scalar_one()
+
+    # An API campaign with its tracking: the answer and GET .../tracking say the same.
+    api = await client.post("/api/v1/campaigns", headers=auth(setup.api_key), json={
+        "type": "api", "name": "shop_api", "template": "shop_now", "live": True, "tracking": {"goals": ["purchase"]}})
+    assert api.status_code == 201, api.text
+    assert api.json()["tracking"] == {"utm": {}, "goals": ["purchase"], "attribution_window_days": 7, "track_body_urls": False}
+    assert (await client.get("/api/v1/campaigns/shop_api/tracking", headers=auth(setup.api_key))).json()["tracking"]["goals"] == ["purchase"]
+
+    # Bad tracking, for both kinds and for the dry run: the PUT's status and code, nothing created.
+    before = await campaigns()
+    for body in ({"type": "api", "name": "bad_api", "template": "shop_now"},
+                 {"type": "broadcast", "name": "bad_b", "template": "shop_now", "segment_id": "x"},
+                 {"type": "broadcast", "name": "bad_dry", "template": "shop_now", "segment_id": "x", "dry_run": True}):
+        for tracking, status, code in (({"goals": ["Big Sale"]}, 400, "FIELD_INVALID"), ({"window": 7}, 422, "VALIDATION_ERROR"),
+                                       ("yes", 400, "FIELD_INVALID")):
+            refused = await client.post("/api/v1/campaigns", headers=auth(setup.api_key), json={**body, "tracking": tracking})
+            assert (refused.status_code, refused.json()["code"]) == (status, code), (body, tracking, refused.text)
+            details = refused.json()["details"]
+            assert details.get("field", "").startswith("tracking") or details.get("fields") == ["tracking.window"], refused.text
+    assert await campaigns() == before
+
+    # A broadcast created with tracking: its very first messages carry tracked body URLs and its UTM.
+    now = utcnow()
+    async with db.transaction() as session:
+        await session.execute(insert(Contact), [{
+            "id": uuid.uuid4(), "project_id": setup.project_id, "phone": "+919811100071", "name": "P1", "source": "test", "opted_in": True,
+            "blocked": False, "attributes": {"sku": "71"}, "created_at": now, "updated_at": now}])
+    segment = await client.post("/api/v1/segments", headers=auth(setup.api_key), json={"name": "shoppers", "filter": {
+        "match": "all", "conditions": [{"field": "source", "op": "equals", "value": "test"}]}})
+    assert segment.status_code == 201, segment.text
+    broadcast = await client.post("/api/v1/campaigns", headers=auth(setup.api_key), json={
+        "type": "broadcast", "name": "tracked_sale", "template": "shop_now", "segment": segment.json()["id"],
+        "params": ["$name", "https://shop.example.com/weekend"], "buttons": {"0": "$sku"}, "tracking": given})
+    assert broadcast.status_code == 201, broadcast.text
+    assert broadcast.json()["tracking"] == given
+    assert (await client.get("/api/v1/campaigns/tracked_sale/tracking", headers=auth(setup.api_key))).json()["tracking"] == given
+    await run_until_fanned_out(BroadcastEngine(app.state.db, settings))
+    await dispatcher.run_until_idle()
+    async with db.read() as session:
+        message = (await session.execute(select(Message).join(Campaign, Campaign.id == Message.campaign_id)
+                                          .where(Campaign.name == "tracked_sale"))).scalar_one()
+        links = {r.token: r for r in (await session.execute(select(TrackedLink).where(TrackedLink.message_id == message.id))).scalars()}
+    body = next(c for c in message.payload["components"] if c["type"] == "body")
+    body_token = body["parameters"][1]["text"].removeprefix(f"{PUBLIC}/r/")
+    assert body_token in links and links[body_token].button_index is None  # the body URL is tracked from the first message
+    [answer] = await follow(settings, [body_token])
+    assert answer.headers["location"] == (
+        "https://shop.example.com/weekend?utm_source=whatsapp&utm_medium=broadcast&utm_campaign=tracked_sale&utm_content=body")
+
+
+async def test_tracking_body_urls_at_creation_needs_a_public_url(client, db, app):
+    app.state.settings = app.state.settings.model_copy(update={"public_url": ""})
+    setup = await make_project(db)
+    async with db.read() as session:
+        before = (await session.execute(select(func.count()).select_from(Campaign))).scalar_one()
+    refused = await client.post("/api/v1/campaigns", headers=auth(setup.api_key), json={
+        "type": "api", "name": "body_links", "template": "order_update", "tracking": {"track_body_urls": True}})
+    assert refused.status_code == 400 and refused.json()["code"] == "PUBLIC_URL_NOT_SET", refused.text
+    async with db.read() as session:
+        assert (await session.execute(select(func.count()).select_from(Campaign))).scalar_one() == before

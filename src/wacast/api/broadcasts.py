@@ -24,6 +24,7 @@ from wacast.contacts import segments
 from wacast.db.requests import ReadSession, WriteSession
 from wacast.kit.errors import WacastError
 from wacast.kit.http import JSONResponse, read_json
+from wacast.links import service as links
 
 router = APIRouter(prefix="/api/v1", tags=["Broadcasts"])
 
@@ -32,10 +33,10 @@ RESULT_KEYS = {"pause": "held", "resume": "released", "cancel": "withdrawn"}
 
 # The fields each body may have, nested objects included: any other is refused (422 naming
 # it), never ignored: a client's option this version does not know must not send for real.
-API_CAMPAIGN_FIELDS = ("type", "name", "template", "language", "live")
+API_CAMPAIGN_FIELDS = ("type", "name", "template", "language", "live", "tracking")
 BROADCAST_FIELDS = (
     "type", "name", "template", "language", "segment", "segment_id", "params", "buttons", "media", "location",
-    "send_at", "failure_threshold", "failure_window", "dry_run",
+    "send_at", "failure_threshold", "failure_window", "dry_run", "tracking",
 )
 CSV_BROADCAST_FIELDS = (*(f for f in BROADCAST_FIELDS if f != "segment_id"), "source")  # `segment` is refused by name
 MULTIPART_FIELDS = ("campaign", "audience")
@@ -51,6 +52,7 @@ FREQUENCY_CAP_FIELDS = ("messages", "days")
 BROADCAST_EXAMPLE = {
     "type": "broadcast", "name": "Retarget: read, no reply", "template": "diwali_offer", "segment": "FB read X, no reply",
     "params": [{"attribute": "FirstName", "fallback": "there"}, "20%"], "send_at": "2026-11-28T10:00",
+    "tracking": {"utm": {"utm_medium": "broadcast"}, "goals": ["purchase"], "attribution_window_days": 7},
 }
 # Every field a JSON create request may have (which apply depends on "type"; docs/broadcasts.md).
 CREATE_FIELDS = sorted({*BROADCAST_FIELDS, *API_CAMPAIGN_FIELDS})
@@ -109,6 +111,10 @@ async def create_campaign(request: Request, identity: ApiIdentity = Depends(requ
     dry = body.pop("dry_run", False)
     if not isinstance(dry, bool):
         raise WacastError("dry_run must be true or false", "FIELD_INVALID", {"field": "dry_run"})
+    # Clicks and conversions (docs/links.md), as PUT .../tracking takes them: checked before
+    # anything is written, the dry run included; stored with the campaign.
+    tracking = body.pop("tracking", None)
+    links.check_tracking(tracking, request.app.state.settings.public_url)
     if kind == "api":
         if dry:
             raise WacastError("dry_run is for broadcasts; estimate an API campaign's list with POST /api/v1/campaigns/{id}/estimate",
@@ -116,7 +122,7 @@ async def create_campaign(request: Request, identity: ApiIdentity = Depends(requ
         if csv_data is not None:
             raise WacastError("An API campaign has no audience to upload; send JSON", "FIELD_INVALID", {"field": "audience"})
         allow_fields(body, API_CAMPAIGN_FIELDS)
-        return await _create_api_campaign(request, identity, body)
+        return await _create_api_campaign(request, identity, body, tracking)
     if kind != "broadcast":
         raise WacastError("type must be \"broadcast\" or \"api\"", "FIELD_INVALID", {"field": "type", "allowed": ["broadcast", "api"]})
     check_broadcast_fields(body, csv_audience=csv_data is not None)
@@ -126,7 +132,7 @@ async def create_campaign(request: Request, identity: ApiIdentity = Depends(requ
             check_media=request.app.state.media.check, csv_data=csv_data))
     out = await broadcasts.create(
         request.app.state.db, identity.project_id, body, defaults=request.app.state.settings,
-        check_media=request.app.state.media.check, csv_data=csv_data,
+        check_media=request.app.state.media.check, csv_data=csv_data, tracking=tracking,
     )
     engine = getattr(request.app.state, "broadcasts", None)
     if engine is not None:
@@ -134,14 +140,15 @@ async def create_campaign(request: Request, identity: ApiIdentity = Depends(requ
     return out
 
 
-async def _create_api_campaign(request: Request, identity: ApiIdentity, body: dict) -> Any:
+async def _create_api_campaign(request: Request, identity: ApiIdentity, body: dict, tracking: Any) -> Any:
     name, template = body.get("name"), body.get("template")
     if not isinstance(name, str) or not isinstance(template, str) or not template.strip():
         raise WacastError("name and template are required", "FIELD_REQUIRED", {"field": "name" if not isinstance(name, str) else "template"})
     language = body.get("language") if isinstance(body.get("language"), str) else None
     async with request.app.state.db.transaction() as session:  # the route opens its sessions (see create_campaign)
         campaign = await campaigns.create(session, identity.project_id, name, template.strip(), language, live=bool(body.get("live")))
-        return await presenter.describe(session, campaign)
+        settings = await links.set_tracking(session, campaign, tracking, request.app.state.settings.public_url)
+        return {**await presenter.describe(session, campaign), "tracking": settings.as_dict()}
 
 
 @router.get("/campaigns/{campaign}", summary="A campaign with its progress (queued / sent / delivered / read / failed of total)")

@@ -113,10 +113,18 @@ async def insert_links(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
 async def set_tracking(session: AsyncSession, campaign: Any, raw: Any, public_url: str) -> tracking.Tracking:
     """A campaign's click and conversion settings (REST, dashboard): checked by the one parser
     (links/tracking.py); tracking body URLs needs WACAST_PUBLIC_URL. Replaces what was set."""
+    settings = check_tracking(raw, public_url)
+    await repo.set_tracking(session, campaign, settings.as_dict() if raw is not None else None)
+    return settings
+
+
+def check_tracking(raw: Any, public_url: str) -> tracking.Tracking:
+    """Tracking settings as given (PUT .../tracking, the dashboard, `tracking` at a campaign's
+    creation), checked before anything is written: the one parser, and tracking body URLs
+    needs WACAST_PUBLIC_URL."""
     settings = tracking.parse(raw)
     if settings.track_body_urls:
         public_url_required(public_url)
-    await repo.set_tracking(session, campaign, settings.as_dict() if raw is not None else None)
     return settings
 
 

@@ -31,6 +31,7 @@ from wacast.contacts import segments
 from wacast.kit import text
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import Conflict, NotFound, WacastError
+from wacast.links import service as links
 from wacast.meta.errors import ErrorClass, classify
 from wacast.models.broadcasts import SendPolicy
 from wacast.models.campaigns import Campaign
@@ -176,14 +177,17 @@ def _csv_source(body: dict[str, Any]) -> str:
 
 async def create(
     db: Any, project_id: uuid.UUID, body: Any, *, defaults: Any, check_media: MediaCheck, csv_data: bytes | None = None,
+    tracking: Any = None,
 ) -> dict[str, Any]:
     """Create a broadcast to a segment (or to an uploaded CSV): the broadcast as `describe`
-    shows it, with the CSV's row counts and rejects.
+    shows it, with the CSV's row counts and rejects, and its `tracking` (links/tracking.py:
+    checked first, stored with the campaign row, so the fan-out's first links follow it).
 
     The media URL is fetched (a network call) between validating and writing, so this use
     case opens its own units of work: it validates in a read session, checks the media with
     no session open, then validates again and writes in one transaction."""
     csv_audience = csv_data is not None
+    links.check_tracking(tracking, defaults.public_url)
     async with db.read() as session:
         draft = await prepare(session, project_id, body, csv_audience=csv_audience, defaults=defaults)
         default_country = draft.project.default_country  # read before the read session ends (and expires it)
@@ -194,7 +198,9 @@ async def create(
         csv_rows = await repo.upsert_csv_contacts(session, project_id, rows, _csv_source(body), utcnow()) if csv_audience else None
         draft = await prepare(session, project_id, body, csv_audience=csv_audience, defaults=defaults)
         campaign = await write(session, project_id, draft, csv_rows)
+        settings = await links.set_tracking(session, campaign, tracking, defaults.public_url)
         out = await presenter.describe(session, campaign)
+    out["tracking"] = settings.as_dict()
     if csv_audience:
         out["audience"].update(rows=len(rows), rejected_rows=len(rejected), rejected=rejected[:100])
     return out
