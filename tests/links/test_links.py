@@ -8,6 +8,7 @@ accepted through the campaign API."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -22,7 +23,9 @@ from tests.support.webhook_receiver import WebhookReceiver
 from wacast.api_keys import service as api_keys
 from wacast.kit.clock import utcnow
 from wacast.links import service as links
-from wacast.models.links import Conversion, LinkClick
+from wacast.links.clicks import ClickRecorder
+from wacast.links.clients import classify
+from wacast.models.links import Conversion, LinkClick, MessageClick
 from wacast.models.messages import Message
 
 BROWSER = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
@@ -100,6 +103,27 @@ async def test_the_redirect_counts_a_persons_tap_once_and_fires_message_clicked_
     await deliver_all(app.state.webhooks)
     assert len(receiver.accepted("message.clicked")) == 1
     assert (await clicks(db, token))[-1] == ("browser", True)
+
+
+async def test_taps_of_one_message_seen_by_two_server_processes_at_once_fire_message_clicked_once(client, db, app, receiver):
+    """Two ClickRecorders stand for two server processes; each writes a batch at the same time,
+    one tap of each of the message's two links. message_clicks decides the one first click."""
+    setup = await make_project(db)
+    subscribed = await client.post("/api/v1/webhooks", headers=auth(setup.api_key),
+                                   json={"url": receiver.url, "topics": ["message.clicked"], "secret": receiver.secret})
+    assert subscribed.status_code == 201, subscribed.text
+    message_id = await queued_message(client, setup)
+    button, body_link = await mint(db, setup, message_id), await mint(db, setup, message_id, "https://shop.example/terms")
+    tap = classify("GET", BROWSER, None)
+    followed = await asyncio.gather(ClickRecorder(db).follow(button, tap), ClickRecorder(db).follow(body_link, tap),
+                                    ClickRecorder(db).follow(button, classify("GET", PREVIEW, None)))
+    assert [f.client_class for f in followed] == ["browser", "browser", "preview"]
+    assert await clicks(db, button) == [("browser", True), ("preview", False)] or await clicks(db, button) == [("preview", False), ("browser", True)]
+    async with db.read() as session:
+        first = (await session.execute(select(MessageClick.message_id))).scalars().all()
+    assert first == [message_id]
+    await deliver_all(app.state.webhooks)
+    assert [e["data"]["submitted_message_id"] for e in receiver.accepted("message.clicked")] == [str(message_id)]
 
 
 @pytest.mark.parametrize("path", [

@@ -47,7 +47,11 @@ class ClickRecorder:
 
     def __init__(self, db: Database, max_batch: int = 500) -> None:
         self.db = db
-        self.group: GroupCommit[tuple[str, ClientClass], Followed | None] = GroupCommit(self._write, max_batch=max_batch, name="clicks")
+        # Two batches in flight on PostgreSQL: one waits on its round trips while the other is
+        # built (one at a time on SQLite, where writers take turns at the write gate anyway).
+        # Taps of one link never share the flight (key): each is decided against the other's commit.
+        self.group: GroupCommit[tuple[str, ClientClass], Followed | None] = GroupCommit(
+            self._write, max_batch=max_batch, name="clicks", in_flight=1 if db.write_gate is not None else 2, key=lambda item: item[0])
 
     async def follow(self, token: str, client: ClientClass) -> Followed | None:
         return await self.group.submit((token, client))
@@ -67,12 +71,13 @@ class ClickRecorder:
 async def write_clicks(session: AsyncSession, batch: list[Request]) -> list[str]:
     """Store a batch of link requests; the class of each (a person's request within
     REPEAT_SECONDS of the link's last counted click is a repeat). `message.clicked` fires for
-    each message's first counted click. The links carry their click state as read in this
+    each message's first counted click, decided by its message_clicks row (so once, whichever
+    batch or process saw the tap). The links carry their click state as read in this
     transaction; the batch updates it as it goes (two taps of one link in one batch)."""
     remember_subscribers(session)  # each project's subscriptions read once per batch
     last = {r.link.token: r.link.last_counted_at for r in batch if r.link.last_counted_at is not None}
-    clicked_before = {r.link.message_id for r in batch if r.link.message_clicked and r.link.message_id}
-    rows, kinds, first_clicks = [], [], []
+    candidates: dict[Any, Request] = {}  # message id -> the request of its first counted click here
+    rows, kinds = [], []
     for request in batch:
         link, kind, counted = request.link, request.client.kind, request.client.counted
         if counted:
@@ -81,15 +86,15 @@ async def write_clicks(session: AsyncSession, batch: list[Request]) -> list[str]
                 kind, counted = "repeat", False
             else:
                 last[link.token] = request.at
-        if counted and link.message_id and link.message_id not in clicked_before:
-            clicked_before.add(link.message_id)
-            first_clicks.append(request)
+        if counted and link.message_id and not link.message_clicked:
+            candidates.setdefault(link.message_id, request)
         rows.append({"token": link.token, "project_id": link.project_id, "campaign_id": link.campaign_id, "message_id": link.message_id,
                      "contact_id": link.contact_id, "button_index": link.button_index, "clicked_at": request.at,
                      "client_class": kind, "counted": counted})
         kinds.append(kind)
     await repo.insert_clicks(session, rows)
-    await _clicked_events(session, first_clicks)
+    firsts = await repo.claim_first_clicks(session, {message_id: r.at for message_id, r in candidates.items()})
+    await _clicked_events(session, [r for message_id, r in candidates.items() if message_id in firsts])
     return kinds
 
 

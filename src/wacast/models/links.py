@@ -56,6 +56,19 @@ class LinkClick(Base):
     counted: Mapped[bool] = mapped_column(default=False)
 
 
+class MessageClick(Base):
+    """A message's first counted click. Its primary key is what makes `message.clicked` fire
+    once per message: each batch of clicks inserts its messages here with ON CONFLICT DO
+    NOTHING, and only the batch whose row went in sends the event, whichever server process
+    or batch in flight recorded the tap (a concurrent insert of the same key waits for the
+    other transaction's commit)."""
+
+    __tablename__ = "message_clicks"
+
+    message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    clicked_at: Mapped[datetime]
+
+
 class Conversion(IdMixin, Base):
     """A business event (goal) of a contact, attributed to the message that earned it, if any."""
 
