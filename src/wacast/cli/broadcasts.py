@@ -17,9 +17,11 @@ from wacast.campaign_api.media import MediaChecker
 from wacast.campaigns.broadcasts import dry_run, presenter
 from wacast.campaigns.broadcasts import service as broadcasts
 from wacast.campaigns.broadcasts.plan import param_shorthand
+from wacast.cli import tracking as tracking_input
 from wacast.config import get_settings
 from wacast.contacts import segments
 from wacast.kit import text
+from wacast.links import service as links
 
 segments_app = typer.Typer(help="Segments: saved contact filters (docs/broadcasts.md).", no_args_is_help=True)
 broadcasts_app = typer.Typer(help="Broadcast campaigns: a template to a segment or CSV, now or scheduled.", no_args_is_help=True)
@@ -180,6 +182,7 @@ def segments_export(name: str, project: str = ProjectOpt, output: Path = typer.O
 
 
 @broadcasts_app.command("create")
+@tracking_input.with_flags
 def broadcasts_create(
     name: str, project: str = ProjectOpt,
     template: str = typer.Option(..., "--template", help="An approved template's name."),
@@ -189,10 +192,15 @@ def broadcasts_create(
     media_url: str = typer.Option(None, "--media-url", help="Header media URL when the template has one."),
     send_at: str = typer.Option(None, "--send-at", help="ISO time in the project's time zone (e.g. 2026-11-28T10:00); default now."),
     dry: bool = typer.Option(False, "--dry-run", help="Validate and estimate (audience, skips, countries, cost): create and send nothing."),
-    as_json: bool = JsonOpt,
+    tracking_json: str = tracking_input.JsonOpt, tracking_file: Path = tracking_input.FileOpt,
+    as_json: bool = JsonOpt, tracking_flags: tracking_input.Flags = tracking_input.NO_FLAGS,
 ) -> None:
-    """Create a broadcast (it starts at --send-at, or as soon as a worker sees it); --dry-run only says what it would do."""
+    """Create a broadcast (it starts at --send-at, or as soon as a worker sees it); --dry-run only says what it would do.
+
+    Its click and conversion settings: --tracking (or --tracking-file), the flags over it (docs/links.md)."""
     settings = get_settings()
+    loaded = tracking_input.load(tracking_json, tracking_file)
+    tracking = tracking_input.merge(None if loaded is tracking_input.NOT_GIVEN else loaded, tracking_flags)
 
     def request_body() -> dict[str, Any]:
         # The base text rule (kit/text.py) for every option; the service checks the body again.
@@ -218,8 +226,10 @@ def broadcasts_create(
         async with db.read() as session:
             project_id = (await cli._project(session, project)).id
         csv_data = csv_file.read_bytes() if csv_file else None
-        use_case = dry_run.broadcast if dry else broadcasts.create
-        return await use_case(db, project_id, body, defaults=settings, check_media=check_media, csv_data=csv_data)
+        if dry:  # checked as a create checks it (REST's dry run the same), nothing stored
+            links.check_tracking(tracking, settings.public_url)
+            return await dry_run.broadcast(db, project_id, body, defaults=settings, check_media=check_media, csv_data=csv_data)
+        return await broadcasts.create(db, project_id, body, defaults=settings, check_media=check_media, csv_data=csv_data, tracking=tracking)
 
     data = cli._run(work)
     if as_json:
@@ -229,6 +239,7 @@ def broadcasts_create(
     else:
         console.print(f"broadcast [bold]{data['name']}[/bold] created")
         render_progress(data)
+        tracking_input.render(data["tracking"])
 
 
 def _control(name: str, project: str, action: str, as_json: bool) -> None:

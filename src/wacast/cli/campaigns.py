@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import typer
 
-from wacast.campaigns import service
+from wacast.campaigns import analytics, service
+from wacast.cli import tracking as tracking_input
 from wacast.cli.broadcasts import broadcast_view, render_progress
 from wacast.cli.common import (
     JsonOpt,
@@ -18,7 +20,11 @@ from wacast.cli.common import (
     project_by_name,
     run,
 )
+from wacast.config import get_settings
 from wacast.db.engine import Database
+from wacast.kit import text
+from wacast.links import service as links
+from wacast.links import tracking as link_tracking
 from wacast.messages import service as messages_service
 from wacast.models.campaigns import CampaignStatus
 
@@ -85,6 +91,41 @@ def campaigns_live(campaign: str, project: str = ProjectOpt, as_json: bool = Jso
 def campaigns_pause(campaign: str, project: str = ProjectOpt, as_json: bool = JsonOpt) -> None:
     """Pause a campaign: sends are refused until it is Live again."""
     _set_campaign_status(campaign, project, "paused", as_json)
+
+
+@campaigns_app.command("tracking")
+@tracking_input.with_flags
+def campaigns_tracking(
+    campaign: str, project: str = ProjectOpt,
+    set_json: str = typer.Option(None, "--set", help="Replace the settings with this tracking object (JSON, as PUT .../tracking takes it)."),
+    set_file: Path = typer.Option(None, "--set-file", exists=True, dir_okay=False, help="The tracking object in a JSON file."),
+    as_json: bool = JsonOpt, tracking_flags: tracking_input.Flags = tracking_input.NO_FLAGS,
+) -> None:
+    """Show a campaign's click and conversion settings, or set them (docs/links.md).
+
+    --set (or --set-file) replaces them, as PUT /api/v1/campaigns/{campaign}/tracking does; a flag
+    alone changes only its field, the rest stays as stored."""
+    loaded = tracking_input.load(set_json, set_file, "--set")
+    writing = loaded is not tracking_input.NOT_GIVEN or tracking_flags.given()
+    public_url = get_settings().public_url
+
+    async def work(db: Database) -> dict:
+        text.check("campaign", campaign)
+        async with db.transaction() if writing else db.read() as session:
+            p = await project_by_name(session, project)
+            found = await analytics.find_campaign(session, p.id, campaign)
+            if writing:  # the flags over what is given, else over what is stored
+                base = link_tracking.parse(found.tracking).as_dict() if loaded is tracking_input.NOT_GIVEN else loaded
+                settings = await links.set_tracking(session, found, tracking_input.merge(base, tracking_flags), public_url)
+            else:
+                settings = link_tracking.parse(found.tracking)
+            return {"campaign_id": str(found.id), "campaign": found.name, "tracking": settings.as_dict()}
+
+    data = run(work)
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    tracking_input.render(data["tracking"], f"{data['campaign']} tracking")
 
 
 @messages_app.command("show")
