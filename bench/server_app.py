@@ -59,11 +59,13 @@ def create_bench_app():  # noqa: ANN201
 def main() -> None:
     import uvicorn
 
+    from wacast.cli.server import uvicorn_options
+
     settings = get_settings()
-    # The same options as `wacast serve` (src/wacast/cli/server.py); WACAST_BENCH_SERVE_WORKERS
-    # as its `--workers` (server processes sharing the port, PostgreSQL only).
-    options = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
-               "proxy_headers": True, "loop": "auto", "http": "auto", "timeout_graceful_shutdown": 30}
+    # The options of `wacast serve` (src/wacast/cli/server.py): wacast's logging, its one access
+    # line per request (uvicorn's own access log off). WACAST_BENCH_SERVE_WORKERS as its
+    # `--workers` (server processes sharing the port, PostgreSQL only).
+    options = uvicorn_options(settings)
     workers = int(os.environ.get("WACAST_BENCH_SERVE_WORKERS", "1"))
     if workers > 1:
         uvicorn.run("bench.server_app:create_bench_app", factory=True, workers=workers, **options)

@@ -58,6 +58,7 @@ from wacast.runtime import (
     build_providers,
     provide_interfaces,
 )
+from wacast.webhooks import outbox as webhook_outbox
 from wacast.webhooks.tasks import WebhookSender
 from wacast.whatsapp.intake import WebhookIntake
 
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         contacts_repo.configure_cache(settings.cache_seconds)
         api_key_service.configure_cache(settings.cache_seconds)
         links_repo.configure_cache(settings.cache_seconds)
+        webhook_outbox.configure_cache(settings.cache_seconds)  # the redirect's batches (webhooks/outbox.py)
 
         ratelimit.limiter.configure(settings.api_rate_limit, settings.api_rate_burst)
         app.state.settings = settings

@@ -270,3 +270,43 @@ async def test_a_send_key_cannot_record_conversions_and_contacts_of_two_records_
     mismatch = await client.post("/api/v1/conversions", headers=auth(setup.api_key),
                                  json={"destination": "+919876543210", "submitted_message_id": str(first), "goal": "purchase"})
     assert mismatch.status_code == 400 and mismatch.json()["code"] == "CONVERSION_CONTACT_MISMATCH"
+
+
+async def test_click_batches_read_subscriptions_from_the_process_cache_which_a_change_made_here_forgets(db, settings):
+    """The redirect's batches read each project's subscriptions once per WACAST_CACHE_SECONDS
+    (webhooks/outbox.py): a subscription written by another process (a row this process did not
+    write) is seen within that time, one made through the webhooks service here at once."""
+    from wacast.models.webhooks import WebhookSubscription
+    from wacast.webhooks import events as hooks
+    from wacast.webhooks import outbox
+    from wacast.webhooks import service as webhooks
+
+    setup = await make_project(db)
+    outbox.configure_cache(3600)
+    try:
+        async def wanted(across: bool) -> bool:
+            async with db.transaction() as session:
+                outbox.remember_subscribers(session, across_transactions=across)
+                return await hooks.wants(session, setup.project_id, "message.clicked")
+
+        assert not await wanted(True)
+        async with db.transaction() as session:  # as another process would write it
+            now = utcnow()
+            session.add(WebhookSubscription(id=uuid.uuid4(), project_id=setup.project_id, url="http://127.0.0.1:9/elsewhere",
+                                            topics=["message.clicked"], secret="s" * 32, description="", active=True,
+                                            created_at=now, updated_at=now))
+        assert not await wanted(True)  # the cached answer, until the TTL runs out
+        assert await wanted(False)  # a transaction of its own reads the table
+        async with db.transaction() as session:
+            made = await webhooks.create(session, setup.project_id, url="http://127.0.0.1:9/here", topics=["message.clicked"],
+                                         allow_private=True)
+        assert await wanted(True)  # forgotten by the change made here
+        async with db.transaction() as session:
+            await webhooks.update(session, setup.project_id, made["id"], {"topics": ["message.received"]})
+        async with db.transaction() as session:
+            subs = await webhooks.list_all(session, setup.project_id)
+            for sub in subs:
+                await webhooks.update(session, setup.project_id, sub["id"], {"active": False})
+        assert not await wanted(True)
+    finally:
+        outbox.configure_cache(settings.cache_seconds)

@@ -74,6 +74,23 @@ def _refuse_busy_port(host: str, port: int) -> None:
              "choose the address with --host / WACAST_HOST and --port / WACAST_PORT")
 
 
+def uvicorn_options(settings: Any, host: str | None = None, port: int | None = None) -> dict[str, Any]:
+    """How `wacast serve` runs uvicorn (the benchmarks' server uses the same, bench/server_app.py)."""
+    return {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_level": settings.log_level,
+        "log_config": None,  # wacast's own logging (kit/logs.py): JSON or text, request ids, redaction
+        "access_log": False,  # one access line per request comes from ops/middleware.py
+        "proxy_headers": True,
+        "loop": "auto",
+        "http": "auto",
+        # SIGTERM: stop accepting, finish in-flight requests (up to this), then the lifespan
+        # stops the embedded loops (wacast/runtime.py), which finish or hand back their sends and leases.
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
+    }
+
+
 def serve(
     host: str = typer.Option(None, help="Interface to bind (WACAST_HOST, default 127.0.0.1)."),
     port: int = typer.Option(None, help="Port (WACAST_PORT, default 8000)."),
@@ -91,19 +108,7 @@ def serve(
         fail(problem)
     _refuse_busy_port(host or settings.host, port or settings.port)
     configure_from_settings(settings)
-    kwargs: dict[str, Any] = {
-        "host": host or settings.host,
-        "port": port or settings.port,
-        "log_level": settings.log_level,
-        "log_config": None,  # wacast's own logging (kit/logs.py): JSON or text, request ids, redaction
-        "access_log": False,  # one access line per request comes from ops/middleware.py
-        "proxy_headers": True,
-        "loop": "auto",
-        "http": "auto",
-        # SIGTERM: stop accepting, finish in-flight requests (up to this), then the lifespan
-        # stops the embedded loops (wacast/runtime.py), which finish or hand back their sends and leases.
-        "timeout_graceful_shutdown": settings.shutdown_timeout,
-    }
+    kwargs = uvicorn_options(settings, host, port)
     if workers > 1:
         uvicorn.run("wacast.app:create_app", factory=True, workers=workers, **kwargs)
     else:

@@ -82,11 +82,11 @@ _PATTERNS = [
     re.compile(r"()(gAAAAA[A-Za-z0-9_\-=]{20,})"),  # Fernet ciphertexts
     re.compile(r"(postgres(?:ql)?(?:\+\w+)?://[^:/@\s]+:)([^@\s]+)(?=@)"),  # passwords in database URLs
 ]
-# A line none of _PATTERNS can match holds none of these (each pattern starts with one of them,
-# case-insensitively): one search instead of six substitutions per line.
-_MAY_HOLD_SECRET = re.compile(
-    r"(?i)secret|passw|token|authorization|signature|api_?key|bearer|wac_|EAA|gAAAAA|postgres"
-)
+# A line none of _PATTERNS can match holds none of these cues (each pattern starts with one of
+# them, compared here in lower case): a few substring tests instead of six substitutions per line.
+# (A case-insensitive alternation regex for the same test cost 11 µs per access line.)
+_SECRET_CUES = ("secret", "passw", "token", "authorization", "signature", "apikey", "api_key", "bearer", "wac_", "eaa", "gaaaaa",
+                "postgres")
 _secrets: set[str] = set()
 _MAX_SECRETS = 10_000
 
@@ -110,7 +110,8 @@ def redact(text: str) -> str:
         if _secrets_re is None:  # one alternation, longest first, rebuilt when a secret is added
             _secrets_re = re.compile("|".join(re.escape(v) for v in sorted(_secrets, key=len, reverse=True)))
         text = _secrets_re.sub(REDACTED, text)
-    if _MAY_HOLD_SECRET.search(text):  # most lines (every access line) hold none of the cues
+    lowered = text.lower()
+    if any(cue in lowered for cue in _SECRET_CUES):  # most lines (every access line) hold none
         for pattern in _PATTERNS:
             text = pattern.sub(_keep_cue, text)
     return text
@@ -173,6 +174,10 @@ _HANDLER_MARK = "_wacast_handler"
 
 def configure_logging(level: str = "info", fmt: str = "text", stream: TextIO | None = None) -> logging.Handler:
     """Install wacast's handler on the root logger (replacing one installed before)."""
+    # What no wacast line shows (the caller's file and line, thread and process names), left
+    # uncomputed: the logging HOWTO's "Optimization" settings (each access line cost 5 µs more).
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, _HANDLER_MARK, False):

@@ -74,7 +74,7 @@ async def write_clicks(session: AsyncSession, batch: list[Request]) -> list[str]
     each message's first counted click, decided by its message_clicks row (so once, whichever
     batch or process saw the tap). The links carry their click state as read in this
     transaction; the batch updates it as it goes (two taps of one link in one batch)."""
-    remember_subscribers(session)  # each project's subscriptions read once per batch
+    remember_subscribers(session, across_transactions=True)  # each project's subscriptions read once per few seconds
     last = {r.link.token: r.link.last_counted_at for r in batch if r.link.last_counted_at is not None}
     candidates: dict[Any, Request] = {}  # message id -> the request of its first counted click here
     rows, kinds = [], []

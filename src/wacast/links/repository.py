@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, insert, select
+from sqlalchemy import bindparam, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.db.dialect import insert_ignore
@@ -60,6 +60,18 @@ async def insert_links(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
         await session.execute(insert(TrackedLink), rows)
 
 
+# The redirect batch's statements, built once: building a SELECT with its subqueries (and its
+# cache key) for every batch cost more CPU than running it (a batch of the redirect is a few
+# milliseconds; docs/benchmarks.md).
+_LAST_COUNTED = (select(func.max(LinkClick.clicked_at))
+                 .where(LinkClick.token == TrackedLink.token, LinkClick.counted.is_(True)).scalar_subquery())
+_LINKS_TO_FOLLOW = (select(*LINK_COLUMNS, _LAST_COUNTED.label("last_counted_at"),
+                           exists().where(MessageClick.message_id == TrackedLink.message_id).label("message_clicked"))
+                    .where(TrackedLink.token.in_(bindparam("tokens", expanding=True))))
+_INSERT_CLICKS = insert(LinkClick.__table__)
+_CLAIM_FIRST_CLICKS: dict[str, Any] = {}  # dialect name -> INSERT ... ON CONFLICT DO NOTHING RETURNING
+
+
 async def links_to_follow(session: AsyncSession, tokens: list[str]) -> dict[str, Any]:
     """What a batch of the redirect needs, in ONE statement (each round trip of the batch waits
     behind the event loop's other requests): each token's link, the time of its latest counted
@@ -67,11 +79,7 @@ async def links_to_follow(session: AsyncSession, tokens: list[str]) -> dict[str,
     (`message_clicked`, from message_clicks)."""
     if not tokens:
         return {}
-    last_counted = (select(func.max(LinkClick.clicked_at))
-                    .where(LinkClick.token == TrackedLink.token, LinkClick.counted.is_(True)).scalar_subquery())
-    message_clicked = exists().where(MessageClick.message_id == TrackedLink.message_id)
-    rows = await session.execute(select(*LINK_COLUMNS, last_counted.label("last_counted_at"), message_clicked.label("message_clicked"))
-                                 .where(TrackedLink.token.in_(tokens)))
+    rows = await session.execute(_LINKS_TO_FOLLOW, {"tokens": tokens})
     return {row.token: row for row in rows.all()}
 
 
@@ -83,7 +91,7 @@ async def insert_clicks(session: AsyncSession, rows: list[dict[str, Any]]) -> No
     """The batch's clicks in one executemany, through the table rather than the ORM's bulk
     insert (which spent a third of the redirect batch's database time building its rows)."""
     if rows:
-        await session.execute(insert(LinkClick.__table__), rows)
+        await session.execute(_INSERT_CLICKS, rows)
 
 
 async def claim_first_clicks(session: AsyncSession, first_at: dict[uuid.UUID, datetime]) -> set[uuid.UUID]:
@@ -93,9 +101,12 @@ async def claim_first_clicks(session: AsyncSession, first_at: dict[uuid.UUID, da
     concurrent claim of the same message wait for the first one's commit)."""
     if not first_at:
         return set()
-    # One cached statement, many parameter sets (a multi-row VALUES would be compiled anew for
-    # each batch size).
-    stmt = insert_ignore(session, MessageClick.__table__, ["message_id"]).returning(MessageClick.message_id)
+    # One statement, many parameter sets (a multi-row VALUES would be compiled anew for each
+    # batch size); built once per backend.
+    stmt = _CLAIM_FIRST_CLICKS.get(session.bind.dialect.name)
+    if stmt is None:
+        stmt = _CLAIM_FIRST_CLICKS[session.bind.dialect.name] = (
+            insert_ignore(session, MessageClick.__table__, ["message_id"]).returning(MessageClick.message_id))
     rows = await session.execute(stmt, [{"message_id": message_id, "clicked_at": at} for message_id, at in first_at.items()])
     return set(rows.scalars().all())
 

@@ -29,7 +29,7 @@ from wacast.kit.net import (
 )
 from wacast.kit.pagination import Page, decode_cursor, encode_cursor, page_limit
 from wacast.models.webhooks import WebhookDelivery, WebhookEvent, WebhookSubscription
-from wacast.webhooks import repository
+from wacast.webhooks import outbox, repository
 from wacast.webhooks.outbox import TOPICS
 
 MAX_SUBSCRIPTIONS = 20
@@ -126,6 +126,7 @@ async def create(
         active=True, created_at=now, updated_at=now,
     )
     await repository.add_subscription(session, sub)
+    outbox.forget_subscribers()
     return as_dict(sub, with_secret=True)
 
 
@@ -162,12 +163,14 @@ async def update(session: AsyncSession, project_id: uuid.UUID, sub_id: str | uui
             sub.failing_since = None
     sub.updated_at = utcnow()
     await session.flush()
+    outbox.forget_subscribers()
     return as_dict(sub)
 
 
 async def delete_subscription(session: AsyncSession, project_id: uuid.UUID, sub_id: str | uuid.UUID) -> None:
     sub = await _get(session, project_id, sub_id)
     await repository.delete_subscription(session, sub.id)
+    outbox.forget_subscribers()
 
 
 async def deliveries(
