@@ -113,6 +113,8 @@ async def test_a_marketer_sets_tracking_and_sees_the_clicks_conversions_and_reve
     await expect(page.locator(".flash.error")).to_contain_text(
         "tracking.attribution_window_days must be a whole number of days from 1 to 90 (FIELD_INVALID)")
     await expect(page.locator(".flash.ok")).to_have_count(0)
+    # The form as it was typed, to correct it; what is stored shows again on the page itself.
+    assert await page.input_value("#tracking-window") == "91" and await page.input_value("#tracking-goals") == "refund"
     await page.goto(campaign_url)
     assert await form_values(page) == SAVED
     stored = httpx.get(server.url + "/api/v1/campaigns/shop_now/tracking", headers=auth(key))

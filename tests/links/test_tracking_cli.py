@@ -177,3 +177,36 @@ async def test_campaigns_tracking_shows_and_sets_an_existing_campaigns_settings(
     assert run_json(cli_env, "campaigns", "tracking", "order_update", "--project", "shop", "--set-file", str(path))["tracking"] == \
         {**DEFAULTS, "goals": ["signup"]}
     assert run_json(cli_env, "campaigns", "tracking", "order_update", "--project", "shop", "--set", "{}")["tracking"] == DEFAULTS
+
+
+async def test_an_api_campaign_created_with_tracking_shows_it_everywhere_and_a_bad_value_creates_nothing(client, db, cli_env):
+    """`wacast campaigns create` takes the same tracking as REST's creation (campaigns.service.create);
+    `campaigns show` prints it, and GET /api/v1/campaigns/{id} carries it as `tracking`."""
+    setup = await make_project(db, "shop")
+    made = run_json(cli_env, "campaigns", "create", "--project", "shop", "--name", "orders", "--template", "no_params", "--live",
+                    "--tracking", '{"utm": {"utm_medium": "api"}}', "--goal", "purchase", "--attribution-window-days", "10")
+    expected = {**DEFAULTS, "utm": {"utm_medium": "api"}, "goals": ["purchase"], "attribution_window_days": 10}
+    assert made["name"] == "orders" and made["status"] == "live" and made["tracking"] == expected
+    shown = await client.get(f"/api/v1/campaigns/{made['id']}", headers=auth(setup.api_key))
+    assert shown.status_code == 200 and shown.json()["tracking"] == expected, shown.text
+    listed = await client.get("/api/v1/campaigns", headers=auth(setup.api_key))
+    assert {c["name"]: c["tracking"] for c in listed.json()["data"]}["orders"] == expected, listed.text
+    assert run_json(cli_env, "campaigns", "show", "orders", "--project", "shop")["tracking"] == expected
+    printed = run(cli_env, "campaigns", "show", "orders", "--project", "shop").stdout
+    assert "tracking: UTM overrides utm_medium=api; goals purchase; attribution window 10 days; body URLs not tracked" in printed, printed
+    # Without tracking: the defaults, nothing stored; a plain human answer still names the campaign.
+    plain = run(cli_env, "campaigns", "create", "--project", "shop", "--name", "plain", "--template", "no_params").stdout
+    assert "name: plain" in plain and "status: draft" in plain and "goals none" in plain, plain
+
+    # Refused as REST refuses it, nothing written (no campaign).
+    before = await counts(db)
+    rest = await client.post("/api/v1/campaigns", headers=auth(setup.api_key), json={
+        "type": "api", "name": "bad", "template": "no_params", "tracking": {"attribution_window_days": 91}})
+    assert rest.status_code == 400, rest.text
+    refused = run(cli_env, "campaigns", "create", "--project", "shop", "--name", "bad", "--template", "no_params",
+                  "--attribution-window-days", "91", ok=False)
+    assert refused.returncode == 2 and rest.json()["message"] in refused.stderr, (refused.stderr, rest.text)
+    body_urls = run({k: v for k, v in cli_env.items() if k != "WACAST_PUBLIC_URL"}, "campaigns", "create", "--project", "shop",
+                    "--name", "bad", "--template", "no_params", "--track-body-urls", ok=False)
+    assert body_urls.returncode == 2 and "WACAST_PUBLIC_URL" in body_urls.stderr, body_urls.stderr
+    assert await counts(db) == before

@@ -146,9 +146,9 @@ async def _create_api_campaign(request: Request, identity: ApiIdentity, body: di
         raise WacastError("name and template are required", "FIELD_REQUIRED", {"field": "name" if not isinstance(name, str) else "template"})
     language = body.get("language") if isinstance(body.get("language"), str) else None
     async with request.app.state.db.transaction() as session:  # the route opens its sessions (see create_campaign)
-        campaign = await campaigns.create(session, identity.project_id, name, template.strip(), language, live=bool(body.get("live")))
-        settings = await links.set_tracking(session, campaign, tracking, request.app.state.settings.public_url)
-        return {**await presenter.describe(session, campaign), "tracking": settings.as_dict()}
+        campaign = await campaigns.create(session, identity.project_id, name, template.strip(), language, live=bool(body.get("live")),
+                                          tracking=tracking, public_url=request.app.state.settings.public_url)
+        return await presenter.describe(session, campaign)  # its tracking included
 
 
 @router.get("/campaigns/{campaign}", summary="A campaign with its progress (queued / sent / delivered / read / failed of total)")

@@ -37,6 +37,7 @@ CAMPAIGN = {
     "id": "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d", "name": "order_update", "type": "api", "status": "live",
     "template": {"name": "order_update", "language": "en", "status": "APPROVED"},
     "messages": {"queued": 3, "sent": 10, "delivered": 120, "read": 860, "failed": 7}, "total": 1000,
+    "tracking": {"utm": {"utm_medium": "api"}, "goals": ["purchase"], "attribution_window_days": 7, "track_body_urls": False},
     "created_at": "2026-11-01T09:00:00Z", "updated_at": "2026-11-20T12:00:00Z",
 }
 SUMMARY = {
@@ -56,7 +57,8 @@ def _campaign_out(c: Campaign, t: Template | None, counts: dict[str, int]) -> di
     return {
         "id": str(c.id), "name": c.name, "type": c.type, "status": c.status,
         "template": {"name": t.name, "language": t.language, "status": t.status} if t else None,
-        "messages": counts, "total": sum(counts.values()), "created_at": c.created_at, "updated_at": c.updated_at,
+        "messages": counts, "total": sum(counts.values()), "tracking": link_tracking.parse(c.tracking).as_dict(),
+        "created_at": c.created_at, "updated_at": c.updated_at,
     }
 
 

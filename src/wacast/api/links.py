@@ -17,6 +17,7 @@ from wacast.kit import metrics
 from wacast.links import service
 from wacast.links.clients import classify
 from wacast.projects import repository as projects_repo
+from wacast.templates.tracked import REDIRECT_PREFIX
 
 router = APIRouter()
 
@@ -31,8 +32,7 @@ NOT_FOUND_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 
 
-REDIRECT_PATH = "/r/{token}"
-REDIRECT_PREFIX = "/r/"
+REDIRECT_PATH = REDIRECT_PREFIX + "{token}"
 
 
 async def follow_link(state: Any, method: str, user_agent: str, token: str) -> Response:

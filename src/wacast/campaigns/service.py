@@ -11,6 +11,8 @@ from wacast.campaigns import repository as repo
 from wacast.kit import text
 from wacast.kit.clock import utcnow
 from wacast.kit.errors import Conflict, NotFound, WacastError
+from wacast.links import service as links
+from wacast.links import tracking as link_tracking
 from wacast.messages import repository as messages_repo
 from wacast.messages.senders import account_hold
 from wacast.models.campaigns import Campaign, CampaignStatus
@@ -21,7 +23,12 @@ from wacast.templates import statuses
 from wacast.webhooks import events
 
 
-async def create(session: AsyncSession, project_id: uuid.UUID, name: str, template_name: str, language: str | None = None, *, live: bool = False) -> Campaign:
+async def create(session: AsyncSession, project_id: uuid.UUID, name: str, template_name: str, language: str | None = None, *, live: bool = False,
+                 tracking: Any = None, public_url: str = "") -> Campaign:
+    """An API campaign on a template (REST, the dashboard, the CLI). `tracking`: its click and
+    conversion settings as given (links/tracking.py), checked before anything is written."""
+    if tracking is not None:
+        links.check_tracking(tracking, public_url)
     # The base text rule (kit/text.py) first: a NUL reached PostgreSQL here (a 500).
     name = text.check("name", name, max_len=len(name)).strip()
     if not name or len(name) > 200:
@@ -32,6 +39,8 @@ async def create(session: AsyncSession, project_id: uuid.UUID, name: str, templa
     campaign = Campaign(id=uuid.uuid4(), project_id=project_id, name=name, template_id=template.id, status=CampaignStatus.draft, type="api")
     session.add(campaign)
     await session.flush()
+    if tracking is not None:
+        await links.set_tracking(session, campaign, tracking, public_url)
     if live:
         await set_status(session, project_id, name, CampaignStatus.live)
     return campaign
@@ -107,4 +116,5 @@ async def describe(session: AsyncSession, project: Project, name: str) -> dict[s
         "hold_reason": "; ".join(reasons) or None,
         "held_messages": held,
         "messages": await messages_repo.status_counts(session, campaign.id),
+        "tracking": link_tracking.parse(campaign.tracking).as_dict(),  # clicks and conversions (docs/links.md)
     }

@@ -33,18 +33,29 @@ messages_app = typer.Typer(help="Messages.", no_args_is_help=True)
 
 
 @campaigns_app.command("create")
+@tracking_input.with_flags
 def campaigns_create(project: str = ProjectOpt, name: str = typer.Option(..., "--name"), template: str = typer.Option(..., "--template"),
                      language: str = typer.Option(None, "--language"), live: bool = typer.Option(False, "--live"),
-                     as_json: bool = JsonOpt) -> None:
-    """Create an API campaign on a template (--live to accept sends at once)."""
+                     tracking_json: str = tracking_input.JsonOpt, tracking_file: Path = tracking_input.FileOpt,
+                     as_json: bool = JsonOpt, tracking_flags: tracking_input.Flags = tracking_input.NO_FLAGS) -> None:
+    """Create an API campaign on a template (--live to accept sends at once).
+
+    Its click and conversion settings: --tracking (or --tracking-file), the flags over it (docs/links.md)."""
+    loaded = tracking_input.load(tracking_json, tracking_file)
+    tracking = tracking_input.merge(None if loaded is tracking_input.NOT_GIVEN else loaded, tracking_flags)
 
     async def work(db: Database) -> dict:
         async with db.transaction() as session:
             p = await project_by_name(session, project)
-            campaign = await service.create(session, p.id, name, template, language, live=live)
-            return {"id": str(campaign.id), "name": campaign.name, "status": campaign.status}
+            campaign = await service.create(session, p.id, name, template, language, live=live, tracking=tracking,
+                                            public_url=get_settings().public_url)
+            return {"id": str(campaign.id), "name": campaign.name, "status": campaign.status,
+                    "tracking": link_tracking.parse(campaign.tracking).as_dict()}
 
-    emit(run(work), as_json)
+    data = run(work)
+    emit(data if as_json else {k: data[k] for k in ("id", "name", "status")}, as_json)
+    if not as_json:
+        tracking_input.render(data["tracking"])
 
 
 def _set_campaign_status(campaign: str, project: str, status: str, as_json: bool) -> None:
@@ -78,6 +89,7 @@ def campaigns_show(campaign: str, project: str = ProjectOpt, as_json: bool = Jso
     if data["hold_reason"]:
         console.print(f"[yellow]held:[/yellow] {data['hold_reason']} ({data['held_messages']} messages waiting)")
     console.print("messages: " + ", ".join(f"{k} {v}" for k, v in data["messages"].items()) if data["messages"] else "messages: none")
+    tracking_input.render(data["tracking"])
     render_progress(data["broadcast"])
 
 

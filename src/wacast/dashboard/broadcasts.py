@@ -211,10 +211,16 @@ async def broadcast_page(request: Request, campaign_id: str, ctx: Ctx = Depends(
     """One page per broadcast: its progress while it runs and the full results (the campaign
     page's counts, chart, failures by Meta code, audience by outcome, retargeting)."""
     async with _db(request).read() as session:
-        campaign = await broadcasts.find(session, ctx.project.id, _broadcast_id(campaign_id), broadcast_only=True)
-        data = await presenter.describe(session, campaign)
-        results = await campaign_results.results(session, ctx, campaign.id, days=days, outcome=outcome)
-    return render(ctx, "bcast_detail.html", page="broadcasts", b=data, **results)
+        return await render_broadcast(ctx, session, campaign_id, days=days, outcome=outcome)
+
+
+async def render_broadcast(ctx: Ctx, session: Any, campaign_id: str, *, days: int = 14, outcome: str = "", status_code: int = 200,
+                           **overrides: Any) -> Response:
+    """The broadcast's page; `overrides` replace what the results give (a refused tracking form as typed)."""
+    campaign = await broadcasts.find(session, ctx.project.id, _broadcast_id(campaign_id), broadcast_only=True)
+    data = await presenter.describe(session, campaign)
+    results = await campaign_results.results(session, ctx, campaign.id, days=days, outcome=outcome)
+    return render(ctx, "bcast_detail.html", status_code=status_code, page="broadcasts", b=data, **{**results, **overrides})
 
 
 def action_words(action: str, result: Any) -> str:

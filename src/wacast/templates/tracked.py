@@ -21,7 +21,8 @@ from urllib.parse import quote, urlsplit
 from wacast.kit import text
 from wacast.kit.errors import WacastError
 
-TRACKED_PATH = "/r/{{1}}"
+REDIRECT_PREFIX = "/r/"  # where wacast answers a tracked link's tap (api/links.py), before its token
+TRACKED_PATH = REDIRECT_PREFIX + "{{1}}"
 # What Meta sees as the sample of a tracked button's variable: a token's shape (16 characters).
 SAMPLE_TOKEN = "Xy7Qa2Lm9Pz4Kd1B"
 VARIABLE = "{{1}}"
@@ -125,7 +126,7 @@ def apply(definition: dict[str, Any], raw: Any, public_url: str) -> dict[str, st
         out[str(index)] = check_pattern(pattern, where)
         button = buttons[index]
         button["url"] = tracked_url(public_url)
-        button["example"] = [public_url.rstrip("/") + "/r/" + SAMPLE_TOKEN]
+        button["example"] = [public_url.rstrip("/") + REDIRECT_PREFIX + SAMPLE_TOKEN]
     return out
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wacast.campaigns.broadcasts import repository as repo
+from wacast.links import tracking as link_tracking
 from wacast.models.broadcasts import SendPolicy
 from wacast.models.campaigns import Campaign
 from wacast.models.projects import Project
@@ -55,6 +56,8 @@ async def describe(session: AsyncSession, campaign: Campaign) -> dict[str, Any]:
         "template": {"name": template.name, "language": template.language, "category": template.category} if template else None,
         "created_at": campaign.created_at.isoformat(),
         "progress": await progress(session, campaign),
+        # Its click and conversion settings (as GET/PUT /api/v1/campaigns/{id}/tracking show them).
+        "tracking": link_tracking.parse(campaign.tracking).as_dict(),
     }
     if campaign.type == "broadcast":
         settings = campaign.broadcast or {}

@@ -4,7 +4,10 @@ request, analytics, failures and audience (on the page and as CSV)."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -14,12 +17,14 @@ from wacast.campaigns import analytics
 from wacast.campaigns import repository as campaigns_repo
 from wacast.campaigns import service as campaigns_service
 from wacast.contacts import segments
+from wacast.dashboard import broadcasts as broadcast_pages
 from wacast.dashboard import campaign_results
 from wacast.dashboard import repository as repo
 from wacast.dashboard import views
 from wacast.dashboard.forms import fields, uuid_or_404
 from wacast.dashboard.web import (
     Agent,
+    Ctx,
     DashboardRoute,
     Manager,
     redirect,
@@ -87,7 +92,12 @@ async def campaign_status(request: Request, campaign_id: str, ctx: Manager, form
 
 @router.get("/campaigns/{campaign_id}")
 async def campaign_page(request: Request, campaign_id: str, ctx: Agent, session: ReadSession, days: int = 14, outcome: str = "") -> Response:
-    cid = uuid_or_404(campaign_id)
+    return await render_campaign(request, ctx, session, uuid_or_404(campaign_id), days=days, outcome=outcome)
+
+
+async def render_campaign(request: Request, ctx: Ctx, session: Any, cid: uuid.UUID, *, days: int = 14, outcome: str = "",
+                          status_code: int = 200, **overrides: Any) -> Response:
+    """The API campaign's page; `overrides` replace what the results give (a refused tracking form as typed)."""
     campaign = await campaigns_repo.get(session, ctx.project.id, cid)
     if campaign is None:
         raise NotFound("Campaign not found", "CAMPAIGN_NOT_FOUND")
@@ -96,11 +106,12 @@ async def campaign_page(request: Request, campaign_id: str, ctx: Agent, session:
     t = await templates_repo.get(session, ctx.project.id, campaign.template_id)
     body = example_request(snapshot, api_key="YOUR_API_KEY")
     base = str(request.base_url).rstrip("/")
+    results = await campaign_results.results(session, ctx, cid, days=days, outcome=outcome)
     return render(
-        ctx, "campaign.html", page="campaigns", campaign=campaign, described=described, template=t,
+        ctx, "campaign.html", status_code=status_code, page="campaigns", campaign=campaign, described=described, template=t,
         bubble=views.bubble(t.components, t.parameter_format) if t else None,
         body_json=json.dumps(body, indent=2), curl=views.curl_command(base, body), base=base, needs=snapshot.needs,
-        **await campaign_results.results(session, ctx, cid, days=days, outcome=outcome),
+        **{**results, **overrides},
     )
 
 
@@ -109,11 +120,19 @@ TrackingForm = fields(*UTM_KEYS, "goals", "attribution_window_days", "track_body
 
 @router.post("/campaigns/{campaign_id}/tracking")
 async def campaign_tracking(request: Request, campaign_id: str, ctx: Manager, form: TrackingForm, session: WriteSession) -> Response:
-    """Set the campaign's tracking: UTM parameters of its tracked links, goals, attribution window."""
-    settings = tracking.from_form({k: form.text(k) for k in UTM_KEYS}, form.text("goals"), form.text("attribution_window_days"),
-                                  form.checked("track_body_urls"))
+    """Set the campaign's tracking: UTM parameters of its tracked links, goals, attribution window.
+    Refused: the page again with the form as typed and why (nothing was written)."""
     campaign = await analytics.find_campaign(session, ctx.project.id, uuid_or_404(campaign_id))
-    settings = await links.set_tracking(session, campaign, settings.as_dict(), request.app.state.settings.public_url)
+    typed = SimpleNamespace(utm={k: form.text(k) for k in UTM_KEYS}, goals=[form.text("goals")] if form.text("goals") else [],
+                            window_days=form.text("attribution_window_days"), track_body_urls=form.checked("track_body_urls"))
+    try:
+        settings = tracking.from_form(typed.utm, form.text("goals"), typed.window_days, typed.track_body_urls)
+        settings = await links.set_tracking(session, campaign, settings.as_dict(), request.app.state.settings.public_url)
+    except WacastError as error:
+        refused = {"tracking": typed, "tracking_error": f"{error.message} ({error.code})", "status_code": 400}
+        if campaign.type == "broadcast":
+            return await broadcast_pages.render_broadcast(ctx, session, str(campaign.id), **refused)
+        return await render_campaign(request, ctx, session, campaign.id, **refused)
     goals = ", ".join(settings.goals) or "no named goals"
     back = f"/broadcasts/{campaign.id}" if campaign.type == "broadcast" else f"/campaigns/{campaign.id}"
     return redirect(ctx, back, f"Tracking saved: {goals}, attribution window {settings.window_days} days.")
