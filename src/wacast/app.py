@@ -131,7 +131,7 @@ def create_app(settings: Settings | None = None, *, run_dispatcher: bool | None 
         app.state.settings = settings
         app.state.db = db
         app.state.media = media
-        app.state.campaign_api = CampaignApiService(db, media, settings.public_url, settings.marketing_blocked_regions)
+        app.state.campaign_api = CampaignApiService(db, media, settings.public_url, settings.blocked_marketing_regions)
         operations.start(app.state)
         app.state.dispatcher = None
         app.state.wake_dispatcher = lambda: None

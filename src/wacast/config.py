@@ -193,6 +193,13 @@ class Settings(BaseSettings):
         return ",".join(regions)
 
     @property
+    def blocked_marketing_regions(self) -> frozenset[str]:
+        """WACAST_MARKETING_BLOCKED_REGIONS as the codes it names (checked and upper-cased by
+        the validator above): MARKETING sends to them are refused (campaign API) or skipped
+        (broadcasts, their estimate and dry run). Empty: none."""
+        return frozenset(r for r in self.marketing_blocked_regions.split(",") if r)
+
+    @property
     def secret_keys(self) -> list[str]:
         return [k.strip() for k in self.secret_key.split(",") if k.strip()]
 

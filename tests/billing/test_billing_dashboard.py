@@ -55,3 +55,17 @@ async def test_rate_card_budgets_and_ledger_pages(client: httpx.AsyncClient, db)
     assert wrong.status_code == 400 and "INVALID_GROUP_BY" in wrong.text
     exported = await client.get("/billing/ledger.csv", params={"group_by": "campaign"})
     assert exported.status_code == 200 and exported.text.startswith("campaign,campaign_id,category")
+
+
+async def test_the_ledger_is_in_the_menu_of_managers_and_owners_not_agents(client: httpx.AsyncClient, db) -> None:  # noqa: ANN001
+    setup = await make_project(db, "acme")
+    link = '<a class="nav" href="/billing/ledger">Costs</a>'
+    for email, role in (("manager@acme.test", "manager"), ("agent@acme.test", "agent")):
+        await add_user(db, setup.project_id, email, role)
+        await sign_in(client, email, f"password-{role}")
+        overview = (await client.get("/")).text
+        assert (link in overview) == (role == "manager"), role
+        if role == "manager":
+            ledger = (await client.get("/billing/ledger")).text
+            assert '<a class="nav active" href="/billing/ledger">Costs</a>' in ledger
+        await client.post("/logout", data={"csrf": await csrf_of(client, "/")})

@@ -54,6 +54,10 @@ def test_the_setting_is_checked_when_read() -> None:
     assert Settings(marketing_blocked_regions="").marketing_blocked_regions == ""
     with pytest.raises(ValueError, match="unknown region codes: ZZ"):
         Settings(marketing_blocked_regions="US,ZZ")
+    # The codes every reader uses (campaign API, broadcasts, their estimate and dry run).
+    assert Settings().blocked_marketing_regions == rules.BLOCKED_BY_DEFAULT == US
+    assert Settings(marketing_blocked_regions=" us , ca").blocked_marketing_regions == rules.parse_regions("US,CA")
+    assert Settings(marketing_blocked_regions="").blocked_marketing_regions == frozenset()
 
 
 def test_blocked_among_a_batch() -> None:

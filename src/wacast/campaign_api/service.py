@@ -74,12 +74,13 @@ def with_static_buttons(request: Any, tracking: send_links.SendLinks | None) -> 
 
 class CampaignApiService:
     def __init__(self, db: Database, media: MediaChecker, public_url: str = "",
-                 marketing_blocked_regions: str = marketing_rules.DEFAULT_BLOCKED) -> None:
+                 blocked_regions: frozenset[str] = marketing_rules.BLOCKED_BY_DEFAULT) -> None:
         self.db = db
         self.media = media
         self.public_url = public_url  # WACAST_PUBLIC_URL: where a body URL's tracked link points
-        # WACAST_MARKETING_BLOCKED_REGIONS: MARKETING templates to these regions are refused.
-        self.blocked_regions = marketing_rules.parse_regions(marketing_blocked_regions)
+        # WACAST_MARKETING_BLOCKED_REGIONS (Settings.blocked_marketing_regions): MARKETING
+        # templates to these regions are refused.
+        self.blocked_regions = blocked_regions
 
         # Accepted requests are written together, one transaction per batch (group_commit.py).
         self.group = GroupCommit(self)

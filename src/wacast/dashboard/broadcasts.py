@@ -27,7 +27,6 @@ from wacast.dashboard.web import templates as web_templates
 from wacast.kit import text
 from wacast.kit.errors import NotFound, WacastError
 from wacast.kit.http import JSONResponse
-from wacast.projects import marketing_rules
 from wacast.templates.params import analyze
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -121,7 +120,7 @@ def _preview_out(found: Any, option: dict[str, Any] | None) -> dict[str, Any]:
 
 def _blocked_regions(request: Request) -> frozenset[str]:
     """WACAST_MARKETING_BLOCKED_REGIONS, as the engine reads it (the estimate counts its skips)."""
-    return marketing_rules.parse_regions(request.app.state.settings.marketing_blocked_regions)
+    return request.app.state.settings.blocked_marketing_regions
 
 
 async def _render_new(request: Request, ctx: Ctx, session: Any, values: dict[str, str], error: str | None = None) -> Response:

@@ -55,6 +55,9 @@ def parse_regions(value: str | Iterable[str] | None) -> frozenset[str]:
     return frozenset(regions)
 
 
+BLOCKED_BY_DEFAULT = parse_regions(DEFAULT_BLOCKED)  # what the setting's default blocks
+
+
 def policy_choice(value: object) -> str | None:
     """A valid marketing_region_policy (any case, trimmed), or None."""
     if not isinstance(value, str):

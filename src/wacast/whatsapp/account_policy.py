@@ -32,6 +32,7 @@ SUMMARY_MAX = 500
 MAX_RESTRICTIONS = 20  # of one event's restriction_info
 VIOLATION_SHOWN_FOR = timedelta(days=30)  # a violation stays on the banner this long
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _WORD = re.compile(r"[A-Z][A-Z0-9_]{0,59}")
 _KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _WABA = re.compile(r"[0-9]{1,64}")
@@ -114,12 +115,13 @@ LIFECYCLE_WORDS = {"ACCOUNT_DELETED": "Meta deleted this WhatsApp Business Accou
 # --- reading Meta's values ------------------------------------------------------------------
 
 
-def meta_text(value: Any, max_len: int = TEXT_MAX) -> str | None:
-    """A text of Meta's as kept: control characters, NUL and lone surrogates turned to spaces,
-    trimmed, at most `max_len` characters; None if not a non-empty string."""
+def meta_text(value: Any, max_len: int = TEXT_MAX, *, keep_newlines: bool = False) -> str | None:
+    """A text of Meta's as kept: control characters, NUL and lone surrogates turned to spaces
+    (newlines too unless `keep_newlines`, for a text shown as paragraphs), trimmed, at most
+    `max_len` characters; None if not a non-empty string."""
     if not isinstance(value, str):
         return None
-    cleaned = _CONTROL.sub(" ", value).strip()
+    cleaned = (_CONTROL_BUT_NEWLINE if keep_newlines else _CONTROL).sub(" ", value).strip()
     if not cleaned:
         return None
     return cleaned if len(cleaned) <= max_len else cleaned[: max_len - 1] + "…"

@@ -20,6 +20,7 @@ with text capped and control characters removed.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import uuid
@@ -38,6 +39,7 @@ from wacast.projects import repository_guardrails as guard_repo
 from wacast.templates import repository as templates_repo
 from wacast.templates import statuses
 from wacast.webhooks import events as hooks
+from wacast.whatsapp import account_policy
 
 log = logging.getLogger("wacast.events")
 CATEGORY_TOPIC = "template.category_changed"
@@ -51,22 +53,13 @@ DETAIL_MAX = 1000  # templates.status_detail
 # Statuses people are told about (docs/notifications.md, kind template.status): sends are held,
 # refused, or at risk.
 WARNED_STATUSES = {"PAUSED": "warning", "DISABLED": "critical", "REJECTED": "warning", "FLAGGED": "warning"}
-_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _WORD = re.compile(r"[A-Z][A-Z0-9_]{0,29}")
+# A text of Meta's as kept (whatsapp/account_policy.meta_text), its newlines kept: a rejection's
+# reason and recommendation are shown as paragraphs.
+meta_text = functools.partial(account_policy.meta_text, keep_newlines=True)
 
 
 # --- reading Meta's values (pure) -----------------------------------------------------------
-
-
-def meta_text(value: Any, max_len: int) -> str | None:
-    """A text of Meta's as wacast keeps it: a string, control characters (but newline), NUL and
-    lone surrogates turned to spaces, trimmed, at most `max_len` characters; else None."""
-    if not isinstance(value, str):
-        return None
-    cleaned = _CONTROL.sub(" ", value).strip()
-    if not cleaned:
-        return None
-    return cleaned if len(cleaned) <= max_len else cleaned[: max_len - 1] + "…"
 
 
 def meta_word(value: Any, allowed: tuple[str, ...] | None = None) -> str | None:

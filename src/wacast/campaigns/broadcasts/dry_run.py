@@ -78,7 +78,7 @@ async def measure(
             session, segments.members(project_id, flt), segments.sendable(), cap_since=cap_since, cap=cap,
             consent_needed=consent_needed, by_user_id=sends_by_user_id(template_category))
     # Those the engine skips for Meta's marketing regions are no messages either (projects/marketing_rules.py).
-    regions = marketing_rules.parse_regions(marketing_rules.DEFAULT_BLOCKED) if blocked_regions is None else blocked_regions
+    regions = marketing_rules.BLOCKED_BY_DEFAULT if blocked_regions is None else blocked_regions
     skipped = marketing_rules.blocked_among(destinations, template_category, project.marketing_region_policy, regions)
     if skipped:
         destinations = [d for d in destinations if d not in skipped]
@@ -109,7 +109,7 @@ async def broadcast(
     async with db.read() as session:
         result = await measure(session, project_id, category, segment_filter=seg["filter"] if seg else None,
                                csv_rows=rows if csv_audience else None, rejected=rejected, now=utcnow(), send_at=send_at,
-                               blocked_regions=marketing_rules.parse_regions(defaults.marketing_blocked_regions))
+                               blocked_regions=defaults.blocked_marketing_regions)
     # The shape of a created broadcast's `audience` (presenter.describe), with a CSV's row counts as create gives them.
     audience: dict[str, Any] = {"segment_id": seg["id"], "segment": seg["name"]} if seg else {"csv": True}
     if csv_audience:

@@ -111,7 +111,7 @@ class BroadcastEngine:
     @property
     def blocked_regions(self) -> frozenset[str]:
         """WACAST_MARKETING_BLOCKED_REGIONS: MARKETING sends to these regions are skipped."""
-        return marketing_rules.parse_regions(self.settings.marketing_blocked_regions)
+        return self.settings.blocked_marketing_regions
 
     async def run(self, stop: asyncio.Event) -> None:
         await run_loop(self, stop)

@@ -49,7 +49,7 @@ class Estimate:
 
 def _blocked(blocked_regions: frozenset[str] | None) -> frozenset[str]:
     """WACAST_MARKETING_BLOCKED_REGIONS as the caller read it (None: the default, US)."""
-    return marketing_rules.parse_regions(marketing_rules.DEFAULT_BLOCKED) if blocked_regions is None else blocked_regions
+    return marketing_rules.BLOCKED_BY_DEFAULT if blocked_regions is None else blocked_regions
 
 
 async def audience(
