@@ -20,7 +20,6 @@ from typing import Any
 
 from wacast.links.tracking import Tracking
 from wacast.templates import tracked
-from wacast.templates.tracked import REDIRECT_PREFIX
 from wacast.templates.params import BODY_PARAM_MAX
 
 # An http(s) URL in running text: up to a space; trailing punctuation stays text ("see https://x.y/z.").
@@ -90,7 +89,7 @@ def plan(components: list[dict[str, Any]], send: SendLinks) -> list[Planned]:
         for component in components:
             if component.get("type") != "body":
                 continue
-            link_len = len(send.public_url.rstrip("/")) + len(REDIRECT_PREFIX) + TOKEN_LEN
+            link_len = len(send.public_url.rstrip("/")) + len(tracked.REDIRECT_PREFIX) + TOKEN_LEN
             for position, param in enumerate(component.get("parameters") or []):
                 text = param.get("text") or ""
                 urls = _body_urls(text)
@@ -111,7 +110,7 @@ def with_tokens(components: list[dict[str, Any]], planned: list[Planned], tokens
                 if component.get("type") == "button" and component.get("sub_type") == "url" and int(component["index"]) == link.button_index:
                     component["parameters"] = [{"type": "text", "text": token}]
         elif link.parameter is not None and link.span is not None:
-            body_edits.setdefault(link.parameter, []).append((link.span, public_url.rstrip("/") + REDIRECT_PREFIX + token))
+            body_edits.setdefault(link.parameter, []).append((link.span, public_url.rstrip("/") + tracked.REDIRECT_PREFIX + token))
     if body_edits:
         body = next(c for c in out if c.get("type") == "body")
         for position, edits in body_edits.items():

@@ -123,19 +123,21 @@ async def campaign_tracking(request: Request, campaign_id: str, ctx: Manager, fo
     """Set the campaign's tracking: UTM parameters of its tracked links, goals, attribution window.
     Refused: the page again with the form as typed and why (nothing was written)."""
     campaign = await analytics.find_campaign(session, ctx.project.id, uuid_or_404(campaign_id))
-    typed = SimpleNamespace(utm={k: form.text(k) for k in UTM_KEYS}, goals=[form.text("goals")] if form.text("goals") else [],
+    goals = form.text("goals")
+    # The form as typed, in the shape the panel shows (_tracking.html): the goals as one text.
+    typed = SimpleNamespace(utm={k: form.text(k) for k in UTM_KEYS}, goals=[goals] if goals else [],
                             window_days=form.text("attribution_window_days"), track_body_urls=form.checked("track_body_urls"))
     try:
-        settings = tracking.from_form(typed.utm, form.text("goals"), typed.window_days, typed.track_body_urls)
+        settings = tracking.from_form(typed.utm, goals, typed.window_days, typed.track_body_urls)
         settings = await links.set_tracking(session, campaign, settings.as_dict(), request.app.state.settings.public_url)
     except WacastError as error:
         refused = {"tracking": typed, "tracking_error": f"{error.message} ({error.code})", "status_code": 400}
         if campaign.type == "broadcast":
             return await broadcast_pages.render_broadcast(ctx, session, str(campaign.id), **refused)
         return await render_campaign(request, ctx, session, campaign.id, **refused)
-    goals = ", ".join(settings.goals) or "no named goals"
+    saved = ", ".join(settings.goals) or "no named goals"
     back = f"/broadcasts/{campaign.id}" if campaign.type == "broadcast" else f"/campaigns/{campaign.id}"
-    return redirect(ctx, back, f"Tracking saved: {goals}, attribution window {settings.window_days} days.")
+    return redirect(ctx, back, f"Tracking saved: {saved}, attribution window {settings.window_days} days.")
 
 
 RetargetForm = fields("audience")
